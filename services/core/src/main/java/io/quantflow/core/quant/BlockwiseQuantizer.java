@@ -1,0 +1,27 @@
+package io.quantflow.core.quant;
+
+/**
+ * Blockwise 4-bit quantization as bitsandbytes does it: the values are cut into blocks of
+ * {@code blocksize}; each block's absmax is its largest |x| (NaN ignored); every value is scaled by
+ * the IEEE float32 reciprocal of the absmax and given the code its {@link QuantType} picks. Two codes
+ * share a byte, the first in the high nibble; an odd count pads the last low nibble with the code
+ * of 0.0, as the bitsandbytes kernel does.
+ *
+ * <p>Implementations are stateless and thread-safe and produce identical bytes.
+ */
+public interface BlockwiseQuantizer {
+
+    /**
+     * Quantizes {@code n} values starting at {@code src[srcOff]}, which must be the start of a block.
+     *
+     * @param packed  receives {@code (n + 1) / 2} bytes from {@code packedOff}
+     * @param absmax  receives {@code ceil(n / blocksize)} values from {@code absmaxOff}
+     */
+    void quantize(float[] src, int srcOff, int n, int blocksize,
+                  byte[] packed, int packedOff, float[] absmax, int absmaxOff);
+
+    QuantType type();
+
+    /** A short name for reports and benchmarks ({@code scalar}, {@code vector-512}). */
+    String name();
+}

@@ -1,0 +1,65 @@
+package io.quantflow.core.quant;
+
+/**
+ * Double quantization of the per-block absmax values (bitsandbytes' {@code compress_statistics}):
+ * offset = float32 mean of the absmax values; (absmax - offset) quantized blockwise to 8 bits with
+ * blocksize 256 and the {@link DynamicMap signed dynamic map}.
+ */
+public final class DoubleQuantizer {
+    public static final int NESTED_BLOCKSIZE = 256;
+
+    private DoubleQuantizer() {
+    }
+
+    /** The result: the offset, one code per absmax, and one float32 scale per 256 codes. */
+    public record Result(float offset, byte[] codes, float[] nestedAbsmax) {
+    }
+
+    public static Result quantize(float[] absmax, int count) {
+        return quantizeWithOffset(absmax, count, mean(absmax, count));
+    }
+
+    /** Double quantization around a given offset (to reproduce another implementation's codes from its offset). */
+    public static Result quantizeWithOffset(float[] absmax, int count, float offset) {
+        byte[] codes = new byte[count];
+        int nested = (count + NESTED_BLOCKSIZE - 1) / NESTED_BLOCKSIZE;
+        float[] nestedAbsmax = new float[nested];
+        float[] centered = new float[NESTED_BLOCKSIZE];
+        for (int b = 0; b < nested; b++) {
+            int start = b * NESTED_BLOCKSIZE;
+            int len = Math.min(NESTED_BLOCKSIZE, count - start);
+            float m = 0f;
+            for (int i = 0; i < len; i++) {
+                float c = absmax[start + i] - offset;
+                centered[i] = c;
+                float a = Math.abs(c);
+                if (a > m) {
+                    m = a;
+                }
+            }
+            nestedAbsmax[b] = m;
+            float inv = 1.0f / m;
+            for (int i = 0; i < len; i++) {
+                codes[start + i] = (byte) DynamicMap.encode(centered[i] * inv);
+            }
+        }
+        return new Result(offset, codes, nestedAbsmax);
+    }
+
+    /**
+     * The float32 mean, summed in double and rounded once. bitsandbytes sums on the GPU in float32 in
+     * an order of its own, so the last bit may differ from its value; compare with a relative tolerance.
+     */
+    static float mean(float[] values, int count) {
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            sum += values[i];
+        }
+        return (float) (sum / count);
+    }
+
+    /** What bitsandbytes dequantizes an absmax back to: code value x nested scale + offset. */
+    public static float dequantizeAbsmax(Result r, int i) {
+        return DynamicMap.value(r.codes()[i]) * r.nestedAbsmax()[i / NESTED_BLOCKSIZE] + r.offset();
+    }
+}

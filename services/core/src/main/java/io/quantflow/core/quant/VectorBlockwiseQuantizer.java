@@ -1,0 +1,127 @@
+package io.quantflow.core.quant;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API fast path. Per block: a lane-wise max of |x|, the scalar IEEE reciprocal, then each
+ * lane's code as the sum of the {@link QuantType#steps() steps} of the thresholds it exceeds (the
+ * same comparisons as the decision tree, so the same codes), narrowed to bytes and packed two to a
+ * byte with shifts.
+ *
+ * <p>Blocks that hold a NaN (the lane-wise max is NaN), blocks shorter than the blocksize (the last
+ * one of a tensor) and blocksizes that are not a multiple of the vector length go through the scalar
+ * code, which defines their result.
+ */
+public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** Byte vector with one lane per float lane: where a vector of codes narrows to. */
+    private static final VectorSpecies<Byte> CODE_BYTES = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8));
+    private static final VectorSpecies<Byte> IN_BYTES = ByteVector.SPECIES_PREFERRED;
+    /** Byte vector half as long as {@link #IN_BYTES}: two codes become one byte. */
+    private static final VectorSpecies<Byte> OUT_BYTES = ByteVector.SPECIES_PREFERRED.withShape(
+            VectorShape.forBitSize(Math.max(64, IN_BYTES.vectorBitSize() / 2)));
+
+    private final QuantType type;
+    private final float[] thresholds;
+    private final float[] steps;
+    private final ThreadLocal<byte[]> codes = ThreadLocal.withInitial(() -> new byte[4096 + 64]);
+
+    public VectorBlockwiseQuantizer(QuantType type) {
+        this.type = type;
+        this.thresholds = type.thresholds();
+        int[] s = type.steps();
+        this.steps = new float[s.length];
+        for (int i = 0; i < s.length; i++) {
+            steps[i] = s[i];
+        }
+    }
+
+    /** Lanes of the preferred float vector on this machine. */
+    public static int lanes() {
+        return L;
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, int blocksize,
+                         byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
+        int blocks = (n + blocksize - 1) / blocksize;
+        boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
+        byte[] tmp = codes.get();
+        for (int b = 0; b < blocks; b++) {
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + start;
+            if (!vectorBlocks || len != blocksize) {
+                float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
+                absmax[absmaxOff + b] = amax;
+                ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, packedOff + start / 2);
+                continue;
+            }
+            FloatVector m = FloatVector.fromArray(F, src, off).abs();
+            for (int j = L; j < blocksize; j += L) {
+                m = m.max(FloatVector.fromArray(F, src, off + j).abs());
+            }
+            float amax = m.reduceLanes(VectorOperators.MAX);
+            if (Float.isNaN(amax)) {
+                amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
+                absmax[absmaxOff + b] = amax;
+                ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, packedOff + start / 2);
+                continue;
+            }
+            absmax[absmaxOff + b] = amax;
+            float inv = 1.0f / amax;
+            for (int j = 0; j < blocksize; j += L) {
+                FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+                FloatVector code = codesOf(x);
+                code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
+            }
+            pack(tmp, blocksize, packed, packedOff + start / 2);
+        }
+    }
+
+    private FloatVector codesOf(FloatVector x) {
+        FloatVector code = FloatVector.zero(F);
+        FloatVector v = x;
+        if (type.signMagnitude()) {
+            VectorMask<Float> negative = x.compare(VectorOperators.LT, 0f);
+            code = code.add(8f, negative);
+            v = x.abs();
+        }
+        for (int t = 0; t < thresholds.length; t++) {
+            code = code.add(steps[t], v.compare(VectorOperators.GT, thresholds[t]));
+        }
+        return code;
+    }
+
+    /** codes[2k] << 4 | codes[2k+1] for a whole block, via 16-bit lanes (little-endian pairs). */
+    private static void pack(byte[] codes, int count, byte[] packed, int packedOff) {
+        int step = IN_BYTES.length();
+        int j = 0;
+        for (; j + step <= count; j += step) {
+            ShortVector pairs = ByteVector.fromArray(IN_BYTES, codes, j).reinterpretAsShorts();
+            ShortVector hi = pairs.and((short) 0x0F).lanewise(VectorOperators.LSHL, 4);
+            ShortVector lo = pairs.lanewise(VectorOperators.LSHR, 8).and((short) 0x0F);
+            hi.or(lo).convertShape(VectorOperators.S2B, OUT_BYTES, 0).reinterpretAsBytes().intoArray(packed, packedOff + j / 2);
+        }
+        for (; j < count; j += 2) {
+            packed[packedOff + j / 2] = (byte) (codes[j] << 4 | codes[j + 1]);
+        }
+    }
+
+    @Override
+    public QuantType type() {
+        return type;
+    }
+
+    @Override
+    public String name() {
+        return "vector-" + F.vectorBitSize();
+    }
+}
