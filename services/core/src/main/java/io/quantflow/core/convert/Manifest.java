@@ -1,0 +1,61 @@
+package io.quantflow.core.convert;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * {@code quantflow-manifest.json}, written last into every artifact: what was converted, with which
+ * options, and every file with its size and sha256. A reader that sees the manifest sees a complete
+ * artifact.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Manifest(
+        String manifestVersion,
+        String format,
+        Source source,
+        Options options,
+        Output output,
+        List<FileEntry> files,
+        Timings timings) {
+
+    public static final String FILE_NAME = "quantflow-manifest.json";
+    public static final String VERSION = "1";
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** What was read. {@code weightBytes} counts tensor data; {@code parameters} counts elements. */
+    public record Source(String path, long weightBytes, long parameters, String dtype, int shards) {
+    }
+
+    /** The 4-bit options as the request resolved them. */
+    public record Options(String quantType, boolean doubleQuant, int blocksize, String computeDtype,
+                          List<String> skipModules, String quantizer) {
+    }
+
+    /**
+     * What was written. {@code bitsPerParameter} = weight file bytes x 8 / source parameters: what the
+     * model costs on disk per parameter, headers and kept 16-bit tensors included.
+     */
+    public record Output(long bytes, long weightBytes, double bitsPerParameter, int quantizedTensors, int keptTensors,
+                         long quantizedParameters) {
+    }
+
+    public record FileEntry(String path, long bytes, String sha256) {
+    }
+
+    public record Timings(long totalMillis) {
+    }
+
+    public void write(Path file) throws IOException {
+        JSON.writeValue(file.toFile(), this);
+    }
+
+    public static Manifest read(Path file) throws IOException {
+        return JSON.readValue(file.toFile(), Manifest.class);
+    }
+}

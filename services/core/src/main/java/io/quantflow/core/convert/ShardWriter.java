@@ -1,0 +1,244 @@
+package io.quantflow.core.convert;
+
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.quant.BlockwiseQuantizer;
+import io.quantflow.core.quant.DoubleQuantizer;
+import io.quantflow.core.quant.DynamicMap;
+import io.quantflow.core.quant.HalfFloats;
+import io.quantflow.core.safetensors.SafetensorsLayout;
+import io.quantflow.core.safetensors.SafetensorsOutput;
+import io.quantflow.core.safetensors.TensorInfo;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.function.LongConsumer;
+
+/**
+ * Writes one output shard: copied tensors and quantized chunks go straight to their final positions
+ * from a pool of threads; each thread holds one chunk at a time, so memory is a few chunks per
+ * thread plus one float per block of the tensor being quantized, whatever the model size.
+ *
+ * <p>Quantized tensors are done in file order, each one's chunks in parallel; with double
+ * quantization a tensor's absmax codes and quant state are computed once all its chunks are in.
+ */
+final class ShardWriter {
+    /** Elements per quantization task: 512 KiB of bf16, small enough to stay in cache. */
+    static final int CHUNK_ELEMENTS = 1 << 18;
+    /** Bytes per copy task. */
+    static final int COPY_BYTES = 8 << 20;
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+
+    private final ShardPlan plan;
+    private final QuantOptions options;
+    private final BlockwiseQuantizer quantizer;
+    private final ExecutorService pool;
+    private final LongConsumer progress;
+
+    ShardWriter(ShardPlan plan, QuantOptions options, BlockwiseQuantizer quantizer, ExecutorService pool, LongConsumer progress) {
+        this.plan = plan;
+        this.options = options;
+        this.quantizer = quantizer;
+        this.pool = pool;
+        this.progress = progress;
+    }
+
+    /** Writes the shard to {@code out}; returns the final layout. */
+    SafetensorsLayout write(Path out) throws IOException {
+        Map<String, Integer> stateLengths = new HashMap<>();
+        try (SafetensorsOutput output = SafetensorsOutput.create(out, plan.reservedHeaderLength())) {
+            SafetensorsLayout layout = plan.layout(stateLengths);
+            long firstPending = firstPending(layout, stateLengths, null);
+            List<Future<?>> copies = new ArrayList<>();
+            List<TensorInfo> late = new ArrayList<>();
+            for (TensorInfo t : plan.copied()) {
+                TensorInfo dst = layout.entry(t.name());
+                if (dst.end() <= firstPending) {
+                    submitCopy(t, dst.begin(), output, copies);
+                } else {
+                    late.add(t);
+                }
+            }
+            for (QuantizedTensorNames q : plan.quantized()) {
+                layout = plan.layout(stateLengths);
+                if (layout.entry(q.absmax()).end() > firstPending(layout, stateLengths, q)) {
+                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
+                            + " nest in a way that prevents a streaming layout");
+                }
+                float[] absmax = quantizeTensor(q, layout.entry(q.packed()).begin(), output);
+                byte[] state = writeStatistics(q, absmax, layout, output);
+                stateLengths.put(q.quantState(), state.length);
+                layout = plan.layout(stateLengths);
+                output.write(layout.entry(q.quantState()).begin(), ByteBuffer.wrap(state));
+            }
+            layout = plan.layout(stateLengths);
+            for (TensorInfo t : late) {
+                submitCopy(t, layout.entry(t.name()).begin(), output, copies);
+            }
+            await(copies);
+            output.finish(layout);
+            output.channel().force(true);
+            return layout;
+        }
+    }
+
+    /** Where the first quant state of unknown length begins (other than {@code except}'s); MAX when none. */
+    private static long firstPending(SafetensorsLayout layout, Map<String, Integer> known, QuantizedTensorNames except) {
+        long first = Long.MAX_VALUE;
+        for (TensorInfo e : layout.entries()) {
+            String n = e.name();
+            if (n.contains(".quant_state.bitsandbytes__") && !known.containsKey(n)
+                    && (except == null || !n.equals(except.quantState()))) {
+                first = Math.min(first, e.begin());
+            }
+        }
+        return first;
+    }
+
+    private float[] quantizeTensor(QuantizedTensorNames q, long packedBase, SafetensorsOutput output) throws IOException {
+        long blocks = q.blocks();
+        if (blocks > Integer.MAX_VALUE - 8) {
+            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, q.packed() + " has too many elements to quantize");
+        }
+        float[] absmax = new float[(int) blocks];
+        int bs = options.blocksize();
+        long chunk = Math.max(bs, (CHUNK_ELEMENTS / bs) * (long) bs);
+        long n = q.elements();
+        List<Future<?>> tasks = new ArrayList<>();
+        for (long start = 0; start < n; start += chunk) {
+            long s = start;
+            int len = (int) Math.min(chunk, n - start);
+            tasks.add(pool.submit(() -> {
+                quantizeChunk(q.source(), s, len, packedBase, absmax, output);
+                return null;
+            }));
+        }
+        await(tasks);
+        return absmax;
+    }
+
+    private void quantizeChunk(TensorInfo src, long start, int len, long packedBase, float[] absmax,
+                               SafetensorsOutput output) throws IOException {
+        Buffers b = BUFFERS.get();
+        int size = src.dtype().size();
+        ByteBuffer in = b.input(len * size);
+        plan.source().read(src, start * size, in);
+        float[] values = b.floats(len);
+        HalfFloats.decode(src.dtype(), in.array(), 0, len, values, 0);
+        byte[] packed = b.packed((len + 1) / 2);
+        quantizer.quantize(values, 0, len, options.blocksize(), packed, 0, absmax, (int) (start / options.blocksize()));
+        output.write(packedBase + start / 2, ByteBuffer.wrap(packed, 0, (len + 1) / 2));
+        progress.accept((long) len * size);
+    }
+
+    /** Writes absmax (or its double quantization), the code maps; returns the quant-state JSON. */
+    private byte[] writeStatistics(QuantizedTensorNames q, float[] absmax, SafetensorsLayout layout,
+                                   SafetensorsOutput output) throws IOException {
+        output.write(layout.entry(q.quantMap()).begin(), littleEndian(options.quantType().codebook()));
+        if (!options.doubleQuant()) {
+            output.write(layout.entry(q.absmax()).begin(), littleEndian(absmax));
+            return q.state(0f).toJson();
+        }
+        DoubleQuantizer.Result r = DoubleQuantizer.quantize(absmax, absmax.length);
+        output.write(layout.entry(q.absmax()).begin(), ByteBuffer.wrap(r.codes()));
+        output.write(layout.entry(q.nestedAbsmax()).begin(), littleEndian(r.nestedAbsmax()));
+        output.write(layout.entry(q.nestedQuantMap()).begin(), littleEndian(DynamicMap.signed()));
+        return q.state(r.offset()).toJson();
+    }
+
+    private void submitCopy(TensorInfo src, long dstOffset, SafetensorsOutput output, List<Future<?>> tasks) {
+        long total = src.byteSize();
+        for (long off = 0; off < total; off += COPY_BYTES) {
+            long o = off;
+            int len = (int) Math.min(COPY_BYTES, total - off);
+            tasks.add(pool.submit(() -> {
+                ByteBuffer buf = BUFFERS.get().copy(len);
+                plan.source().read(src, o, buf);
+                buf.flip();
+                output.write(dstOffset + o, buf);
+                progress.accept(len);
+                return null;
+            }));
+        }
+    }
+
+    static ByteBuffer littleEndian(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        return b;
+    }
+
+    /** Waits for every task; on the first failure cancels the rest and rethrows it. */
+    static void await(List<Future<?>> tasks) throws IOException {
+        try {
+            for (Future<?> f : tasks) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            tasks.forEach(f -> f.cancel(true));
+            Thread.currentThread().interrupt();
+            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
+        } catch (ExecutionException e) {
+            tasks.forEach(f -> f.cancel(true));
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            if (c instanceof Error err) {
+                throw err;
+            }
+            throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
+        }
+    }
+
+    /** Per-thread scratch space, grown on demand and reused. */
+    private static final class Buffers {
+        private ByteBuffer input = ByteBuffer.allocate(0);
+        private float[] floats = new float[0];
+        private byte[] packed = new byte[0];
+        private ByteBuffer copy = ByteBuffer.allocateDirect(0);
+
+        ByteBuffer input(int bytes) {
+            if (input.capacity() < bytes) {
+                input = ByteBuffer.allocate(bytes);
+            }
+            input.clear().limit(bytes);
+            return input;
+        }
+
+        float[] floats(int n) {
+            if (floats.length < n) {
+                floats = new float[n];
+            }
+            return floats;
+        }
+
+        byte[] packed(int n) {
+            if (packed.length < n) {
+                packed = new byte[n];
+            }
+            return packed;
+        }
+
+        ByteBuffer copy(int bytes) {
+            if (copy.capacity() < bytes) {
+                copy = ByteBuffer.allocateDirect(Math.max(bytes, COPY_BYTES));
+            }
+            copy.clear().limit(bytes);
+            return copy;
+        }
+    }
+}
