@@ -27,6 +27,28 @@ public final class ConversionPlan {
         return new ConversionPlan(checkpoint, List.copyOf(shards));
     }
 
+    /**
+     * Bytes of the weight files a conversion of these tensors would write (headers approximated):
+     * sizes follow from shapes, so this answers for models that are not on disk.
+     */
+    public static long estimateWeightBytes(List<io.quantflow.core.safetensors.TensorSpec> tensors, QuantOptions options) {
+        ModuleSelector selector = new ModuleSelector(options.skipModules());
+        long bytes = 0;
+        for (io.quantflow.core.safetensors.TensorSpec s : tensors) {
+            io.quantflow.core.safetensors.TensorInfo t =
+                    new io.quantflow.core.safetensors.TensorInfo(s.name(), s.dtype(), s.shape(), 0, s.byteSize());
+            if (selector.quantize(t)) {
+                QuantizedTensorNames q = new QuantizedTensorNames(t, options);
+                for (io.quantflow.core.safetensors.TensorSpec o : q.specs(q.state(0f).maxJsonLength())) {
+                    bytes += o.byteSize() + 120;
+                }
+            } else {
+                bytes += s.byteSize() + 80;
+            }
+        }
+        return bytes;
+    }
+
     public List<ShardPlan> shards() {
         return shards;
     }

@@ -129,7 +129,10 @@ public final class Converter {
             config.set("quantization_config", QuantizationConfig.of(request.quant()));
             Files.writeString(staging.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config), StandardCharsets.UTF_8);
             for (Path other : checkpoint.otherFiles()) {
-                Files.copy(other, staging.resolve(other.getFileName().toString()));
+                // copied as content: the output's files belong to whoever runs the conversion, whatever the source's modes
+                try (InputStream in = Files.newInputStream(other)) {
+                    Files.copy(in, staging.resolve(other.getFileName().toString()));
+                }
             }
             return hashAll(staging, pool);
         } finally {

@@ -1,0 +1,161 @@
+package io.quantflow.cli;
+
+import io.quantflow.core.convert.Converter;
+import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.quant.QuantType;
+import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.safetensors.DType;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "convert", sortOptions = false,
+        description = {"Converts a model directory into a bitsandbytes 4-bit checkpoint that transformers loads as is.",
+                "The output is written beside TARGET and moved into place when complete; it holds quantflow-manifest.json."})
+final class ConvertCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "SOURCE", description = "Model directory: config.json and model.safetensors (or shards with model.safetensors.index.json).")
+    Path source;
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Output directory (must not exist or be empty).")
+    Path target;
+
+    @Option(names = "--format", defaultValue = "bnb-4bit", description = "Output format: ${DEFAULT-VALUE}.")
+    String format;
+
+    @Option(names = "--quant-type", defaultValue = "nf4", description = "nf4 or fp4 (default: ${DEFAULT-VALUE}).")
+    String quantType;
+
+    @Option(names = "--double-quant", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Quantize the absmax values to 8 bits too (default: on; --no-double-quant turns it off).")
+    boolean doubleQuant;
+
+    @Option(names = "--blocksize", defaultValue = "64", description = "Values per absmax block: a power of two from 32 to 4096 (default: ${DEFAULT-VALUE}).")
+    int blocksize;
+
+    @Option(names = "--compute-dtype", defaultValue = "bfloat16", description = "bfloat16, float16 or float32 (recorded for transformers; default: ${DEFAULT-VALUE}).")
+    String computeDtype;
+
+    @Option(names = "--skip-modules", split = ",", paramLabel = "MODULE", description = "Modules to keep in 16 bit, comma-separated (lm_head is always kept).")
+    List<String> skipModules = new ArrayList<>();
+
+    @Option(names = "--if-exists", defaultValue = "fail", description = "fail or overwrite, when TARGET holds files (default: ${DEFAULT-VALUE}).")
+    String ifExists;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Worker threads (default: one per core).")
+    int threads;
+
+    @Option(names = {"-v", "--verbose"}, description = "Say which quantizer runs and why.")
+    boolean verbose;
+
+    @Mixin
+    CommonOptions common;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        Converter.Request request = request();
+        PrintStream err = System.err;
+        if (verbose) {
+            String why = Quantizers.fallbackReason();
+            err.println(why == null ? "quantizer: Vector API" : "quantizer: scalar reference, because " + why);
+        }
+        Manifest m = run(request, err);
+        printSummary(System.out, source, target, m);
+        return 0;
+    }
+
+    static Manifest run(Converter.Request request, PrintStream err) {
+        ProgressBar bar = new ProgressBar(err, "converting");
+        Converter.Listener listener = new Converter.Listener() {
+            @Override
+            public void started(long totalBytes) {
+                bar.total(totalBytes);
+            }
+
+            @Override
+            public void progress(long doneBytes) {
+                bar.update(doneBytes);
+            }
+        };
+        try {
+            return new Converter().convert(request, listener).manifest();
+        } finally {
+            bar.done();
+        }
+    }
+
+    Converter.Request request() {
+        OutputFormat fmt = parse(() -> OutputFormat.parse(format));
+        QuantType qt = parse(() -> QuantType.parse(quantType));
+        DType compute = DType.fromTorchName(computeDtype.toLowerCase(Locale.ROOT)).orElseThrow(() ->
+                new CommandLine.ParameterException(spec.commandLine(), "--compute-dtype must be bfloat16, float16 or float32, not '" + computeDtype + "'"));
+        IfExists ie = parse(() -> IfExists.valueOf(ifExists.toUpperCase(Locale.ROOT)), "--if-exists must be fail or overwrite, not '" + ifExists + "'");
+        QuantOptions options = parse(() -> new QuantOptions(qt, doubleQuant, blocksize, compute, skipModules.stream().map(String::trim).toList()));
+        switch (device.toLowerCase(Locale.ROOT)) {
+            case "auto", "cpu" -> {
+            }
+            case "gpu" -> throw new QuantflowException(ErrorCode.INVALID_REQUEST,
+                    "--device gpu: no CUDA device was found (this build quantizes on the CPU; use --device cpu or auto)");
+            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--device must be auto, cpu or gpu, not '" + device + "'");
+        }
+        if (threads < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be positive");
+        }
+        return new Converter.Request(source, target, fmt, options, ie, threads);
+    }
+
+    private <T> T parse(java.util.function.Supplier<T> s) {
+        return parse(s, null);
+    }
+
+    private <T> T parse(java.util.function.Supplier<T> s, String message) {
+        try {
+            return s.get();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), message != null ? message : e.getMessage());
+        }
+    }
+
+    static void printSummary(PrintStream out, Path source, Path target, Manifest m) {
+        Manifest.Options o = m.options();
+        out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
+                m.format(), o.quantType(), o.doubleQuant() ? "+double quant" : "", o.blocksize());
+        out.printf(Locale.ROOT, "  %d tensors quantized (%s parameters), %d kept in 16 bit%n",
+                m.output().quantizedTensors(), count(m.output().quantizedParameters()), m.output().keptTensors());
+        out.printf(Locale.ROOT, "  %s %s -> %s, %.2f bits/param%n", m.source().dtype(), Sizes.human(m.source().weightBytes()),
+                Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter());
+        double secs = Math.max(1, m.timings().totalMillis()) / 1000.0;
+        out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
+                Sizes.human((long) (m.source().weightBytes() / secs)));
+    }
+
+    static String count(long n) {
+        if (n >= 1_000_000_000L) {
+            return String.format(Locale.ROOT, "%.2fB", n / 1e9);
+        }
+        if (n >= 1_000_000L) {
+            return String.format(Locale.ROOT, "%.1fM", n / 1e6);
+        }
+        return Long.toString(n);
+    }
+}

@@ -1,0 +1,87 @@
+package io.quantflow.cli;
+
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/**
+ * {@code quantflow}: converts Hugging Face checkpoints into the artifacts people deploy, in one
+ * process. Exit codes: 0 done, 2 usage error, 3 conversion error ({@code error: CODE: message}).
+ */
+@Command(name = "quantflow",
+        mixinStandardHelpOptions = true,
+        versionProvider = QuantflowCommand.Version.class,
+        description = "Turns safetensors checkpoints into bitsandbytes 4-bit checkpoints, on this machine.",
+        subcommands = {ConvertCommand.class, InspectCommand.class, SynthCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class})
+public final class QuantflowCommand implements Runnable {
+    public static final int EXIT_USAGE = 2;
+    public static final int EXIT_FAILURE = 3;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, synth or demo");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line; never throws, returns the exit code. */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new QuantflowCommand());
+        cl.setExecutionExceptionHandler(QuantflowCommand::handle);
+        cl.setParameterExceptionHandler(QuantflowCommand::usageError);
+        return cl.execute(args);
+    }
+
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        boolean debug = parsed.hasMatchedOption("--debug") || parsed.subcommands().stream().anyMatch(s -> s.hasMatchedOption("--debug"))
+                || (parsed.subcommand() != null && parsed.subcommand().hasMatchedOption("--debug"));
+        QuantflowException q = asQuantflow(e);
+        err.println("error: " + q.oneLine());
+        if (debug) {
+            e.printStackTrace(err);
+        }
+        err.flush();
+        return EXIT_FAILURE;
+    }
+
+    /** A usage mistake: one line saying what is wrong and where the help is; exit 2. */
+    private static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        PrintWriter err = cl.getErr();
+        err.println("error: " + e.getMessage());
+        err.println("see '" + cl.getCommandSpec().qualifiedName() + " --help'");
+        err.flush();
+        return EXIT_USAGE;
+    }
+
+    static QuantflowException asQuantflow(Throwable e) {
+        if (e instanceof QuantflowException q) {
+            return q;
+        }
+        if (e instanceof OutOfMemoryError) {
+            return new QuantflowException(ErrorCode.OUT_OF_MEMORY,
+                    "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
+        }
+        return new QuantflowException(ErrorCode.INTERNAL, e.getClass().getSimpleName()
+                + (e.getMessage() == null ? "" : ": " + e.getMessage()) + " (run with --debug for details)", e);
+    }
+
+    /** The version from the jar's manifest, or "dev" in a build tree. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = QuantflowCommand.class.getPackage().getImplementationVersion();
+            return new String[] {"quantflow " + (v == null ? "dev" : v)};
+        }
+    }
+}

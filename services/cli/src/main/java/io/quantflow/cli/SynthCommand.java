@@ -1,0 +1,74 @@
+package io.quantflow.cli;
+
+import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.safetensors.TensorSpec;
+import io.quantflow.core.synth.ModelShape;
+import io.quantflow.core.synth.SyntheticCheckpoint;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "synth", description = "Writes a synthetic checkpoint with a real architecture's shapes and random weights.")
+final class SynthCommand implements Callable<Integer> {
+    @Option(names = "--shape", required = true, description = "tiny-llama, llama-160m, llama-1b, llama-8b or llama-70b.")
+    String shape;
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output directory (must not exist or be empty).")
+    Path out;
+
+    @Option(names = "--dtype", defaultValue = "bfloat16", description = "bfloat16, float16 or float32 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--max-shard-size", defaultValue = "5000000000", paramLabel = "BYTES", description = "Largest shard (default: 5 GB).")
+    long maxShard;
+
+    @Option(names = "--if-exists", defaultValue = "fail", description = "fail or overwrite (default: ${DEFAULT-VALUE}).")
+    String ifExists;
+
+    @Mixin
+    CommonOptions common;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        ModelShape s;
+        DType d;
+        IfExists ie;
+        try {
+            s = ModelShape.named(shape);
+            d = DType.fromTorchName(dtype.toLowerCase(Locale.ROOT)).orElseThrow(() -> new IllegalArgumentException("--dtype must be bfloat16, float16 or float32"));
+            ie = IfExists.valueOf(ifExists.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (maxShard < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--max-shard-size must be positive");
+        }
+        long bytes = s.tensors(d).stream().mapToLong(TensorSpec::byteSize).sum();
+        ProgressBar bar = new ProgressBar(System.err, "writing");
+        bar.total(bytes);
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        long t0 = System.nanoTime();
+        try {
+            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, n -> bar.update(done.addAndGet(n)));
+        } finally {
+            bar.done();
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        System.out.printf(Locale.ROOT, "wrote %s: %s, %s parameters, %s %s in %.1f s (%s/s)%n", out, s.name(),
+                ConvertCommand.count(s.parameters()), Sizes.human(bytes), d.torchName(), secs, Sizes.human((long) (bytes / secs)));
+        return 0;
+    }
+}
