@@ -69,6 +69,7 @@ final class ShardWriter {
                     late.add(t);
                 }
             }
+            List<Future<?>> statistics = new ArrayList<>();
             for (QuantizedTensorNames q : plan.quantized()) {
                 layout = plan.layout(stateLengths);
                 if (layout.entry(q.absmax()).end() > firstPending(layout, stateLengths, q)) {
@@ -76,11 +77,16 @@ final class ShardWriter {
                             + " nest in a way that prevents a streaming layout");
                 }
                 float[] absmax = quantizeTensor(q, layout.entry(q.packed()).begin(), output);
-                byte[] state = writeStatistics(q, absmax, layout, output);
+                // the quant state needs only the offset (a mean): once it is known the next tensor's place is
+                // known, and the 8-bit absmax codes are computed by the pool while that tensor is quantized
+                float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
+                submitStatistics(q, absmax, offset, layout, output, statistics);
+                byte[] state = q.state(offset).toJson();
                 stateLengths.put(q.quantState(), state.length);
                 layout = plan.layout(stateLengths);
                 output.write(layout.entry(q.quantState()).begin(), ByteBuffer.wrap(state));
             }
+            await(statistics);
             layout = plan.layout(stateLengths);
             for (TensorInfo t : late) {
                 submitCopy(t, layout.entry(t.name()).begin(), output, copies);
@@ -141,19 +147,37 @@ final class ShardWriter {
         progress.accept((long) len * size);
     }
 
-    /** Writes absmax (or its double quantization), the code maps; returns the quant-state JSON. */
-    private byte[] writeStatistics(QuantizedTensorNames q, float[] absmax, SafetensorsLayout layout,
-                                   SafetensorsOutput output) throws IOException {
+    /** Absmax values per statistics task (a multiple of the nested blocksize). */
+    static final int STATISTICS_BLOCKS = 1 << 16;
+
+    /** Writes the code map and absmax, or queues the double quantization of absmax in parallel ranges. */
+    private void submitStatistics(QuantizedTensorNames q, float[] absmax, float offset, SafetensorsLayout layout,
+                                  SafetensorsOutput output, List<Future<?>> tasks) throws IOException {
         output.write(layout.entry(q.quantMap()).begin(), littleEndian(options.quantType().codebook()));
         if (!options.doubleQuant()) {
             output.write(layout.entry(q.absmax()).begin(), littleEndian(absmax));
-            return q.state(0f).toJson();
+            return;
         }
-        DoubleQuantizer.Result r = DoubleQuantizer.quantize(absmax, absmax.length);
-        output.write(layout.entry(q.absmax()).begin(), ByteBuffer.wrap(r.codes()));
-        output.write(layout.entry(q.nestedAbsmax()).begin(), littleEndian(r.nestedAbsmax()));
         output.write(layout.entry(q.nestedQuantMap()).begin(), littleEndian(DynamicMap.signed()));
-        return q.state(r.offset()).toJson();
+        int count = absmax.length;
+        int nested = DoubleQuantizer.nestedBlocks(count);
+        long codesAt = layout.entry(q.absmax()).begin();
+        long scalesAt = layout.entry(q.nestedAbsmax()).begin();
+        int perTask = STATISTICS_BLOCKS / DoubleQuantizer.NESTED_BLOCKSIZE;
+        for (int from = 0; from < nested; from += perTask) {
+            int f = from;
+            int to = Math.min(nested, from + perTask);
+            tasks.add(pool.submit(() -> {
+                int first = f * DoubleQuantizer.NESTED_BLOCKSIZE;
+                int last = Math.min(count, to * DoubleQuantizer.NESTED_BLOCKSIZE);
+                byte[] codes = new byte[last - first];
+                float[] scales = new float[to - f];
+                DoubleQuantizer.quantizeNested(absmax, count, offset, f, to, codes, scales);
+                output.write(codesAt + first, ByteBuffer.wrap(codes));
+                output.write(scalesAt + 4L * f, littleEndian(scales));
+                return null;
+            }));
+        }
     }
 
     private void submitCopy(TensorInfo src, long dstOffset, SafetensorsOutput output, List<Future<?>> tasks) {

@@ -16,34 +16,50 @@ public final class DoubleQuantizer {
     }
 
     public static Result quantize(float[] absmax, int count) {
-        return quantizeWithOffset(absmax, count, mean(absmax, count));
+        return quantizeWithOffset(absmax, count, offset(absmax, count));
     }
 
     /** Double quantization around a given offset (to reproduce another implementation's codes from its offset). */
     public static Result quantizeWithOffset(float[] absmax, int count, float offset) {
         byte[] codes = new byte[count];
-        int nested = (count + NESTED_BLOCKSIZE - 1) / NESTED_BLOCKSIZE;
-        float[] nestedAbsmax = new float[nested];
-        float[] centered = new float[NESTED_BLOCKSIZE];
-        for (int b = 0; b < nested; b++) {
+        float[] nestedAbsmax = new float[nestedBlocks(count)];
+        quantizeNested(absmax, count, offset, 0, nestedAbsmax.length, codes, nestedAbsmax);
+        return new Result(offset, codes, nestedAbsmax);
+    }
+
+    public static int nestedBlocks(int count) {
+        return (count + NESTED_BLOCKSIZE - 1) / NESTED_BLOCKSIZE;
+    }
+
+    /**
+     * Quantizes nested blocks {@code [from, to)} of {@code absmax - offset}. The codes go to
+     * {@code codes[0..]} and the scales to {@code nestedAbsmax[0..]}, counted from the range's first
+     * block, so that disjoint ranges can run on different threads with buffers of their own.
+     */
+    public static void quantizeNested(float[] absmax, int count, float offset, int from, int to,
+                                      byte[] codes, float[] nestedAbsmax) {
+        for (int b = from; b < to; b++) {
             int start = b * NESTED_BLOCKSIZE;
             int len = Math.min(NESTED_BLOCKSIZE, count - start);
             float m = 0f;
             for (int i = 0; i < len; i++) {
-                float c = absmax[start + i] - offset;
-                centered[i] = c;
-                float a = Math.abs(c);
+                float a = Math.abs(absmax[start + i] - offset);
                 if (a > m) {
                     m = a;
                 }
             }
-            nestedAbsmax[b] = m;
+            nestedAbsmax[b - from] = m;
             float inv = 1.0f / m;
+            int base = start - from * NESTED_BLOCKSIZE;
             for (int i = 0; i < len; i++) {
-                codes[start + i] = (byte) DynamicMap.encode(centered[i] * inv);
+                codes[base + i] = (byte) DynamicMap.encode((absmax[start + i] - offset) * inv);
             }
         }
-        return new Result(offset, codes, nestedAbsmax);
+    }
+
+    /** The double-quant offset: the float32 mean of the absmax values. */
+    public static float offset(float[] absmax, int count) {
+        return mean(absmax, count);
     }
 
     /**
