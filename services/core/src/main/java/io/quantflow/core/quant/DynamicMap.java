@@ -63,8 +63,88 @@ public final class DynamicMap {
     /**
      * The code bitsandbytes' 8-bit blockwise kernel gives a scaled value: a 7-step binary search over
      * the sorted map, then the nearer neighbour by midpoint (ties go to the searched pivot).
+     *
+     * <p>Every comparison of that search is {@code x > map[pivot]}, which for a strictly increasing
+     * map is {@code pivot < rank(x)} with {@code rank(x)} the count of map values below x. So the
+     * pivots it ends on depend on the rank alone and are tabulated ({@link #SEARCH}); the rank comes
+     * from a table indexed by the top 14 bits of x, which narrows it to a few values. The final
+     * midpoint comparisons are the reference's own float operations, so the result is identical to
+     * {@link #encodeReference} (a test sweeps the float range to hold it to that), without its
+     * seven unpredictable branches.
      */
     public static int encode(float x) {
+        if (x != x) {
+            return 0;
+        }
+        int bucket = BUCKETS[Float.floatToRawIntBits(x) >>> BUCKET_SHIFT];
+        int rank = bucket >>> 16;
+        for (int end = rank + (bucket & 0xFFFF); rank < end && VALUES[rank] < x; ) {
+            rank++;
+        }
+        int search = SEARCH[rank];
+        int pivot = search & 0xFF;
+        float val = VALUES[pivot];
+        if (x > val) {
+            int upperPivot = search >>> 16;
+            float midpoint = (VALUES[upperPivot] + val) * 0.5f;
+            return x > midpoint ? upperPivot : pivot;
+        }
+        int lowerPivot = (search >>> 8) & 0xFF;
+        float midpoint = (VALUES[lowerPivot] + val) * 0.5f;
+        return x < midpoint ? lowerPivot : pivot;
+    }
+
+    private static final int BUCKET_SHIFT = 18;
+    /** Per bucket of floats: (count of map values below the bucket) << 16 | (map values inside it). */
+    private static final int[] BUCKETS = new int[1 << (32 - BUCKET_SHIFT)];
+    /** Per rank 0..256: upperPivot << 16 | lowerPivot << 8 | pivot, where the reference search ends. */
+    private static final int[] SEARCH = new int[257];
+
+    static {
+        for (int i = 1; i < 256; i++) {
+            if (!(VALUES[i - 1] < VALUES[i])) {
+                throw new ExceptionInInitializerError("dynamic map is not strictly increasing at " + i);
+            }
+        }
+        for (int b = 0; b < BUCKETS.length; b++) {
+            int lowBits = b << BUCKET_SHIFT;
+            int highBits = lowBits | ((1 << BUCKET_SHIFT) - 1);
+            float a = Float.intBitsToFloat(lowBits);
+            float z = Float.intBitsToFloat(highBits);
+            float min = Float.isNaN(a) ? (lowBits < 0 ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY) : Math.min(a, Float.isNaN(z) ? a : z);
+            float max = Float.isNaN(z) ? (lowBits < 0 ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY) : Math.max(a, z);
+            if (Float.isNaN(a)) {
+                min = max;
+            }
+            int below = 0;
+            while (below < 256 && VALUES[below] < min) {
+                below++;
+            }
+            int upTo = below;
+            while (upTo < 256 && VALUES[upTo] <= max) {
+                upTo++;
+            }
+            BUCKETS[b] = below << 16 | (upTo - below);
+        }
+        for (int rank = 0; rank <= 256; rank++) {
+            int pivot = 127;
+            int upperPivot = 255;
+            int lowerPivot = 0;
+            for (int i = 64; i > 0; i >>= 1) {
+                if (pivot < rank) {
+                    lowerPivot = pivot;
+                    pivot += i;
+                } else {
+                    upperPivot = pivot;
+                    pivot -= i;
+                }
+            }
+            SEARCH[rank] = upperPivot << 16 | lowerPivot << 8 | pivot;
+        }
+    }
+
+    /** bitsandbytes' search exactly as it is written, kept to hold {@link #encode} to it in tests. */
+    static int encodeReference(float x) {
         float[] code = VALUES;
         int pivot = 127;
         int upperPivot = 255;

@@ -31,6 +31,10 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private final QuantType type;
     private final float[] thresholds;
     private final float[] steps;
+    /** thresholds[k-1] at lane k (lane 0 unused), when a table fits one vector; else null. */
+    private final FloatVector searchTable;
+    /** fp4: code of each count of thresholds exceeded. */
+    private final FloatVector countToCode;
     private final ThreadLocal<byte[]> codes = ThreadLocal.withInitial(() -> new byte[4096 + 64]);
 
     public VectorBlockwiseQuantizer(QuantType type) {
@@ -40,6 +44,25 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         this.steps = new float[s.length];
         for (int i = 0; i < s.length; i++) {
             steps[i] = s[i];
+        }
+        if (L >= thresholds.length + 1) {
+            float[] table = new float[L];
+            java.util.Arrays.fill(table, Float.POSITIVE_INFINITY);
+            table[0] = Float.NEGATIVE_INFINITY;
+            System.arraycopy(thresholds, 0, table, 1, thresholds.length);
+            searchTable = FloatVector.fromArray(F, table, 0);
+            float[] map = new float[L];
+            int code = 0;
+            for (int k = 0; k <= thresholds.length; k++) {
+                map[k] = code;
+                if (k < steps.length) {
+                    code += s[k];
+                }
+            }
+            countToCode = FloatVector.fromArray(F, map, 0);
+        } else {
+            searchTable = null;
+            countToCode = null;
         }
     }
 
@@ -87,6 +110,9 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     }
 
     private FloatVector codesOf(FloatVector x) {
+        if (searchTable != null) {
+            return searchCodes(x);
+        }
         FloatVector code = FloatVector.zero(F);
         FloatVector v = x;
         if (type.signMagnitude()) {
@@ -98,6 +124,24 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             code = code.add(steps[t], v.compare(VectorOperators.GT, thresholds[t]));
         }
         return code;
+    }
+
+    /**
+     * The number of thresholds exceeded, by binary search: at each step the lane's probe threshold
+     * is picked from a table with {@code selectFrom} (one permute), so nf4 takes 4 comparisons
+     * instead of 15. fp4 then maps the count to its code with one more permute and adds the sign.
+     */
+    private FloatVector searchCodes(FloatVector x) {
+        FloatVector v = type.signMagnitude() ? x.abs() : x;
+        FloatVector count = FloatVector.zero(F);
+        for (int step = (thresholds.length + 1) / 2; step > 0; step >>= 1) {
+            FloatVector probe = count.add(step);
+            count = count.add(step, v.compare(VectorOperators.GT, probe.selectFrom(searchTable)));
+        }
+        if (!type.signMagnitude()) {
+            return count;
+        }
+        return count.selectFrom(countToCode).add(8f, x.compare(VectorOperators.LT, 0f));
     }
 
     /** codes[2k] << 4 | codes[2k+1] for a whole block, via 16-bit lanes (little-endian pairs). */
