@@ -53,17 +53,17 @@ class MalformedSafetensorsTest {
         c.add(new Case("empty file", new byte[0], "file is 0 bytes, too short"));
         c.add(new Case("shorter than 8 bytes", new byte[] {2, 0, 0, 0, 0}, "file is 5 bytes, too short"));
         c.add(new Case("exactly the prefix, header length 0", lengthOnly(0), "header length 0 is too small to hold a JSON object"));
-        c.add(new Case("header length past end of file", concat(lengthOnly(100), ascii("{}        ")),
+        c.add(new Case("header length past end of file", concat(lengthOnly(100), utf8("{}        ")),
                 "header length 100 does not fit in a 18-byte file"));
-        c.add(new Case("header length 1 (a lone '{')", concat(lengthOnly(1), ascii("{")),
+        c.add(new Case("header length 1 (a lone '{')", concat(lengthOnly(1), utf8("{")),
                 "header length 1 is too small to hold a JSON object"));
-        c.add(new Case("header length just over the 100 MB cap", concat(lengthOnly(100_000_001L), ascii("{}      ")),
+        c.add(new Case("header length just over the 100 MB cap", concat(lengthOnly(100_000_001L), utf8("{}      ")),
                 "header length 100000001 exceeds the 100000000-byte limit"));
-        c.add(new Case("header length 2^62", concat(lengthOnly(1L << 62), ascii("{}      ")),
+        c.add(new Case("header length 2^62", concat(lengthOnly(1L << 62), utf8("{}      ")),
                 "header length 4611686018427387904 exceeds"));
-        c.add(new Case("header length 2^63 (negative as a signed long)", concat(lengthOnly(Long.MIN_VALUE), ascii("{}      ")),
+        c.add(new Case("header length 2^63 (negative as a signed long)", concat(lengthOnly(Long.MIN_VALUE), utf8("{}      ")),
                 "header length 9223372036854775808 exceeds"));
-        c.add(new Case("header length 2^64-1 (-1 as a signed long)", concat(lengthOnly(-1L), ascii("{}      ")),
+        c.add(new Case("header length 2^64-1 (-1 as a signed long)", concat(lengthOnly(-1L), utf8("{}      ")),
                 "header length 18446744073709551615 exceeds"));
 
         // --- the header text
@@ -71,19 +71,19 @@ class MalformedSafetensorsTest {
         c.add(new Case("header starts with a space", file(" {}", 0), "header does not start with '{'"));
         c.add(new Case("header is all spaces", file("        ", 0), "header does not start with '{'"));
         c.add(new Case("header starts with a UTF-8 byte order mark", file("\uFEFF{}", 0), "header does not start with '{'"));
-        c.add(new Case("invalid UTF-8 (0xFF) in a name", fileBytes(concat(ascii("{\"a"), new byte[] {(byte) 0xFF},
-                ascii("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}")), 1), "header is not valid UTF-8"));
-        c.add(new Case("invalid UTF-8 (encoded surrogate)", fileBytes(concat(ascii("{\"a"), new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
-                ascii("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}")), 1), "header is not valid UTF-8"));
-        c.add(new Case("invalid UTF-8 (overlong '/')", fileBytes(concat(ascii("{\"a"), new byte[] {(byte) 0xC0, (byte) 0xAF},
-                ascii("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}")), 1), "header is not valid UTF-8"));
-        c.add(new Case("invalid UTF-8 (truncated sequence at the end)", fileBytes(concat(ascii("{}"), new byte[] {(byte) 0xE2, (byte) 0x82}), 0),
+        c.add(new Case("invalid UTF-8 (0xFF) in a name", fileBytes(concat(utf8("{\"a"), new byte[] {(byte) 0xFF},
+                utf8("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}")), 1), "header is not valid UTF-8"));
+        c.add(new Case("invalid UTF-8 (encoded surrogate)", fileBytes(concat(utf8("{\"a"), new byte[] {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
+                utf8("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}")), 1), "header is not valid UTF-8"));
+        c.add(new Case("invalid UTF-8 (overlong '/')", fileBytes(concat(utf8("{\"a"), new byte[] {(byte) 0xC0, (byte) 0xAF},
+                utf8("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}")), 1), "header is not valid UTF-8"));
+        c.add(new Case("invalid UTF-8 (truncated sequence at the end)", fileBytes(concat(utf8("{}"), new byte[] {(byte) 0xE2, (byte) 0x82}), 0),
                 "header is not valid UTF-8"));
         c.add(new Case("invalid JSON: cut off", file("{\"a\":", 0), "header is not valid JSON"));
         c.add(new Case("invalid JSON: missing colon", file("{\"a\" {}}", 0), "header is not valid JSON"));
         c.add(new Case("invalid JSON: single quotes", file("{'a':{}}", 0), "header is not valid JSON"));
         c.add(new Case("invalid JSON: trailing comma", file(tensorJson("a", "U8", "[1]", 0, 1) + ",}", 1), "header is not valid JSON"));
-        c.add(new Case("invalid JSON: NUL padding", fileBytes(concat(ascii("{}"), new byte[6]), 0), "header is not valid JSON"));
+        c.add(new Case("invalid JSON: NUL padding", fileBytes(concat(utf8("{}"), new byte[6]), 0), "header is not valid JSON"));
         // refused at the first token that cannot be a tensor entry: depth never builds up
         c.add(new Case("nesting bomb", file("{\"a\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}", 0),
                 "tensor 'a': expected an object but found an array"));
@@ -217,7 +217,7 @@ class MalformedSafetensorsTest {
     @Test
     void emptyHeaderPaddedAsTheReferenceWriterDoes() throws IOException {
         // what safetensors.torch.save_file({}) writes: "{}" padded with six spaces
-        byte[] bytes = concat(lengthOnly(8), ascii("{}      "));
+        byte[] bytes = concat(lengthOnly(8), utf8("{}      "));
         try (SafetensorsFile f = open(bytes)) {
             assertTrue(f.header().tensors().isEmpty());
             assertTrue(f.header().metadata().isEmpty());
@@ -259,7 +259,7 @@ class MalformedSafetensorsTest {
     @Test
     void scalarTensor() throws IOException {
         byte[] data = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(3.25f).array();
-        try (SafetensorsFile f = open(fileBytes(ascii(header(t("s", "F32", "[]", 0, 4))), data))) {
+        try (SafetensorsFile f = open(fileBytes(utf8(header(t("s", "F32", "[]", 0, 4))), data))) {
             TensorInfo s = f.header().tensor("s");
             assertEquals(0, s.rank());
             assertArrayEquals(new long[0], s.shape());
@@ -285,7 +285,7 @@ class MalformedSafetensorsTest {
         for (int i = 0; i < data.length; i++) {
             data[i] = (byte) (i * 7 + 1);
         }
-        try (SafetensorsFile f = open(fileBytes(ascii(h), data))) {
+        try (SafetensorsFile f = open(fileBytes(utf8(h), data))) {
             SafetensorsHeader hd = f.header();
             assertEquals(List.of("ids", "dbl", "flags", "bytes", "f8", "u16"), names(f));
             assertEquals(new TensorInfo("ids", DType.I64, new long[] {2, 2}, 0, 32), hd.tensor("ids"));
@@ -397,7 +397,7 @@ class MalformedSafetensorsTest {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(n).array();
     }
 
-    static byte[] ascii(String s) {
+    static byte[] utf8(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
