@@ -3,6 +3,8 @@ package io.quantflow.core.json;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -28,8 +30,9 @@ public final class PythonJson {
         if (d == 0) {
             return (Double.doubleToRawLongBits(d) < 0) ? "-0.0" : "0.0";
         }
-        // Double.toString gives the shortest decimal that round-trips (JDK 19+), as Python's repr does.
-        BigDecimal bd = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+        // Double.toString gives the shortest decimal that round-trips (JDK 19+), as Python's repr does,
+        // except that it never prints fewer than two digits.
+        BigDecimal bd = shortestOneDigit(Math.abs(d), new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros());
         String digits = bd.unscaledValue().toString();
         int n = digits.length();
         int exp = n - 1 - bd.scale();
@@ -60,6 +63,25 @@ public final class PythonJson {
             sb.append(a);
         }
         return sb.toString();
+    }
+
+    /**
+     * Where one significant digit already reads back as {@code a} (only the smallest subnormals:
+     * Java prints 4.9E-324 where Python prints 5e-324), the nearer such one-digit decimal.
+     */
+    private static BigDecimal shortestOneDigit(double a, BigDecimal twoOrMore) {
+        if (twoOrMore.precision() != 2) {
+            return twoOrMore;
+        }
+        BigDecimal down = twoOrMore.round(new MathContext(1, RoundingMode.FLOOR));
+        BigDecimal up = twoOrMore.round(new MathContext(1, RoundingMode.CEILING));
+        boolean downOk = down.doubleValue() == a;
+        boolean upOk = up.doubleValue() == a;
+        if (downOk && upOk) {
+            BigDecimal exact = new BigDecimal(a);
+            return exact.subtract(down).compareTo(up.subtract(exact)) <= 0 ? down : up;
+        }
+        return downOk ? down : upOk ? up : twoOrMore;
     }
 
     /** A JSON string literal with {@code ensure_ascii=True} escaping. */

@@ -55,7 +55,10 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw SafetensorsHeader.bad(where, "header length " + Long.toUnsignedString(n)
                         + " exceeds the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit");
             }
-            if (n < 2 || 8 + n > size) {
+            if (n < 2) {
+                throw SafetensorsHeader.bad(where, "header length " + n + " is too small to hold a JSON object");
+            }
+            if (8 + n > size) {
                 throw SafetensorsHeader.bad(where, "header length " + n + " does not fit in a " + size + "-byte file");
             }
             ByteBuffer json = ByteBuffer.allocate((int) n);

@@ -3,6 +3,7 @@ package io.quantflow.core.safetensors;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import io.quantflow.core.error.QuantflowException;
@@ -114,7 +115,7 @@ public final class SafetensorsHeader {
         } catch (JsonParseException e) {
             String msg = e.getOriginalMessage();
             if (msg != null && msg.startsWith("Duplicate field")) {
-                throw bad(where, "duplicate tensor name in header: " + msg.substring(msg.indexOf('\'')));
+                throw bad(where, duplicateMessage(e, msg.substring(msg.indexOf('\''))));
             }
             throw bad(where, "header is not valid JSON (" + firstLine(msg) + ")");
         } catch (IOException e) {
@@ -147,6 +148,23 @@ public final class SafetensorsHeader {
                     : "file has " + (dataLength - expected) + " bytes after the last tensor");
         }
         return new SafetensorsHeader(metadata, tensors);
+    }
+
+    /** A duplicate at the top level is a tensor name (or {@code __metadata__}); deeper, a field of a tensor. */
+    private static String duplicateMessage(JsonParseException e, String quotedName) {
+        if (e.getProcessor() instanceof JsonParser p) {
+            JsonStreamContext object = p.getParsingContext();
+            JsonStreamContext parent = object == null ? null : object.getParent();
+            if (parent != null && !parent.inRoot()) {
+                String owner = parent.getCurrentName();
+                return "__metadata__".equals(owner)
+                        ? "__metadata__ has a duplicate key " + quotedName
+                        : "tensor '" + owner + "' has a duplicate field " + quotedName;
+            }
+        }
+        return quotedName.equals("'__metadata__'")
+                ? "__metadata__ appears twice in the header"
+                : "duplicate tensor name in header: " + quotedName;
     }
 
     private static void readMetadata(JsonParser p, Map<String, String> metadata, String where) throws IOException {

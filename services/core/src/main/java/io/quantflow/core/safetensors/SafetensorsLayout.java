@@ -17,8 +17,10 @@ import java.util.Map;
  * {@code safetensors.torch.save_file} writes for the same tensors.
  */
 public final class SafetensorsLayout {
+    /** Names compare as Rust strings do (UTF-8 bytes, i.e. code points), not as UTF-16 units. */
     private static final Comparator<TensorSpec> FILE_ORDER =
-            Comparator.comparing(TensorSpec::dtype, Comparator.reverseOrder()).thenComparing(TensorSpec::name);
+            Comparator.comparing(TensorSpec::dtype, Comparator.reverseOrder())
+                    .thenComparing(TensorSpec::name, SafetensorsLayout::compareCodePoints);
 
     private final Map<String, String> metadata;
     private final List<TensorInfo> entries;
@@ -52,6 +54,21 @@ public final class SafetensorsLayout {
             offset = end;
         }
         return new SafetensorsLayout(new LinkedHashMap<>(metadata), Collections.unmodifiableList(entries), offset);
+    }
+
+    static int compareCodePoints(String a, String b) {
+        int i = 0;
+        int j = 0;
+        while (i < a.length() && j < b.length()) {
+            int ca = a.codePointAt(i);
+            int cb = b.codePointAt(j);
+            if (ca != cb) {
+                return Integer.compare(ca, cb);
+            }
+            i += Character.charCount(ca);
+            j += Character.charCount(cb);
+        }
+        return Integer.compare(a.length() - i, b.length() - j);
     }
 
     /** Tensors in file order, with offsets relative to the start of the data section. */
