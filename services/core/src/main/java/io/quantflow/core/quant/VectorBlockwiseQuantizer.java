@@ -10,20 +10,26 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The Vector API fast path. Per block: a lane-wise max of |x|, the scalar IEEE reciprocal, then each
- * lane's code as the sum of the {@link QuantType#steps() steps} of the thresholds it exceeds (the
- * same comparisons as the decision tree, so the same codes), narrowed to bytes and packed two to a
- * byte with shifts.
+ * lane's code from the thresholds it exceeds (the same comparisons as the decision tree, so the same
+ * codes): by binary search over a table held in one vector where it fits (16 lanes for nf4, 8 for
+ * fp4), else as the sum of the {@link QuantType#steps() steps} of every threshold passed; then
+ * narrowed to bytes and packed two to a byte with shifts.
  *
  * <p>Blocks that hold a NaN (the lane-wise max is NaN), blocks shorter than the blocksize (the last
  * one of a tensor) and blocksizes that are not a multiple of the vector length go through the scalar
  * code, which defines their result.
  */
 public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * The float species: the machine's preferred one, or narrower when the system property
+     * {@code quantflow.vector.bits} asks (tests run the 256-bit code paths on 512-bit machines).
+     * It must be a constant for the JIT to compile vector operations, hence static.
+     */
+    private static final VectorSpecies<Float> F = species(Integer.getInteger("quantflow.vector.bits", 0));
     private static final int L = F.length();
     /** Byte vector with one lane per float lane: where a vector of codes narrows to. */
     private static final VectorSpecies<Byte> CODE_BYTES = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8));
-    private static final VectorSpecies<Byte> IN_BYTES = ByteVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Byte> IN_BYTES = ByteVector.SPECIES_PREFERRED.withShape(F.vectorShape());
     /** Byte vector half as long as {@link #IN_BYTES}: two codes become one byte. */
     private static final VectorSpecies<Byte> OUT_BYTES = ByteVector.SPECIES_PREFERRED.withShape(
             VectorShape.forBitSize(Math.max(64, IN_BYTES.vectorBitSize() / 2)));
@@ -66,7 +72,15 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         }
     }
 
-    /** Lanes of the preferred float vector on this machine. */
+    private static VectorSpecies<Float> species(int bits) {
+        VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
+        if (bits <= 0 || bits >= preferred.vectorBitSize()) {
+            return preferred;
+        }
+        return FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, bits)));
+    }
+
+    /** Lanes of the float vectors in use. */
     public static int lanes() {
         return L;
     }
