@@ -258,7 +258,7 @@ public final class SafetensorsHeader {
                 throw bad(where, "tensor name contains a control character or backslash");
             }
         }
-        if (name.startsWith("/") || name.contains("..") || name.contains("//")) {
+        if (name.startsWith("/") || name.contains("//") || java.util.Arrays.asList(name.split("/", -1)).contains("..")) {
             throw bad(where, "tensor name looks like a path: '" + name + "'");
         }
     }

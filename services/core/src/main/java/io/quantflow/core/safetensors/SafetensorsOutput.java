@@ -54,9 +54,9 @@ public final class SafetensorsOutput implements AutoCloseable {
         while (prefix.hasRemaining()) {
             pos += channel.write(prefix, pos);
         }
-        if (channel.size() < dataStart() + layout.dataLength()) {
-            // a trailing empty tensor region: make the file as long as the header says
-            channel.write(ByteBuffer.allocate(0), dataStart() + layout.dataLength());
+        if (channel.size() != dataStart() + layout.dataLength()) {
+            throw new IOException("incomplete safetensors output: " + channel.size() + " bytes written, "
+                    + (dataStart() + layout.dataLength()) + " declared");
         }
     }
 

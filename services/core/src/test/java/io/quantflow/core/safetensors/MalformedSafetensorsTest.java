@@ -272,6 +272,13 @@ class MalformedSafetensorsTest {
     }
 
     @Test
+    void dotsInsideANameAreNotAPath() throws IOException {
+        try (SafetensorsFile f = open(file(header(t("a..b", "U8", "[1]", 0, 1), t("x/y.z", "U8", "[1]", 1, 2)), 2))) {
+            assertEquals(2, f.header().tensors().size());
+        }
+    }
+
+    @Test
     void passthroughDtypesOpenWithTheirSizes() throws IOException {
         // listed out of offset order on purpose: the reader orders by offset
         String h = header(
