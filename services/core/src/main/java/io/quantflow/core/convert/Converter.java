@@ -6,7 +6,6 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
-import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -84,14 +83,24 @@ public final class Converter {
             }
             try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
                 out.requireSpace(plan.maxOutputBytes());
-                BlockwiseQuantizer quantizer = Quantizers.best(request.quant().quantType());
-                List<Manifest.FileEntry> files = write(checkpoint, plan, request, quantizer, out.staging(), listener);
-                Manifest manifest = manifest(checkpoint, plan, request.quant(), quantizer, files, System.nanoTime() - t0);
-                manifest.write(out.staging().resolve(Manifest.FILE_NAME));
-                fsyncDirectory(out.staging());
-                out.commit();
-                listener.finished();
-                return new Result(target, manifest);
+                int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
+                ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+                    Thread t = new Thread(r, "quantflow-worker");
+                    t.setDaemon(true);
+                    return t;
+                });
+                try {
+                    TensorQuantizer quantizer = new CpuTensorQuantizer(Quantizers.best(request.quant().quantType()), pool, threads);
+                    List<Manifest.FileEntry> files = write(checkpoint, plan, request, quantizer, pool, out.staging(), listener);
+                    Manifest manifest = manifest(checkpoint, plan, request.quant(), quantizer, files, System.nanoTime() - t0);
+                    manifest.write(out.staging().resolve(Manifest.FILE_NAME));
+                    fsyncDirectory(out.staging());
+                    out.commit();
+                    listener.finished();
+                    return new Result(target, manifest);
+                } finally {
+                    pool.shutdownNow();
+                }
             } catch (IOException e) {
                 throw TargetDirectory.ioFailure("writing " + target, e);
             } catch (OutOfMemoryError e) {
@@ -100,44 +109,34 @@ public final class Converter {
         }
     }
 
-    private List<Manifest.FileEntry> write(Checkpoint checkpoint, ConversionPlan plan, Request request,
-                                           BlockwiseQuantizer quantizer, Path staging, Listener listener) throws IOException {
-        int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
-        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "quantflow-worker");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            AtomicLong done = new AtomicLong();
-            listener.started(plan.sourceBytes());
-            Map<String, String> weightMap = new TreeMap<>();
-            long totalSize = 0;
-            for (ShardPlan shard : plan.shards()) {
-                ShardWriter writer = new ShardWriter(shard, request.quant(), quantizer, pool,
-                        n -> listener.progress(done.addAndGet(n)));
-                SafetensorsLayout layout = writer.write(staging.resolve(shard.fileName()));
-                for (TensorInfo t : layout.entries()) {
-                    weightMap.put(t.name(), shard.fileName());
-                }
-                totalSize += layout.dataLength();
+    private List<Manifest.FileEntry> write(Checkpoint checkpoint, ConversionPlan plan, Request request, TensorQuantizer quantizer,
+                                           ExecutorService pool, Path staging, Listener listener) throws IOException {
+        AtomicLong done = new AtomicLong();
+        listener.started(plan.sourceBytes());
+        Map<String, String> weightMap = new TreeMap<>();
+        long totalSize = 0;
+        for (ShardPlan shard : plan.shards()) {
+            ShardWriter writer = new ShardWriter(shard, request.quant(), quantizer, pool,
+                    n -> listener.progress(done.addAndGet(n)));
+            SafetensorsLayout layout = writer.write(staging.resolve(shard.fileName()));
+            for (TensorInfo t : layout.entries()) {
+                weightMap.put(t.name(), shard.fileName());
             }
-            if (checkpoint.indexed()) {
-                writeIndex(staging.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
-            }
-            ObjectNode config = checkpoint.config();
-            config.set("quantization_config", QuantizationConfig.of(request.quant()));
-            Files.writeString(staging.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config), StandardCharsets.UTF_8);
-            for (Path other : checkpoint.otherFiles()) {
-                // copied as content: the output's files belong to whoever runs the conversion, whatever the source's modes
-                try (InputStream in = Files.newInputStream(other)) {
-                    Files.copy(in, staging.resolve(other.getFileName().toString()));
-                }
-            }
-            return hashAll(staging, pool);
-        } finally {
-            pool.shutdownNow();
+            totalSize += layout.dataLength();
         }
+        if (checkpoint.indexed()) {
+            writeIndex(staging.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
+        }
+        ObjectNode config = checkpoint.config();
+        config.set("quantization_config", QuantizationConfig.of(request.quant()));
+        Files.writeString(staging.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config), StandardCharsets.UTF_8);
+        for (Path other : checkpoint.otherFiles()) {
+            // copied as content: the output's files belong to whoever runs the conversion, whatever the source's modes
+            try (InputStream in = Files.newInputStream(other)) {
+                Files.copy(in, staging.resolve(other.getFileName().toString()));
+            }
+        }
+        return hashAll(staging, pool);
     }
 
     /** The shard index as transformers writes it: total_size and a sorted weight_map. */
@@ -185,7 +184,7 @@ public final class Converter {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    private static Manifest manifest(Checkpoint checkpoint, ConversionPlan plan, QuantOptions q, BlockwiseQuantizer quantizer,
+    private static Manifest manifest(Checkpoint checkpoint, ConversionPlan plan, QuantOptions q, TensorQuantizer quantizer,
                                      List<Manifest.FileEntry> files, long nanos) {
         long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
         long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();

@@ -2,10 +2,8 @@ package io.quantflow.core.convert;
 
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
-import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DynamicMap;
-import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -25,15 +23,14 @@ import java.util.function.LongConsumer;
 
 /**
  * Writes one output shard: copied tensors and quantized chunks go straight to their final positions
- * from a pool of threads; each thread holds one chunk at a time, so memory is a few chunks per
- * thread plus one float per block of the tensor being quantized, whatever the model size.
+ * from a pool of threads (the quantized ones through a {@link TensorQuantizer}); each thread holds one
+ * chunk at a time, so memory is a few chunks per thread plus one float per block of the tensor being
+ * quantized, whatever the model size.
  *
  * <p>Quantized tensors are done in file order, each one's chunks in parallel; with double
  * quantization a tensor's absmax codes and quant state are computed once all its chunks are in.
  */
 final class ShardWriter {
-    /** Elements per quantization task: 512 KiB of bf16, small enough to stay in cache. */
-    static final int CHUNK_ELEMENTS = 1 << 18;
     /** Bytes per copy task. */
     static final int COPY_BYTES = 8 << 20;
 
@@ -41,14 +38,14 @@ final class ShardWriter {
 
     private final ShardPlan plan;
     private final QuantOptions options;
-    private final BlockwiseQuantizer quantizer;
+    private final TensorQuantizer tensors;
     private final ExecutorService pool;
     private final LongConsumer progress;
 
-    ShardWriter(ShardPlan plan, QuantOptions options, BlockwiseQuantizer quantizer, ExecutorService pool, LongConsumer progress) {
+    ShardWriter(ShardPlan plan, QuantOptions options, TensorQuantizer tensors, ExecutorService pool, LongConsumer progress) {
         this.plan = plan;
         this.options = options;
-        this.quantizer = quantizer;
+        this.tensors = tensors;
         this.pool = pool;
         this.progress = progress;
     }
@@ -76,7 +73,7 @@ final class ShardWriter {
                     throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
                             + " nest in a way that prevents a streaming layout");
                 }
-                float[] absmax = quantizeTensor(q, layout.entry(q.packed()).begin(), output);
+                float[] absmax = tensors.quantize(plan.source(), q.source(), options, output, layout.entry(q.packed()).begin(), progress);
                 // the quant state needs only the offset (a mean): once it is known the next tensor's place is
                 // known, and the 8-bit absmax codes are computed by the pool while that tensor is quantized
                 float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
@@ -109,42 +106,6 @@ final class ShardWriter {
             }
         }
         return first;
-    }
-
-    private float[] quantizeTensor(QuantizedTensorNames q, long packedBase, SafetensorsOutput output) throws IOException {
-        long blocks = q.blocks();
-        if (blocks > Integer.MAX_VALUE - 8) {
-            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, q.packed() + " has too many elements to quantize");
-        }
-        float[] absmax = new float[(int) blocks];
-        int bs = options.blocksize();
-        long chunk = Math.max(bs, (CHUNK_ELEMENTS / bs) * (long) bs);
-        long n = q.elements();
-        List<Future<?>> tasks = new ArrayList<>();
-        for (long start = 0; start < n; start += chunk) {
-            long s = start;
-            int len = (int) Math.min(chunk, n - start);
-            tasks.add(pool.submit(() -> {
-                quantizeChunk(q.source(), s, len, packedBase, absmax, output);
-                return null;
-            }));
-        }
-        await(tasks);
-        return absmax;
-    }
-
-    private void quantizeChunk(TensorInfo src, long start, int len, long packedBase, float[] absmax,
-                               SafetensorsOutput output) throws IOException {
-        Buffers b = BUFFERS.get();
-        int size = src.dtype().size();
-        ByteBuffer in = b.input(len * size);
-        plan.source().read(src, start * size, in);
-        float[] values = b.floats(len);
-        HalfFloats.decode(src.dtype(), in.array(), 0, len, values, 0);
-        byte[] packed = b.packed((len + 1) / 2);
-        quantizer.quantize(values, 0, len, options.blocksize(), packed, 0, absmax, (int) (start / options.blocksize()));
-        output.write(packedBase + start / 2, ByteBuffer.wrap(packed, 0, (len + 1) / 2));
-        progress.accept((long) len * size);
     }
 
     /** Absmax values per statistics task (a multiple of the nested blocksize). */
@@ -228,34 +189,9 @@ final class ShardWriter {
         }
     }
 
-    /** Per-thread scratch space, grown on demand and reused. */
+    /** Per-thread copy buffer, grown on demand and reused. */
     private static final class Buffers {
-        private ByteBuffer input = ByteBuffer.allocate(0);
-        private float[] floats = new float[0];
-        private byte[] packed = new byte[0];
         private ByteBuffer copy = ByteBuffer.allocateDirect(0);
-
-        ByteBuffer input(int bytes) {
-            if (input.capacity() < bytes) {
-                input = ByteBuffer.allocate(bytes);
-            }
-            input.clear().limit(bytes);
-            return input;
-        }
-
-        float[] floats(int n) {
-            if (floats.length < n) {
-                floats = new float[n];
-            }
-            return floats;
-        }
-
-        byte[] packed(int n) {
-            if (packed.length < n) {
-                packed = new byte[n];
-            }
-            return packed;
-        }
 
         ByteBuffer copy(int bytes) {
             if (copy.capacity() < bytes) {
