@@ -39,6 +39,7 @@ fi
 echo "writing $out" >&2
 {
     echo "# bench/run.sh $*"
+    echo "# load before the run:$(uptime 2>/dev/null | sed 's/.*load average//' || echo ' unknown') (other work on the machine skews the figures)"
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 } | tee "$out"
 set +e
