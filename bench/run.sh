@@ -32,6 +32,10 @@ if [ -e "$out" ]; then
 fi
 
 extra=()
+# JMH reads fields through sun.misc.Unsafe, which JDK 24+ warns about at every start
+if [ "$(qf_java_major "$QF_JAVA_VERSION")" -ge 24 ]; then
+    extra+=(--sun-misc-unsafe-memory-access=allow)
+fi
 if [ -n "${BENCH_JAVA_OPTS:-}" ]; then
     read -r -a extra <<<"$BENCH_JAVA_OPTS"
 fi
@@ -39,7 +43,7 @@ fi
 echo "writing $out" >&2
 {
     echo "# bench/run.sh $*"
-    echo "# load before the run:$(uptime 2>/dev/null | sed 's/.*load average//' || echo ' unknown') (other work on the machine skews the figures)"
+    echo "# load average before the run: $(uptime 2>/dev/null | sed 's/.*load average[s]*: *//' || echo unknown) (other work on the machine skews the figures)"
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 } | tee "$out"
 set +e

@@ -83,6 +83,10 @@ public final class QuantizeBenchmarkMain {
             options.measurementTime(TimeValue.fromString(System.getProperty("bench.time", "1s")));
         }
         List<String> jvmArgs = new ArrayList<>(List.of(FORK_JVM_ARGS));
+        if (Runtime.version().feature() >= 24 && !cmd.getJvm().hasValue()) {
+            // JMH reads fields through sun.misc.Unsafe, which JDK 24+ warns about at every start
+            jvmArgs.add("--sun-misc-unsafe-memory-access=allow");
+        }
         cmd.getJvmArgsAppend().orElse(List.of()).forEach(jvmArgs::add);
         options.jvmArgsAppend(jvmArgs.toArray(String[]::new));
         if (cmd.getIncludes().isEmpty()) {
