@@ -1,0 +1,41 @@
+package io.quantflow.core.quant;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API BF16 decode: per step, the bytes of one float vector's worth of bf16 values are
+ * loaded, read as 16-bit lanes (little-endian, as the file stores them), widened to 32-bit lanes and
+ * shifted into the upper half. The widening sign-extends, which the shift discards, so the result is
+ * exactly {@code bits << 16}: the scalar reference's. The tail shorter than a vector goes through the
+ * scalar code. Only referenced once {@link HalfFloats} has seen that the incubator module is present.
+ */
+final class VectorHalfFloats {
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final int L = I.length();
+    /** Half the bits of {@link #I}: L bf16 values, as bytes and as 16-bit lanes. */
+    private static final VectorShape HALF = VectorShape.forBitSize(L * 16);
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_PREFERRED.withShape(HALF);
+
+    private VectorHalfFloats() {
+    }
+
+    static String name() {
+        return "vector-" + I.vectorBitSize();
+    }
+
+    static void decodeBf16(byte[] src, int srcOff, int n, float[] dst, int dstOff) {
+        int i = 0;
+        int bound = n - L;
+        for (; i <= bound; i += L) {
+            ShortVector bf16 = ByteVector.fromArray(B, src, srcOff + 2 * i).reinterpretAsShorts();
+            IntVector wide = (IntVector) bf16.convertShape(VectorOperators.S2I, I, 0);
+            wide.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        HalfFloats.decodeBf16Scalar(src, srcOff + 2 * i, n - i, dst, dstOff + i);
+    }
+}
