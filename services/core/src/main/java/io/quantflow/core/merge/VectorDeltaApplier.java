@@ -32,7 +32,7 @@ public final class VectorDeltaApplier implements DeltaApplier {
             for (; c + L <= c1; c += L) {
                 FloatVector acc = FloatVector.zero(F);
                 for (int k = 0; k < rank; k++) {
-                    acc = FloatVector.fromArray(F, right, k * cols + c).fma(left[lrow + k], acc);
+                    acc = FloatVector.fromArray(F, right, k * cols + c).fma(FloatVector.broadcast(F, left[lrow + k]), acc);
                 }
                 FloatVector x = FloatVector.fromArray(F, w, base + c);
                 x.add(acc.mul(scale)).intoArray(w, base + c);
