@@ -34,8 +34,15 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Output directory (must not exist or be empty).")
     Path target;
 
-    @Option(names = "--format", defaultValue = "bnb-4bit", description = "Output format: ${DEFAULT-VALUE}.")
-    String format;
+    @Option(names = "--adapter", paramLabel = "ADAPTER", description = "A PEFT LoRA adapter directory (adapter_config.json, adapter_model.safetensors) to merge or export.")
+    Path adapter;
+
+    @Option(names = "--format", defaultValue = "bnb-4bit", split = ",", paramLabel = "FORMAT",
+            description = "bnb-4bit (default), merged-16bit, merged-4bit or lora; several, comma-separated, read the source once and go to TARGET/<format>.")
+    List<String> formats = new ArrayList<>();
+
+    @Option(names = "--dtype", description = "bfloat16 or float16: the dtype of merged outputs (default: the base's).")
+    String dtype;
 
     @Option(names = "--quant-type", defaultValue = "nf4", description = "nf4 or fp4 (default: ${DEFAULT-VALUE}).")
     String quantType;
@@ -79,12 +86,15 @@ final class ConvertCommand implements Callable<Integer> {
             String why = Quantizers.fallbackReason();
             err.println(why == null ? "quantizer: Vector API" : "quantizer: scalar reference, because " + why);
         }
-        Manifest m = run(request, err);
-        printSummary(System.out, source, target, m);
+        List<Manifest> manifests = run(request, err);
+        for (int i = 0; i < manifests.size(); i++) {
+            Path where = manifests.size() == 1 ? target : target.resolve(request.formats().get(i).id());
+            printSummary(System.out, source, where, manifests.get(i));
+        }
         return 0;
     }
 
-    static Manifest run(Converter.Request request, PrintStream err) {
+    static List<Manifest> run(Converter.Request request, PrintStream err) {
         ProgressBar bar = new ProgressBar(err, "converting");
         Converter.Listener listener = new Converter.Listener() {
             @Override
@@ -98,14 +108,19 @@ final class ConvertCommand implements Callable<Integer> {
             }
         };
         try {
-            return new Converter().convert(request, listener).manifest();
+            return new Converter().convert(request, listener).manifests();
         } finally {
             bar.done();
         }
     }
 
     Converter.Request request() {
-        OutputFormat fmt = parse(() -> OutputFormat.parse(format));
+        List<OutputFormat> fmts = parse(() -> formats.stream().map(OutputFormat::parse).toList());
+        DType mergedDtype = null;
+        if (dtype != null) {
+            mergedDtype = DType.fromTorchName(dtype.toLowerCase(Locale.ROOT)).filter(d -> d != DType.F32).orElseThrow(() ->
+                    new CommandLine.ParameterException(spec.commandLine(), "--dtype must be bfloat16 or float16, not '" + dtype + "'"));
+        }
         QuantType qt = parse(() -> QuantType.parse(quantType));
         DType compute = DType.fromTorchName(computeDtype.toLowerCase(Locale.ROOT)).orElseThrow(() ->
                 new CommandLine.ParameterException(spec.commandLine(), "--compute-dtype must be bfloat16, float16 or float32, not '" + computeDtype + "'"));
@@ -121,7 +136,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (threads < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be positive");
         }
-        return new Converter.Request(source, target, fmt, options, ie, threads);
+        return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads);
     }
 
     private <T> T parse(java.util.function.Supplier<T> s) {
@@ -138,10 +153,14 @@ final class ConvertCommand implements Callable<Integer> {
 
     static void printSummary(PrintStream out, Path source, Path target, Manifest m) {
         Manifest.Options o = m.options();
-        out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
-                m.format(), o.quantType(), o.doubleQuant() ? "+double quant" : "", o.blocksize());
-        out.printf(Locale.ROOT, "  %d tensors quantized (%s parameters), %d kept in 16 bit%n",
-                m.output().quantizedTensors(), count(m.output().quantizedParameters()), m.output().keptTensors());
+        if (o != null) {
+            out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
+                    m.format(), o.quantType(), o.doubleQuant() ? "+double quant" : "", o.blocksize());
+            out.printf(Locale.ROOT, "  %d tensors quantized (%s parameters), %d kept in 16 bit%n",
+                    m.output().quantizedTensors(), count(m.output().quantizedParameters()), m.output().keptTensors());
+        } else {
+            out.printf(Locale.ROOT, "converted %s -> %s (%s)%n", source, target, m.format());
+        }
         out.printf(Locale.ROOT, "  %s %s -> %s, %.2f bits/param%n", m.source().dtype(), Sizes.human(m.source().weightBytes()),
                 Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter());
         double secs = Math.max(1, m.timings().totalMillis()) / 1000.0;

@@ -4,7 +4,6 @@ import io.quantflow.core.convert.ConversionPlan;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quant.QuantType;
@@ -48,7 +47,7 @@ final class DemoCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%-26s %-31s %-10s %6.2f%n", "bfloat16 (source)", source, Sizes.human(sourceBytes), 16.0);
         for (QuantOptions o : List.of(QuantOptions.defaults(), new QuantOptions(QuantType.FP4, false, 64, DType.BF16, List.of()))) {
             Path target = dir.resolve(s.name() + "-" + o.quantType().id() + (o.doubleQuant() ? "-dq" : ""));
-            Manifest m = ConvertCommand.run(new Converter.Request(source, target, OutputFormat.BNB_4BIT, o, IfExists.OVERWRITE, 0), System.err);
+            Manifest m = ConvertCommand.run(Converter.Request.bnb4bit(source, target, o, IfExists.OVERWRITE, 0), System.err).get(0);
             out.printf(Locale.ROOT, "%-26s %-31s %-10s %6.2f      %.1f s%n", "bnb-4bit " + InspectCommand.describe(o), target,
                     Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter(), m.timings().totalMillis() / 1000.0);
         }

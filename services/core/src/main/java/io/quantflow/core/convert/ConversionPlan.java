@@ -1,45 +1,84 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.safetensors.TensorSpec;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
-/** The whole conversion, planned from headers alone: one {@link ShardPlan} per source shard. */
+/** The whole conversion, planned from headers alone: for every output, one {@link ShardPlan} per source shard. */
 public final class ConversionPlan {
-    private final Checkpoint checkpoint;
-    private final List<ShardPlan> shards;
+    private final List<SourceShard> shards;
+    private final Map<OutputSpec, List<ShardPlan>> plans;
 
-    private ConversionPlan(Checkpoint checkpoint, List<ShardPlan> shards) {
-        this.checkpoint = checkpoint;
+    private ConversionPlan(List<SourceShard> shards, Map<OutputSpec, List<ShardPlan>> plans) {
         this.shards = shards;
+        this.plans = plans;
     }
 
-    public static ConversionPlan of(Checkpoint checkpoint, QuantOptions options) {
-        ModuleSelector selector = new ModuleSelector(options.skipModules());
-        List<ShardPlan> shards = new ArrayList<>();
-        for (Checkpoint.Shard s : checkpoint.shards()) {
-            shards.add(new ShardPlan(s.fileName(), s.file(), selector, options));
+    static ConversionPlan of(List<SourceShard> shards, List<OutputSpec> outputs) {
+        Map<OutputSpec, List<ShardPlan>> plans = new LinkedHashMap<>();
+        for (OutputSpec o : outputs) {
+            if (!o.hasWeights()) {
+                continue;
+            }
+            ModuleSelector selector = new ModuleSelector(o.quant() == null ? List.of() : o.quant().skipModules());
+            List<ShardPlan> list = new ArrayList<>();
+            for (SourceShard s : shards) {
+                list.add(new ShardPlan(s, o, selector));
+            }
+            plans.put(o, List.copyOf(list));
         }
-        return new ConversionPlan(checkpoint, List.copyOf(shards));
+        return new ConversionPlan(List.copyOf(shards), plans);
+    }
+
+    List<SourceShard> shards() {
+        return shards;
+    }
+
+    /** The outputs that hold weights, each with its shard plans in source order. */
+    Map<OutputSpec, List<ShardPlan>> plans() {
+        return plans;
+    }
+
+    List<ShardPlan> plans(OutputSpec o) {
+        return plans.getOrDefault(o, List.of());
+    }
+
+    int quantizedCount(OutputSpec o) {
+        return plans(o).stream().mapToInt(ShardPlan::quantizedCount).sum();
+    }
+
+    int keptCount(OutputSpec o) {
+        return plans(o).stream().mapToInt(ShardPlan::keptCount).sum();
+    }
+
+    long quantizedParameters(OutputSpec o) {
+        return plans(o).stream().mapToLong(ShardPlan::quantizedParameters).sum();
+    }
+
+    /** Tensor bytes read from the source. */
+    long sourceBytes() {
+        return shards.stream().mapToLong(SourceShard::sourceBytes).sum();
+    }
+
+    /** Upper bound of the weight files' size of all outputs: known from shapes before anything is written. */
+    long maxWeightBytes() {
+        return plans.values().stream().flatMap(List::stream).mapToLong(ShardPlan::maxFileBytes).sum();
     }
 
     /**
-     * Bytes of the weight files a conversion of these tensors would write (headers approximated):
-     * sizes follow from shapes, so this answers for models that are not on disk.
+     * Bytes of the weight files a bnb-4bit conversion of these tensors would write (headers
+     * approximated): sizes follow from shapes, so this answers for models that are not on disk.
      */
-    public static long estimateWeightBytes(List<io.quantflow.core.safetensors.TensorSpec> tensors, QuantOptions options) {
+    public static long estimateWeightBytes(List<TensorSpec> tensors, QuantOptions options) {
         ModuleSelector selector = new ModuleSelector(options.skipModules());
         long bytes = 0;
-        for (io.quantflow.core.safetensors.TensorSpec s : tensors) {
-            io.quantflow.core.safetensors.TensorInfo t =
-                    new io.quantflow.core.safetensors.TensorInfo(s.name(), s.dtype(), s.shape(), 0, s.byteSize());
-            if (selector.quantize(t)) {
-                QuantizedTensorNames q = new QuantizedTensorNames(t, options);
-                for (io.quantflow.core.safetensors.TensorSpec o : q.specs(q.state(0f).maxJsonLength())) {
+        for (TensorSpec s : tensors) {
+            if (selector.quantize(s.name(), s.shape(), s.dtype())) {
+                QuantizedTensorNames q = new QuantizedTensorNames(s.name(), s.dtype(), s.shape(), options);
+                for (TensorSpec o : q.specs(q.state(0f).maxJsonLength())) {
                     bytes += o.byteSize() + 120;
                 }
             } else {
@@ -49,42 +88,4 @@ public final class ConversionPlan {
         return bytes;
     }
 
-    public List<ShardPlan> shards() {
-        return shards;
-    }
-
-    public int quantizedCount() {
-        return shards.stream().mapToInt(ShardPlan::quantizedCount).sum();
-    }
-
-    public int copiedCount() {
-        return shards.stream().mapToInt(ShardPlan::copiedCount).sum();
-    }
-
-    public long quantizedParameters() {
-        return shards.stream().mapToLong(ShardPlan::quantizedParameters).sum();
-    }
-
-    /** Tensor bytes read from the source. */
-    public long sourceBytes() {
-        return shards.stream().mapToLong(ShardPlan::sourceBytes).sum();
-    }
-
-    /** Upper bound of the weight files' size: known from shapes before anything is written. */
-    public long maxWeightBytes() {
-        return shards.stream().mapToLong(ShardPlan::maxFileBytes).sum();
-    }
-
-    /** Upper bound of everything written: weights, config and index (generously), the other files. */
-    public long maxOutputBytes() {
-        long other = 0;
-        for (Path p : checkpoint.otherFiles()) {
-            try {
-                other += Files.size(p);
-            } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + p, e);
-            }
-        }
-        return maxWeightBytes() + other + (1 << 20) + 200L * quantizedCount();
-    }
 }

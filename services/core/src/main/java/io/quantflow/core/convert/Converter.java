@@ -6,7 +6,9 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
+import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -19,6 +21,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -29,18 +32,39 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * One conversion in one process: open and validate the source, plan every shard, check the target
- * and the free space, write everything into a staging directory, the manifest last, then rename it
- * into place. Any failure removes the staging directory and leaves the target as it was.
+ * One conversion in one process: open and validate the source, plan every output shard by shard,
+ * check the target and the free space, write everything into a staging directory (each output's
+ * manifest last), then rename it into place. Any failure removes the staging directory and leaves
+ * the target as it was.
  */
 public final class Converter {
 
-    /** A conversion to run. {@code threads} &lt;= 0 means one per available processor. */
-    public record Request(Path source, Path target, OutputFormat format, QuantOptions quant, IfExists ifExists,
-                          int threads) {
+    /**
+     * A conversion to run.
+     *
+     * @param adapter a PEFT LoRA adapter directory, or null
+     * @param formats one or more outputs; with several, each goes to {@code target/<format>}
+     * @param dtype   the 16-bit dtype of merged outputs (null: the base's)
+     * @param threads worker threads; 0 or less means one per available processor
+     */
+    public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
+                          DType dtype, IfExists ifExists, int threads) {
+
+        public Request {
+            formats = List.copyOf(formats);
+        }
+
+        /** A bitsandbytes 4-bit conversion of a model. */
+        public static Request bnb4bit(Path source, Path target, QuantOptions quant, IfExists ifExists, int threads) {
+            return new Request(source, null, target, List.of(OutputFormat.BNB_4BIT), quant, null, ifExists, threads);
+        }
     }
 
-    public record Result(Path target, Manifest manifest) {
+    /** What was written: one manifest per output, in the order of the request's formats. */
+    public record Result(Path target, List<Manifest> manifests) {
+        public Manifest manifest() {
+            return manifests.get(0);
+        }
     }
 
     /** Hears about progress; every method has a no-op default. */
@@ -60,6 +84,7 @@ public final class Converter {
 
     public Result convert(Request request, Listener listener) {
         long t0 = System.nanoTime();
+        List<OutputSpec> outputs = outputs(request);
         Path source = request.source().toAbsolutePath().normalize();
         Path target = request.target().toAbsolutePath().normalize();
         if (target.startsWith(source) || source.startsWith(target)) {
@@ -76,13 +101,15 @@ public final class Converter {
                 throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
                         + " is already quantized (config.json has a quantization_config); start from the 16-bit model");
             }
-            ConversionPlan plan = ConversionPlan.of(checkpoint, request.quant());
-            if (plan.quantizedCount() == 0) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
-                        + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
+            ConversionPlan plan = ConversionPlan.of(SourceModel.plain(checkpoint), outputs);
+            for (OutputSpec o : outputs) {
+                if (o.quantizes() && plan.quantizedCount(o) == 0) {
+                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
+                            + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
+                }
             }
             try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
-                out.requireSpace(plan.maxOutputBytes());
+                out.requireSpace(plan.maxWeightBytes() + outputs.size() * otherFilesBytes(checkpoint) + (1 << 20));
                 int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
                 ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
                     Thread t = new Thread(r, "quantflow-worker");
@@ -90,14 +117,29 @@ public final class Converter {
                     return t;
                 });
                 try {
-                    TensorQuantizer quantizer = new CpuTensorQuantizer(Quantizers.best(request.quant().quantType()), pool, threads);
-                    List<Manifest.FileEntry> files = write(checkpoint, plan, request, quantizer, pool, out.staging(), listener);
-                    Manifest manifest = manifest(checkpoint, plan, request.quant(), quantizer, files, System.nanoTime() - t0);
-                    manifest.write(out.staging().resolve(Manifest.FILE_NAME));
+                    BlockwiseQuantizer quantizer = Quantizers.best(request.quant().quantType());
+                    String engine = "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
+                    Map<OutputSpec, Path> dirs = new LinkedHashMap<>();
+                    for (OutputSpec o : outputs) {
+                        Path dir = o.subdir().isEmpty() ? out.staging() : out.staging().resolve(o.subdir());
+                        Files.createDirectories(dir);
+                        dirs.put(o, dir);
+                    }
+                    Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, quantizer, pool, listener);
+                    List<Manifest> manifests = new ArrayList<>();
+                    for (OutputSpec o : outputs) {
+                        Path dir = dirs.get(o);
+                        writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
+                        List<Manifest.FileEntry> files = hashAll(dir, pool);
+                        Manifest m = manifest(checkpoint, plan, o, engine, files, System.nanoTime() - t0);
+                        m.write(dir.resolve(Manifest.FILE_NAME));
+                        manifests.add(m);
+                        fsyncDirectory(dir);
+                    }
                     fsyncDirectory(out.staging());
                     out.commit();
                     listener.finished();
-                    return new Result(target, manifest);
+                    return new Result(target, manifests);
                 } finally {
                     pool.shutdownNow();
                 }
@@ -109,34 +151,108 @@ public final class Converter {
         }
     }
 
-    private List<Manifest.FileEntry> write(Checkpoint checkpoint, ConversionPlan plan, Request request, TensorQuantizer quantizer,
-                                           ExecutorService pool, Path staging, Listener listener) throws IOException {
+    /** The outputs a request asks for, checked against each other and the adapter. */
+    static List<OutputSpec> outputs(Request r) {
+        if (r.formats().isEmpty()) {
+            throw QuantflowException.invalidRequest("no output format given");
+        }
+        if (r.formats().stream().distinct().count() != r.formats().size()) {
+            throw QuantflowException.invalidRequest("a format is named twice");
+        }
+        List<OutputSpec> out = new ArrayList<>();
+        for (OutputFormat f : r.formats()) {
+            if (f.needsAdapter() && r.adapter() == null) {
+                throw QuantflowException.invalidRequest("--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
+            }
+            if (f == OutputFormat.BNB_4BIT && r.adapter() != null) {
+                throw QuantflowException.invalidRequest("bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit");
+            }
+            if (r.dtype() != null && (f == OutputFormat.BNB_4BIT || f == OutputFormat.LORA)) {
+                throw QuantflowException.invalidRequest("--dtype applies to merged outputs, not to " + f.id());
+            }
+            String subdir = r.formats().size() == 1 ? "" : f.id();
+            boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
+            out.add(new OutputSpec(f, subdir, quantizes ? r.quant() : null, f == OutputFormat.BNB_4BIT ? null : r.dtype()));
+        }
+        return out;
+    }
+
+    /** Every output's shards, the source read once; returns each output's final shard layouts. */
+    private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
+                                                                  BlockwiseQuantizer quantizer, ExecutorService pool,
+                                                                  Listener listener) throws IOException {
+        Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
         AtomicLong done = new AtomicLong();
         listener.started(plan.sourceBytes());
-        Map<String, String> weightMap = new TreeMap<>();
-        long totalSize = 0;
-        for (ShardPlan shard : plan.shards()) {
-            ShardWriter writer = new ShardWriter(shard, request.quant(), quantizer, pool,
-                    n -> listener.progress(done.addAndGet(n)));
-            SafetensorsLayout layout = writer.write(staging.resolve(shard.fileName()));
-            for (TensorInfo t : layout.entries()) {
-                weightMap.put(t.name(), shard.fileName());
+        for (int i = 0; i < plan.shards().size(); i++) {
+            SourceShard shard = plan.shards().get(i);
+            List<ShardPlan> plans = new ArrayList<>();
+            List<Path> files = new ArrayList<>();
+            for (Map.Entry<OutputSpec, List<ShardPlan>> e : plan.plans().entrySet()) {
+                plans.add(e.getValue().get(i));
+                files.add(dirs.get(e.getKey()).resolve(shard.fileName()));
             }
-            totalSize += layout.dataLength();
+            if (plans.isEmpty()) {
+                continue;
+            }
+            List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, null, pool,
+                    n -> listener.progress(done.addAndGet(n))).write(plans, files);
+            int k = 0;
+            for (OutputSpec o : plan.plans().keySet()) {
+                layouts.computeIfAbsent(o, x -> new ArrayList<>()).add(written.get(k++));
+            }
+        }
+        return layouts;
+    }
+
+    /** Index, config and the files that travel with the weights, for one output. */
+    private static void writeModelFiles(Checkpoint checkpoint, ConversionPlan plan, OutputSpec o,
+                                        List<SafetensorsLayout> layouts, Path dir) throws IOException {
+        if (!o.hasWeights()) {
+            return;
         }
         if (checkpoint.indexed()) {
-            writeIndex(staging.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
+            Map<String, String> weightMap = new TreeMap<>();
+            long totalSize = 0;
+            List<ShardPlan> plans = plan.plans(o);
+            for (int i = 0; i < plans.size(); i++) {
+                for (TensorInfo t : layouts.get(i).entries()) {
+                    weightMap.put(t.name(), plans.get(i).fileName());
+                }
+                totalSize += layouts.get(i).dataLength();
+            }
+            writeIndex(dir.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
         }
         ObjectNode config = checkpoint.config();
-        config.set("quantization_config", QuantizationConfig.of(request.quant()));
-        Files.writeString(staging.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config), StandardCharsets.UTF_8);
+        if (o.quantizes()) {
+            config.set("quantization_config", QuantizationConfig.of(o.quant()));
+        }
+        if (o.dtype() != null) {
+            for (String key : List.of("dtype", "torch_dtype")) {
+                if (config.has(key)) {
+                    config.put(key, o.dtype().torchName());
+                }
+            }
+        }
+        Files.writeString(dir.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config), StandardCharsets.UTF_8);
         for (Path other : checkpoint.otherFiles()) {
             // copied as content: the output's files belong to whoever runs the conversion, whatever the source's modes
             try (InputStream in = Files.newInputStream(other)) {
-                Files.copy(in, staging.resolve(other.getFileName().toString()));
+                Files.copy(in, dir.resolve(other.getFileName().toString()));
             }
         }
-        return hashAll(staging, pool);
+    }
+
+    private static long otherFilesBytes(Checkpoint checkpoint) {
+        long n = 0;
+        for (Path p : checkpoint.otherFiles()) {
+            try {
+                n += Files.size(p);
+            } catch (IOException e) {
+                throw TargetDirectory.ioFailure("cannot read " + p, e);
+            }
+        }
+        return n;
     }
 
     /** The shard index as transformers writes it: total_size and a sorted weight_map. */
@@ -158,9 +274,8 @@ public final class Converter {
         for (Path p : files) {
             futures.add(pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
         }
+        ShardWriter.await(new ArrayList<>(futures));
         List<Manifest.FileEntry> out = new ArrayList<>();
-        List<Future<?>> all = new ArrayList<>(futures);
-        ShardWriter.await(all);
         for (Future<Manifest.FileEntry> f : futures) {
             out.add(f.resultNow());
         }
@@ -184,18 +299,19 @@ public final class Converter {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    private static Manifest manifest(Checkpoint checkpoint, ConversionPlan plan, QuantOptions q, TensorQuantizer quantizer,
+    private static Manifest manifest(Checkpoint checkpoint, ConversionPlan plan, OutputSpec o, String engine,
                                      List<Manifest.FileEntry> files, long nanos) {
         long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
         long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
         long params = checkpoint.parameters();
-        return new Manifest(Manifest.VERSION, OutputFormat.BNB_4BIT.id(),
+        QuantOptions q = o.quant();
+        return new Manifest(Manifest.VERSION, o.format().id(),
                 new Manifest.Source(checkpoint.dir().toString(), checkpoint.weightBytes(), params,
                         checkpoint.dominantDtype().torchName(), checkpoint.shards().size()),
-                new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(), q.computeDtype().torchName(),
-                        q.skipModules(), quantizer.name()),
+                q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
+                        q.computeDtype().torchName(), q.skipModules(), engine),
                 new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                        plan.quantizedCount(), plan.copiedCount(), plan.quantizedParameters()),
+                        plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o)),
                 files,
                 new Manifest.Timings(nanos / 1_000_000));
     }
@@ -207,5 +323,4 @@ public final class Converter {
             // not every file system lets a directory be synced; the files themselves were
         }
     }
-
 }

@@ -22,10 +22,14 @@ public final class ModuleSelector {
     }
 
     public boolean quantize(TensorInfo t) {
-        if (t.rank() != 2 || !t.dtype().isDecodedFloat() || !t.name().endsWith(".weight") || t.elements() == 0) {
+        return quantize(t.name(), t.shape(), t.dtype());
+    }
+
+    public boolean quantize(String name, long[] shape, io.quantflow.core.safetensors.DType dtype) {
+        if (shape.length != 2 || shape[0] == 0 || shape[1] == 0 || !dtype.isDecodedFloat() || !name.endsWith(".weight")) {
             return false;
         }
-        String module = t.name().substring(0, t.name().length() - ".weight".length());
+        String module = name.substring(0, name.length() - ".weight".length());
         return !neverQuantized(module) && !skipped(module);
     }
 

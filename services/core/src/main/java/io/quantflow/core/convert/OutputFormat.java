@@ -2,26 +2,39 @@ package io.quantflow.core.convert;
 
 import java.util.Locale;
 
-/** The artifacts quantflow writes. This release writes {@link #BNB_4BIT}; the others follow with adapter support. */
+/** The artifacts quantflow writes. */
 public enum OutputFormat {
-    BNB_4BIT("bnb-4bit");
+    /** A bitsandbytes 4-bit checkpoint of the source model. */
+    BNB_4BIT("bnb-4bit", false),
+    /** The adapter merged into the base, in 16 bit, with no quantization config. */
+    MERGED_16BIT("merged-16bit", true),
+    /** The adapter merged in 16 bit, then quantized as bnb-4bit. */
+    MERGED_4BIT("merged-4bit", true),
+    /** The adapter alone, validated against the base. */
+    LORA("lora", true);
 
     private final String id;
+    private final boolean needsAdapter;
 
-    OutputFormat(String id) {
+    OutputFormat(String id, boolean needsAdapter) {
         this.id = id;
+        this.needsAdapter = needsAdapter;
     }
 
     public String id() {
         return id;
     }
 
+    public boolean needsAdapter() {
+        return needsAdapter;
+    }
+
     public static OutputFormat parse(String s) {
         for (OutputFormat f : values()) {
-            if (f.id.equals(s.toLowerCase(Locale.ROOT))) {
+            if (f.id.equals(s.trim().toLowerCase(Locale.ROOT))) {
                 return f;
             }
         }
-        throw new IllegalArgumentException("unknown format '" + s + "' (supported: bnb-4bit)");
+        throw new IllegalArgumentException("unknown format '" + s + "' (bnb-4bit, merged-16bit, merged-4bit or lora)");
     }
 }

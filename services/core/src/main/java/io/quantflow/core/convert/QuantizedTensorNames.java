@@ -3,7 +3,6 @@ package io.quantflow.core.convert;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.QuantState;
 import io.quantflow.core.safetensors.DType;
-import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;
@@ -14,35 +13,41 @@ import java.util.List;
  * stores a {@code Params4bit}): {@code W} (packed codes, U8 [n/2, 1]), {@code W.absmax},
  * {@code W.quant_map}, with double quantization {@code W.nested_absmax} and {@code W.nested_quant_map},
  * and {@code W.quant_state.bitsandbytes__<type>} (the quant-state JSON as U8 bytes).
+ *
+ * @param dtype the 16-bit dtype of the weight's values, recorded in the quant state
  */
-record QuantizedTensorNames(TensorInfo source, QuantOptions options) {
+record QuantizedTensorNames(String weight, DType dtype, long[] shape, QuantOptions options) {
 
     String packed() {
-        return source.name();
+        return weight;
     }
 
     String absmax() {
-        return source.name() + ".absmax";
+        return weight + ".absmax";
     }
 
     String quantMap() {
-        return source.name() + ".quant_map";
+        return weight + ".quant_map";
     }
 
     String nestedAbsmax() {
-        return source.name() + ".nested_absmax";
+        return weight + ".nested_absmax";
     }
 
     String nestedQuantMap() {
-        return source.name() + ".nested_quant_map";
+        return weight + ".nested_quant_map";
     }
 
     String quantState() {
-        return source.name() + "." + QuantState.tensorSuffix(options.quantType());
+        return weight + "." + QuantState.tensorSuffix(options.quantType());
     }
 
     long elements() {
-        return source.elements();
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
     }
 
     long blocks() {
@@ -54,8 +59,7 @@ record QuantizedTensorNames(TensorInfo source, QuantOptions options) {
     }
 
     QuantState state(float nestedOffset) {
-        return new QuantState(options.quantType(), options.blocksize(), source.dtype(), source.shape(),
-                options.doubleQuant(), nestedOffset);
+        return new QuantState(options.quantType(), options.blocksize(), dtype, shape, options.doubleQuant(), nestedOffset);
     }
 
     /** The output tensors, with the quant-state JSON given {@code stateLength} bytes. */

@@ -2,8 +2,11 @@ package io.quantflow.core.convert;
 
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.DoubleQuantizer;
+import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.DynamicMap;
+import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -22,135 +25,285 @@ import java.util.concurrent.Future;
 import java.util.function.LongConsumer;
 
 /**
- * Writes one output shard: copied tensors and quantized chunks go straight to their final positions
- * from a pool of threads (the quantized ones through a {@link TensorQuantizer}); each thread holds one
- * chunk at a time, so memory is a few chunks per thread plus one float per block of the tensor being
+ * Writes one source shard into every output at once, reading the source once: tensors every output
+ * copies are copied; the others are read chunk by chunk as values (decoded, merged...), and each
+ * chunk goes to every output as its role says (stored bytes, 16-bit values, or 4-bit codes). Every
+ * byte goes straight to its final position from a pool of threads; each thread holds one chunk at a
+ * time, so memory is a few chunks per thread plus one float per block of the tensor being
  * quantized, whatever the model size.
  *
- * <p>Quantized tensors are done in file order, each one's chunks in parallel; with double
- * quantization a tensor's absmax codes and quant state are computed once all its chunks are in.
+ * <p>Tensors with values are done in name order, each one's chunks in parallel; a quantized
+ * tensor's absmax statistics (with double quantization: its 8-bit codes) are computed by the pool
+ * while the next tensor runs (docs/adr/0001).
  */
 final class ShardWriter {
+    /** Values per chunk: 512 KiB of bf16, small enough to stay in cache. */
+    static final int CHUNK_ELEMENTS = 1 << 18;
     /** Bytes per copy task. */
     static final int COPY_BYTES = 8 << 20;
+    /** Absmax values per statistics task (a multiple of the nested blocksize). */
+    static final int STATISTICS_BLOCKS = 1 << 16;
 
-    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+    private static final ThreadLocal<TensorValues.Scratch> SCRATCH = ThreadLocal.withInitial(TensorValues.Scratch::new);
+    private static final ThreadLocal<ByteBuffer> COPY_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(COPY_BYTES));
 
-    private final ShardPlan plan;
-    private final QuantOptions options;
-    private final TensorQuantizer tensors;
+    private final SourceShard shard;
+    private final List<Out> outs = new ArrayList<>();
+    private final BlockwiseQuantizer quantizer;
+    private final TensorQuantizer accelerator;
     private final ExecutorService pool;
     private final LongConsumer progress;
 
-    ShardWriter(ShardPlan plan, QuantOptions options, TensorQuantizer tensors, ExecutorService pool, LongConsumer progress) {
-        this.plan = plan;
-        this.options = options;
-        this.tensors = tensors;
+    /** One output file being written, with what is known of its layout so far. */
+    private static final class Out {
+        final ShardPlan plan;
+        final SafetensorsOutput file;
+        final Map<String, Integer> stateLengths = new HashMap<>();
+        final List<Future<?>> statistics = new ArrayList<>();
+        volatile SafetensorsLayout layout;
+
+        Out(ShardPlan plan, SafetensorsOutput file) {
+            this.plan = plan;
+            this.file = file;
+            this.layout = plan.layout(stateLengths);
+        }
+
+        void refresh() {
+            layout = plan.layout(stateLengths);
+        }
+
+        long offset(String tensor) {
+            return layout.entry(tensor).begin();
+        }
+
+        /** Where the first quant state of unknown length begins (other than {@code except}); MAX when none. */
+        long firstPending(String except) {
+            long first = Long.MAX_VALUE;
+            for (QuantizedTensorNames q : plan.quantized()) {
+                if (!stateLengths.containsKey(q.quantState()) && !q.quantState().equals(except)) {
+                    first = Math.min(first, layout.entry(q.quantState()).begin());
+                }
+            }
+            return first;
+        }
+    }
+
+    /**
+     * @param quantizer   the CPU quantizer for outputs that quantize
+     * @param accelerator when not null, quantizes stored tensors of a lone quantizing output (a GPU)
+     */
+    ShardWriter(SourceShard shard, BlockwiseQuantizer quantizer, TensorQuantizer accelerator, ExecutorService pool,
+                LongConsumer progress) {
+        this.shard = shard;
+        this.quantizer = quantizer;
+        this.accelerator = accelerator;
         this.pool = pool;
         this.progress = progress;
     }
 
-    /** Writes the shard to {@code out}; returns the final layout. */
-    SafetensorsLayout write(Path out) throws IOException {
-        Map<String, Integer> stateLengths = new HashMap<>();
-        try (SafetensorsOutput output = SafetensorsOutput.create(out, plan.reservedHeaderLength())) {
-            SafetensorsLayout layout = plan.layout(stateLengths);
-            long firstPending = firstPending(layout, stateLengths, null);
+    /** Writes the shard to every plan's file ({@code files.get(i)} for {@code plans.get(i)}); returns the final layouts. */
+    List<SafetensorsLayout> write(List<ShardPlan> plans, List<Path> files) throws IOException {
+        try {
+            for (int i = 0; i < plans.size(); i++) {
+                outs.add(new Out(plans.get(i), SafetensorsOutput.create(files.get(i), plans.get(i).reservedHeaderLength())));
+            }
             List<Future<?>> copies = new ArrayList<>();
-            List<TensorInfo> late = new ArrayList<>();
-            for (TensorInfo t : plan.copied()) {
-                TensorInfo dst = layout.entry(t.name());
-                if (dst.end() <= firstPending) {
-                    submitCopy(t, dst.begin(), output, copies);
+            List<SourceTensor> late = new ArrayList<>();
+            List<SourceTensor> computed = new ArrayList<>();
+            for (SourceTensor t : shard.tensors()) {
+                if (outs.stream().allMatch(o -> o.plan.role(t.name()) == TensorRole.COPY)) {
+                    if (outs.stream().allMatch(o -> o.layout.entry(t.name()).end() <= o.firstPending(null))) {
+                        submitCopy(t, copies);
+                    } else {
+                        late.add(t);
+                    }
                 } else {
-                    late.add(t);
+                    computed.add(t);
                 }
             }
-            List<Future<?>> statistics = new ArrayList<>();
-            for (QuantizedTensorNames q : plan.quantized()) {
-                layout = plan.layout(stateLengths);
-                if (layout.entry(q.absmax()).end() > firstPending(layout, stateLengths, q)) {
+            computed.sort(java.util.Comparator.comparing(SourceTensor::name));
+            for (SourceTensor t : computed) {
+                writeComputed(t);
+            }
+            for (Out o : outs) {
+                await(o.statistics);
+                o.refresh();
+            }
+            for (SourceTensor t : late) {
+                submitCopy(t, copies);
+            }
+            await(copies);
+            List<SafetensorsLayout> layouts = new ArrayList<>();
+            for (Out o : outs) {
+                o.refresh();
+                o.file.finish(o.layout);
+                o.file.channel().force(true);
+                layouts.add(o.layout);
+            }
+            return layouts;
+        } finally {
+            for (Out o : outs) {
+                o.file.close();
+            }
+        }
+    }
+
+    /** A tensor whose values some output needs: its chunks once, then each output's statistics. */
+    private void writeComputed(SourceTensor t) throws IOException {
+        Out quantizing = null;
+        for (Out o : outs) {
+            o.refresh();
+            if (o.plan.role(t.name()) == TensorRole.QUANTIZE) {
+                QuantizedTensorNames q = o.plan.quantized(t.name());
+                if (o.layout.entry(q.absmax()).end() > o.firstPending(q.quantState())) {
                     throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
                             + " nest in a way that prevents a streaming layout");
                 }
-                float[] absmax = tensors.quantize(plan.source(), q.source(), options, output, layout.entry(q.packed()).begin(), progress);
-                // the quant state needs only the offset (a mean): once it is known the next tensor's place is
-                // known, and the 8-bit absmax codes are computed by the pool while that tensor is quantized
-                float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
-                submitStatistics(q, absmax, offset, layout, output, statistics);
-                byte[] state = q.state(offset).toJson();
-                stateLengths.put(q.quantState(), state.length);
-                layout = plan.layout(stateLengths);
-                output.write(layout.entry(q.quantState()).begin(), ByteBuffer.wrap(state));
+                quantizing = o;
             }
-            await(statistics);
-            layout = plan.layout(stateLengths);
-            for (TensorInfo t : late) {
-                submitCopy(t, layout.entry(t.name()).begin(), output, copies);
-            }
-            await(copies);
-            output.finish(layout);
-            output.channel().force(true);
-            return layout;
+        }
+        float[] absmax;
+        if (quantizing != null && outs.size() == 1 && accelerator != null && t.stored() != null && !t.transformed()
+                && quantizing.plan.target(t) == t.dtype()) {
+            absmax = accelerator.quantize(t.values().stored().file(), t.stored(), quantizing.plan.output().quant(),
+                    quantizing.file, quantizing.offset(t.name()), progress);
+        } else {
+            absmax = writeChunks(t, quantizing);
+        }
+        if (quantizing != null) {
+            finishQuantized(quantizing, quantizing.plan.quantized(t.name()), absmax);
         }
     }
 
-    /** Where the first quant state of unknown length begins (other than {@code except}'s); MAX when none. */
-    private static long firstPending(SafetensorsLayout layout, Map<String, Integer> known, QuantizedTensorNames except) {
-        long first = Long.MAX_VALUE;
-        for (TensorInfo e : layout.entries()) {
-            String n = e.name();
-            if (n.contains(".quant_state.bitsandbytes__") && !known.containsKey(n)
-                    && (except == null || !n.equals(except.quantState()))) {
-                first = Math.min(first, e.begin());
+    private float[] writeChunks(SourceTensor t, Out quantizing) throws IOException {
+        TensorValues values = t.values();
+        values.prepare(pool);
+        long n = t.elements();
+        long chunk = CHUNK_ELEMENTS;
+        float[] absmax = null;
+        int bs = 0;
+        if (quantizing != null) {
+            QuantizedTensorNames q = quantizing.plan.quantized(t.name());
+            bs = q.options().blocksize();
+            chunk = Math.max(bs, (CHUNK_ELEMENTS / bs) * (long) bs);
+            if (q.blocks() > Integer.MAX_VALUE - 8) {
+                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, t.name() + " has too many elements to quantize");
             }
+            absmax = new float[(int) q.blocks()];
         }
-        return first;
+        List<Future<?>> tasks = new ArrayList<>();
+        double bytesPerValue = values.sourceBytesPerValue();
+        for (long start = 0; start < n; start += chunk) {
+            long s = start;
+            int len = (int) Math.min(chunk, n - start);
+            float[] am = absmax;
+            int blocksize = bs;
+            tasks.add(pool.submit(() -> {
+                writeChunk(t, s, len, am, blocksize);
+                progress.accept((long) (len * bytesPerValue));
+                return null;
+            }));
+        }
+        await(tasks);
+        return absmax;
     }
 
-    /** Absmax values per statistics task (a multiple of the nested blocksize). */
-    static final int STATISTICS_BLOCKS = 1 << 16;
+    private void writeChunk(SourceTensor t, long start, int n, float[] absmax, int bs) throws IOException {
+        TensorValues.Scratch scratch = SCRATCH.get();
+        t.values().read(start, n, scratch);
+        float[] values = scratch.values();
+        for (Out o : outs) {
+            switch (o.plan.role(t.name())) {
+                case COPY -> {
+                    int size = t.dtype().size();
+                    ByteBuffer raw = scratch.raw().duplicate();
+                    raw.position(0).limit(n * size);
+                    o.file.write(o.offset(t.name()) + start * size, raw);
+                }
+                case CONVERT -> {
+                    DType d = o.plan.writtenDtype(t.name());
+                    byte[] bytes = scratch.out(n * d.size());
+                    DtypeEncoding.encode(d, values, 0, n, bytes, 0);
+                    o.file.write(o.offset(t.name()) + start * d.size(), ByteBuffer.wrap(bytes, 0, n * d.size()));
+                }
+                case QUANTIZE -> {
+                    float[] in = values;
+                    DType d = o.plan.target(t);
+                    if (d != t.values().dtype()) {
+                        in = scratch.spare(n);
+                        System.arraycopy(values, 0, in, 0, n);
+                        DtypeEncoding.round(d, in, 0, n);
+                    }
+                    byte[] packed = scratch.out((n + 1) / 2);
+                    quantizer.quantize(in, 0, n, bs, packed, 0, absmax, (int) (start / bs));
+                    o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));
+                }
+            }
+        }
+    }
 
-    /** Writes the code map and absmax, or queues the double quantization of absmax in parallel ranges. */
-    private void submitStatistics(QuantizedTensorNames q, float[] absmax, float offset, SafetensorsLayout layout,
-                                  SafetensorsOutput output, List<Future<?>> tasks) throws IOException {
-        output.write(layout.entry(q.quantMap()).begin(), littleEndian(options.quantType().codebook()));
+    /**
+     * Fixes a quantized tensor's quant state (it needs only the offset, a mean, so the next tensor's
+     * place is known at once) and queues its statistics on the pool.
+     */
+    private void finishQuantized(Out o, QuantizedTensorNames q, float[] absmax) throws IOException {
+        QuantOptions options = q.options();
+        float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
+        o.file.write(o.offset(q.quantMap()), littleEndian(options.quantType().codebook()));
         if (!options.doubleQuant()) {
-            output.write(layout.entry(q.absmax()).begin(), littleEndian(absmax));
-            return;
+            o.file.write(o.offset(q.absmax()), littleEndian(absmax));
+        } else {
+            o.file.write(o.offset(q.nestedQuantMap()), littleEndian(DynamicMap.signed()));
+            submitDoubleQuant(o, q, absmax, offset);
         }
-        output.write(layout.entry(q.nestedQuantMap()).begin(), littleEndian(DynamicMap.signed()));
+        byte[] state = q.state(offset).toJson();
+        o.stateLengths.put(q.quantState(), state.length);
+        o.refresh();
+        o.file.write(o.offset(q.quantState()), ByteBuffer.wrap(state));
+    }
+
+    private void submitDoubleQuant(Out o, QuantizedTensorNames q, float[] absmax, float offset) {
         int count = absmax.length;
         int nested = DoubleQuantizer.nestedBlocks(count);
-        long codesAt = layout.entry(q.absmax()).begin();
-        long scalesAt = layout.entry(q.nestedAbsmax()).begin();
+        long codesAt = o.offset(q.absmax());
+        long scalesAt = o.offset(q.nestedAbsmax());
         int perTask = STATISTICS_BLOCKS / DoubleQuantizer.NESTED_BLOCKSIZE;
         for (int from = 0; from < nested; from += perTask) {
             int f = from;
             int to = Math.min(nested, from + perTask);
-            tasks.add(pool.submit(() -> {
+            o.statistics.add(pool.submit(() -> {
                 int first = f * DoubleQuantizer.NESTED_BLOCKSIZE;
                 int last = Math.min(count, to * DoubleQuantizer.NESTED_BLOCKSIZE);
                 byte[] codes = new byte[last - first];
                 float[] scales = new float[to - f];
                 DoubleQuantizer.quantizeNested(absmax, count, offset, f, to, codes, scales);
-                output.write(codesAt + first, ByteBuffer.wrap(codes));
-                output.write(scalesAt + 4L * f, littleEndian(scales));
+                o.file.write(codesAt + first, ByteBuffer.wrap(codes));
+                o.file.write(scalesAt + 4L * f, littleEndian(scales));
                 return null;
             }));
         }
     }
 
-    private void submitCopy(TensorInfo src, long dstOffset, SafetensorsOutput output, List<Future<?>> tasks) {
+    /** A tensor every output copies: its stored bytes, read once in pieces, written to each output. */
+    private void submitCopy(SourceTensor t, List<Future<?>> tasks) {
+        TensorInfo src = t.stored();
         long total = src.byteSize();
+        long[] at = new long[outs.size()];
+        for (int i = 0; i < outs.size(); i++) {
+            outs.get(i).refresh();
+            at[i] = outs.get(i).offset(t.name());
+        }
         for (long off = 0; off < total; off += COPY_BYTES) {
             long o = off;
             int len = (int) Math.min(COPY_BYTES, total - off);
             tasks.add(pool.submit(() -> {
-                ByteBuffer buf = BUFFERS.get().copy(len);
-                plan.source().read(src, o, buf);
-                buf.flip();
-                output.write(dstOffset + o, buf);
+                ByteBuffer buf = COPY_BUFFER.get();
+                buf.clear().limit(len);
+                shard.file().read(src, o, buf);
+                for (int i = 0; i < outs.size(); i++) {
+                    buf.flip();
+                    outs.get(i).file.write(at[i] + o, buf);
+                }
                 progress.accept(len);
                 return null;
             }));
@@ -186,19 +339,6 @@ final class ShardWriter {
                 throw err;
             }
             throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
-        }
-    }
-
-    /** Per-thread copy buffer, grown on demand and reused. */
-    private static final class Buffers {
-        private ByteBuffer copy = ByteBuffer.allocateDirect(0);
-
-        ByteBuffer copy(int bytes) {
-            if (copy.capacity() < bytes) {
-                copy = ByteBuffer.allocateDirect(Math.max(bytes, COPY_BYTES));
-            }
-            copy.clear().limit(bytes);
-            return copy;
         }
     }
 }

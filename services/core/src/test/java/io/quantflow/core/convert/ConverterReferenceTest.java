@@ -54,7 +54,7 @@ class ConverterReferenceTest {
 
         QuantOptions options = new QuantOptions(type, dq, blocksize, DType.BF16, List.of());
         Path out = tmp.resolve("out");
-        new Converter().convert(new Converter.Request(src, out, OutputFormat.BNB_4BIT, options, IfExists.FAIL, 2),
+        new Converter().convert(Converter.Request.bnb4bit(src, out, options, IfExists.FAIL, 2),
                 Converter.Listener.NONE);
         assertEquals("{\"version\": \"1.0\"}", Files.readString(out.resolve("tokenizer.json")));
 

@@ -57,8 +57,8 @@ class FixtureConversionTest {
 
     private Path convert(QuantOptions options) {
         Path out = tmp.resolve("out-" + options.quantType().id());
-        new Converter().convert(new Converter.Request(Fixtures.path("tiny-llama/base-bf16"), out, OutputFormat.BNB_4BIT,
-                options, IfExists.FAIL, 2), Converter.Listener.NONE);
+        new Converter().convert(Converter.Request.bnb4bit(Fixtures.path("tiny-llama/base-bf16"), out, options, IfExists.FAIL, 2),
+                Converter.Listener.NONE);
         return out;
     }
 
