@@ -1,6 +1,11 @@
 package io.quantflow.bench;
 
+import io.quantflow.core.merge.DeltaApplier;
+import io.quantflow.core.merge.LoraDelta;
+import io.quantflow.core.merge.ScalarDeltaApplier;
+import io.quantflow.core.merge.VectorDeltaApplier;
 import io.quantflow.core.quant.BlockwiseQuantizer;
+import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.quant.QuantType;
@@ -198,5 +203,51 @@ public class QuantizeBenchmark {
     @Benchmark
     public DoubleQuantizer.Result quantize(Tensor tensor, Pipeline pipeline) {
         return pipeline.quantizer.quantize(tensor.bf16, tensor.elements, pipeline.absmax, ChunkedQuantizer.DISCARD);
+    }
+
+    /** A LoRA adapter for the tensor: A [r, cols], B [rows, r], float32, scale 2. */
+    @State(Scope.Thread)
+    public static class Merge {
+        @Param({"16", "64"})
+        public int rank;
+        /** {@code scalar}: the reference applier; {@code vector}: the Vector API applier. */
+        @Param({"scalar", "vector"})
+        public String impl;
+        @Param("262144")
+        public int chunk;
+
+        public LoraDelta delta;
+        public DeltaApplier applier;
+        public float[] values;
+        public byte[] out;
+
+        @Setup(Level.Trial)
+        public void setUp(Tensor tensor) {
+            java.util.Random rnd = new java.util.Random(7);
+            float[] a = new float[rank * tensor.cols];
+            float[] b = new float[tensor.rows * rank];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) (rnd.nextGaussian() * 0.01);
+            }
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (float) (rnd.nextGaussian() * 0.01);
+            }
+            delta = LoraDelta.linear(a, b, rank, tensor.cols, tensor.rows, 2f, false);
+            applier = "scalar".equals(impl) ? new ScalarDeltaApplier() : new VectorDeltaApplier();
+            values = new float[chunk];
+            out = new byte[2 * chunk];
+        }
+    }
+
+    /** Merge as the converter runs it, chunk by chunk: decode bf16, add the low-rank update, round back to bf16. */
+    @Benchmark
+    public byte[] merge(Tensor tensor, Merge merge) {
+        for (int start = 0; start < tensor.elements; start += merge.chunk) {
+            int len = Math.min(merge.chunk, tensor.elements - start);
+            HalfFloats.decode(DType.BF16, tensor.bf16, 2 * start, len, merge.values, 0);
+            merge.applier.apply(merge.delta, start, len, merge.values, 0);
+            DtypeEncoding.encode(DType.BF16, merge.values, 0, len, merge.out, 0);
+        }
+        return merge.out;
     }
 }

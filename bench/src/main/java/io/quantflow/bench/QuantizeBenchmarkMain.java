@@ -151,6 +151,7 @@ public final class QuantizeBenchmarkMain {
                 case "copy" -> "copy bf16 bytes (baseline)";
                 case "decode" -> "decode only, " + params.get("impl");
                 case "doubleQuantize" -> "double quant of absmax only";
+                case "merge" -> "LoRA merge r=" + params.get("rank") + ", " + params.get("impl") + ", 1 thread";
                 case "quantize" -> "quantize, " + params.get("impl") + ", "
                         + ("all".equals(params.get("threads"))
                                 ? "all threads (" + Runtime.getRuntime().availableProcessors() + ")"

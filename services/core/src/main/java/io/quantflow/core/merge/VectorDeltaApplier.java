@@ -4,47 +4,106 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API path: for each row segment, lanes run along the columns and the rank loop is a
- * chain of lane-wise fused multiply-adds with the row's factor broadcast, in the same order as the
- * reference, so each lane computes exactly {@link LoraDelta#at}. The update of a row is never
- * materialised beyond one vector.
+ * The Vector API path. Lanes run along the columns; each lane's rank loop is a chain of fused
+ * multiply-adds in the same order as the reference, so it computes exactly {@link LoraDelta#at}.
+ * The whole rows of a stretch are done a tile of four vectors of columns at a time, row after row,
+ * so that the tile of the right factor ({@code rank x 4L} floats, 16 KB at rank 64 on 512-bit
+ * vectors) stays in the L1 cache while the rows stream past it. The update is never materialised
+ * beyond the tile.
  */
 public final class VectorDeltaApplier implements DeltaApplier {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
+    private static final int TILE = 4 * L;
 
     @Override
     public void apply(LoraDelta d, long first, int n, float[] w, int wOff) {
+        int cols = d.cols();
+        long end = first + n;
+        // a partial first row, the whole rows, a partial last row
+        long firstFull = (first + cols - 1) / cols * cols;
+        long lastFull = end / cols * cols;
+        if (firstFull >= lastFull) {
+            rowSegments(d, first, end, w, wOff, first);
+            return;
+        }
+        rowSegments(d, first, firstFull, w, wOff, first);
+        fullRows(d, (int) (firstFull / cols), (int) ((lastFull - firstFull) / cols), w, wOff + (int) (firstFull - first));
+        rowSegments(d, lastFull, end, w, wOff, first);
+    }
+
+    /** Rows {@code [row0, row0 + rows)} whole, the first at {@code w[off]}. */
+    private static void fullRows(LoraDelta d, int row0, int rows, float[] w, int off) {
+        int cols = d.cols();
+        int rank = d.rank();
+        float[] left = d.left();
+        float[] right = d.right();
+        FloatVector scale = FloatVector.broadcast(F, d.scale());
+        int c = 0;
+        for (; c + TILE <= cols; c += TILE) {
+            for (int r = 0; r < rows; r++) {
+                int lrow = (row0 + r) * rank;
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = FloatVector.zero(F);
+                FloatVector a2 = FloatVector.zero(F);
+                FloatVector a3 = FloatVector.zero(F);
+                for (int k = 0; k < rank; k++) {
+                    FloatVector lk = FloatVector.broadcast(F, left[lrow + k]);
+                    int at = k * cols + c;
+                    a0 = FloatVector.fromArray(F, right, at).fma(lk, a0);
+                    a1 = FloatVector.fromArray(F, right, at + L).fma(lk, a1);
+                    a2 = FloatVector.fromArray(F, right, at + 2 * L).fma(lk, a2);
+                    a3 = FloatVector.fromArray(F, right, at + 3 * L).fma(lk, a3);
+                }
+                int p = off + r * cols + c;
+                FloatVector.fromArray(F, w, p).add(a0.mul(scale)).intoArray(w, p);
+                FloatVector.fromArray(F, w, p + L).add(a1.mul(scale)).intoArray(w, p + L);
+                FloatVector.fromArray(F, w, p + 2 * L).add(a2.mul(scale)).intoArray(w, p + 2 * L);
+                FloatVector.fromArray(F, w, p + 3 * L).add(a3.mul(scale)).intoArray(w, p + 3 * L);
+            }
+        }
+        if (c < cols) {
+            for (int r = 0; r < rows; r++) {
+                segment(d, row0 + r, c, cols, w, off + r * cols);
+            }
+        }
+    }
+
+    /** Elements {@code [from, to)} (not whole rows) of the weight, element {@code base} at {@code w[wOff]}. */
+    private static void rowSegments(LoraDelta d, long from, long to, float[] w, int wOff, long base) {
+        int cols = d.cols();
+        long e = from;
+        while (e < to) {
+            int row = (int) (e / cols);
+            int c0 = (int) (e % cols);
+            int c1 = (int) Math.min(cols, c0 + (to - e));
+            segment(d, row, c0, c1, w, wOff + (int) (e - base) - c0);
+            e += c1 - c0;
+        }
+    }
+
+    /** Columns {@code [c0, c1)} of one row whose column 0 is at {@code w[rowAt]}. */
+    private static void segment(LoraDelta d, int row, int c0, int c1, float[] w, int rowAt) {
         int cols = d.cols();
         int rank = d.rank();
         float[] left = d.left();
         float[] right = d.right();
         float scale = d.scale();
-        long e = first;
-        long end = first + n;
-        while (e < end) {
-            int row = (int) (e / cols);
-            int c0 = (int) (e % cols);
-            int c1 = (int) Math.min(cols, c0 + (end - e));
-            int base = wOff + (int) (e - first) - c0;
-            int lrow = row * rank;
-            int c = c0;
-            for (; c + L <= c1; c += L) {
-                FloatVector acc = FloatVector.zero(F);
-                for (int k = 0; k < rank; k++) {
-                    acc = FloatVector.fromArray(F, right, k * cols + c).fma(FloatVector.broadcast(F, left[lrow + k]), acc);
-                }
-                FloatVector x = FloatVector.fromArray(F, w, base + c);
-                x.add(acc.mul(scale)).intoArray(w, base + c);
+        int lrow = row * rank;
+        int c = c0;
+        for (; c + L <= c1; c += L) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int k = 0; k < rank; k++) {
+                acc = FloatVector.fromArray(F, right, k * cols + c).fma(FloatVector.broadcast(F, left[lrow + k]), acc);
             }
-            for (; c < c1; c++) {
-                float acc = 0f;
-                for (int k = 0; k < rank; k++) {
-                    acc = Math.fma(left[lrow + k], right[k * cols + c], acc);
-                }
-                w[base + c] = w[base + c] + acc * scale;
+            FloatVector.fromArray(F, w, rowAt + c).add(acc.mul(scale)).intoArray(w, rowAt + c);
+        }
+        for (; c < c1; c++) {
+            float acc = 0f;
+            for (int k = 0; k < rank; k++) {
+                acc = Math.fma(left[lrow + k], right[k * cols + c], acc);
             }
-            e += c1 - c0;
+            w[rowAt + c] = w[rowAt + c] + acc * scale;
         }
     }
 

@@ -21,8 +21,20 @@ public final class DtypeEncoding {
         };
     }
 
-    /** Rounds {@code v[off..off+n)} in place. */
+    private static final boolean VECTOR_BF16 =
+            Quantizers.fallbackReason() == null && java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
+
+    /** Rounds {@code v[off..off+n)} in place (BF16 through the Vector API where it is enabled). */
     public static void round(DType dtype, float[] v, int off, int n) {
+        if (dtype == DType.BF16 && VECTOR_BF16) {
+            VectorHalfFloats.roundBf16(v, off, n);
+        } else {
+            roundScalar(dtype, v, off, n);
+        }
+    }
+
+    /** The reference of {@link #round(DType, float[], int, int)}: one element at a time. */
+    public static void roundScalar(DType dtype, float[] v, int off, int n) {
         if (dtype == DType.F32) {
             return;
         }
@@ -33,6 +45,15 @@ public final class DtypeEncoding {
 
     /** Writes {@code v[off..off+n)} as {@code dtype} (rounding as {@link #round}) into {@code dst[dstOff..]}. */
     public static void encode(DType dtype, float[] v, int off, int n, byte[] dst, int dstOff) {
+        if (dtype == DType.BF16 && VECTOR_BF16) {
+            VectorHalfFloats.encodeBf16(v, off, n, dst, dstOff);
+        } else {
+            encodeScalar(dtype, v, off, n, dst, dstOff);
+        }
+    }
+
+    /** The reference of {@link #encode}: one element at a time. */
+    public static void encodeScalar(DType dtype, float[] v, int off, int n, byte[] dst, int dstOff) {
         switch (dtype) {
             case BF16 -> {
                 for (int i = 0; i < n; i++) {

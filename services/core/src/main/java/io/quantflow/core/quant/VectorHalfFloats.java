@@ -38,4 +38,43 @@ final class VectorHalfFloats {
         }
         HalfFloats.decodeBf16Scalar(src, srcOff + 2 * i, n - i, dst, dstOff + i);
     }
+
+    /**
+     * Rounds float32 lanes to bf16 (nearest, ties to even; NaN kept quiet with its sign) and returns
+     * the result's 32-bit lanes with the bf16 bits in the upper half: the same integer arithmetic as
+     * {@link DtypeEncoding#bf16Bits}, lane-wise.
+     */
+    private static IntVector bf16Upper(IntVector bits) {
+        IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
+        IntVector quiet = bits.or(0x00400000).and(0xFFFF0000);
+        return rounded.blend(quiet, bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000));
+    }
+
+    /** Rounds {@code v[off..off+n)} to bf16 in place. */
+    static void roundBf16(float[] v, int off, int n) {
+        VectorSpecies<Float> f = I.withLanes(float.class);
+        int i = 0;
+        int bound = n - L;
+        for (; i <= bound; i += L) {
+            IntVector bits = jdk.incubator.vector.FloatVector.fromArray(f, v, off + i).reinterpretAsInts();
+            bf16Upper(bits).reinterpretAsFloats().intoArray(v, off + i);
+        }
+        for (; i < n; i++) {
+            v[off + i] = DtypeEncoding.round(io.quantflow.core.safetensors.DType.BF16, v[off + i]);
+        }
+    }
+
+    /** Writes {@code v[off..off+n)} as little-endian bf16 bytes. */
+    static void encodeBf16(float[] v, int off, int n, byte[] dst, int dstOff) {
+        VectorSpecies<Float> f = I.withLanes(float.class);
+        VectorSpecies<Short> s = ShortVector.SPECIES_PREFERRED.withShape(HALF);
+        int i = 0;
+        int bound = n - L;
+        for (; i <= bound; i += L) {
+            IntVector bits = jdk.incubator.vector.FloatVector.fromArray(f, v, off + i).reinterpretAsInts();
+            IntVector upper = bf16Upper(bits).lanewise(VectorOperators.LSHR, 16);
+            ((ShortVector) upper.convertShape(VectorOperators.I2S, s, 0)).reinterpretAsBytes().intoArray(dst, dstOff + 2 * i);
+        }
+        DtypeEncoding.encodeScalar(io.quantflow.core.safetensors.DType.BF16, v, off + i, n - i, dst, dstOff + 2 * i);
+    }
 }
