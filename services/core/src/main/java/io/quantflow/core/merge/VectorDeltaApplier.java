@@ -41,7 +41,41 @@ public final class VectorDeltaApplier implements DeltaApplier {
         FloatVector scale = FloatVector.broadcast(F, d.scale());
         int c = 0;
         for (; c + TILE <= cols; c += TILE) {
-            for (int r = 0; r < rows; r++) {
+            int r = 0;
+            // two rows at a time: eight independent fma chains hide the fma latency, and each load of
+            // the right factor serves both rows
+            for (; r + 2 <= rows; r += 2) {
+                int l0 = (row0 + r) * rank;
+                int l1 = l0 + rank;
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = FloatVector.zero(F);
+                FloatVector a2 = FloatVector.zero(F);
+                FloatVector a3 = FloatVector.zero(F);
+                FloatVector b0 = FloatVector.zero(F);
+                FloatVector b1 = FloatVector.zero(F);
+                FloatVector b2 = FloatVector.zero(F);
+                FloatVector b3 = FloatVector.zero(F);
+                for (int k = 0; k < rank; k++) {
+                    FloatVector x = FloatVector.broadcast(F, left[l0 + k]);
+                    FloatVector y = FloatVector.broadcast(F, left[l1 + k]);
+                    int at = k * cols + c;
+                    FloatVector r0 = FloatVector.fromArray(F, right, at);
+                    FloatVector r1 = FloatVector.fromArray(F, right, at + L);
+                    FloatVector r2 = FloatVector.fromArray(F, right, at + 2 * L);
+                    FloatVector r3 = FloatVector.fromArray(F, right, at + 3 * L);
+                    a0 = r0.fma(x, a0);
+                    a1 = r1.fma(x, a1);
+                    a2 = r2.fma(x, a2);
+                    a3 = r3.fma(x, a3);
+                    b0 = r0.fma(y, b0);
+                    b1 = r1.fma(y, b1);
+                    b2 = r2.fma(y, b2);
+                    b3 = r3.fma(y, b3);
+                }
+                store(w, off + r * cols + c, scale, a0, a1, a2, a3);
+                store(w, off + (r + 1) * cols + c, scale, b0, b1, b2, b3);
+            }
+            for (; r < rows; r++) {
                 int lrow = (row0 + r) * rank;
                 FloatVector a0 = FloatVector.zero(F);
                 FloatVector a1 = FloatVector.zero(F);
@@ -55,11 +89,7 @@ public final class VectorDeltaApplier implements DeltaApplier {
                     a2 = FloatVector.fromArray(F, right, at + 2 * L).fma(lk, a2);
                     a3 = FloatVector.fromArray(F, right, at + 3 * L).fma(lk, a3);
                 }
-                int p = off + r * cols + c;
-                FloatVector.fromArray(F, w, p).add(a0.mul(scale)).intoArray(w, p);
-                FloatVector.fromArray(F, w, p + L).add(a1.mul(scale)).intoArray(w, p + L);
-                FloatVector.fromArray(F, w, p + 2 * L).add(a2.mul(scale)).intoArray(w, p + 2 * L);
-                FloatVector.fromArray(F, w, p + 3 * L).add(a3.mul(scale)).intoArray(w, p + 3 * L);
+                store(w, off + r * cols + c, scale, a0, a1, a2, a3);
             }
         }
         if (c < cols) {
@@ -67,6 +97,14 @@ public final class VectorDeltaApplier implements DeltaApplier {
                 segment(d, row0 + r, c, cols, w, off + r * cols);
             }
         }
+    }
+
+    /** w[p..p+4L) += scale * (a0, a1, a2, a3). */
+    private static void store(float[] w, int p, FloatVector scale, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
+        FloatVector.fromArray(F, w, p).add(a0.mul(scale)).intoArray(w, p);
+        FloatVector.fromArray(F, w, p + L).add(a1.mul(scale)).intoArray(w, p + L);
+        FloatVector.fromArray(F, w, p + 2 * L).add(a2.mul(scale)).intoArray(w, p + 2 * L);
+        FloatVector.fromArray(F, w, p + 3 * L).add(a3.mul(scale)).intoArray(w, p + 3 * L);
     }
 
     /** Elements {@code [from, to)} (not whole rows) of the weight, element {@code base} at {@code w[wOff]}. */
