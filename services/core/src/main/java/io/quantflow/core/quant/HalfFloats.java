@@ -2,7 +2,10 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 
-/** Decoding little-endian BF16, F16 and F32 bytes to float32 (exact: every value is representable). */
+/**
+ * Decoding little-endian BF16, F16 and F32 bytes to float32 (exact: every value is representable),
+ * and rounding float32 values to BF16/F16 precision as PyTorch and CUDA convert them.
+ */
 public final class HalfFloats {
     private HalfFloats() {
     }
@@ -33,5 +36,34 @@ public final class HalfFloats {
             }
             default -> throw new IllegalArgumentException("cannot decode " + dtype);
         }
+    }
+
+    /**
+     * {@code x} rounded to the nearest bfloat16, ties to even, returned as a float32: what
+     * {@code tensor.to(torch.bfloat16)} and CUDA's {@code __float2bfloat16} give. Infinities stay
+     * infinite, values past the largest bfloat16 round to infinity, NaN stays NaN.
+     */
+    public static float roundToBf16(float x) {
+        if (x != x) {
+            return x;
+        }
+        int bits = Float.floatToRawIntBits(x);
+        bits += 0x7FFF + ((bits >>> 16) & 1);
+        return Float.intBitsToFloat(bits & 0xFFFF0000);
+    }
+
+    /** {@code x} rounded to the nearest IEEE half (ties to even, subnormals kept), returned as a float32. */
+    public static float roundToF16(float x) {
+        return Float.float16ToFloat(Float.floatToFloat16(x));
+    }
+
+    /** {@code x} rounded to the precision of {@code dtype} (BF16, F16; F32 returns it unchanged). */
+    public static float round(DType dtype, float x) {
+        return switch (dtype) {
+            case BF16 -> roundToBf16(x);
+            case F16 -> roundToF16(x);
+            case F32 -> x;
+            default -> throw new IllegalArgumentException("cannot round to " + dtype);
+        };
     }
 }
