@@ -57,7 +57,8 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
     private static final Set<String> NESTED_KEYS = Set.of("nested_blocksize", "nested_dtype", "nested_offset");
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS);
+            .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     public Bnb4bitWeight {
         shape = shape.clone();
