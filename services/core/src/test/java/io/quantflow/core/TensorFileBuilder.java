@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -93,9 +92,5 @@ public final class TensorFileBuilder {
 
     public static long[] shape(long... dims) {
         return dims;
-    }
-
-    public static List<String> names(TensorFileBuilder b) {
-        return List.copyOf(b.specs.keySet());
     }
 }

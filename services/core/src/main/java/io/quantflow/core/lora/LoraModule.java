@@ -9,7 +9,9 @@ import io.quantflow.core.safetensors.TensorInfo;
  * Two layouts transpose the product: {@code fanInFanOut} (GPT-2's Conv1D, whose weight is
  * {@code [in, out]}) and {@code embedding}, where {@code A} is {@code lora_embedding_A}
  * {@code [rank, num_embeddings]}, {@code B} is {@code lora_embedding_B} {@code [dim, rank]} and the
- * base weight is {@code [num_embeddings, dim]}; see {@link #transposed()}.
+ * base weight is {@code [num_embeddings, dim]}; see {@link #transposed()}. With DoRA the merge also
+ * rescales each output row of the merged weight to {@code magnitude / norm(row)}, the norm taken
+ * over the input dimension (PEFT: {@code lora_magnitude_vector}, one value per output feature).
  *
  * @param module      the base module name, e.g. {@code model.layers.0.mlp.down_proj}
  * @param a           {@code lora_A.weight} (or {@code lora_embedding_A})

@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -54,6 +55,7 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
 
     private static final Set<String> STATE_KEYS = Set.of("quant_type", "blocksize", "dtype", "shape",
             "nested_blocksize", "nested_dtype", "nested_offset");
+    private static final List<String> COMPANIONS = List.of(".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map");
     private static final Set<String> NESTED_KEYS = Set.of("nested_blocksize", "nested_dtype", "nested_offset");
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
@@ -128,7 +130,7 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
             out.put(weight, read(f, weight, type));
         }
         for (TensorInfo t : h.tensors()) {
-            for (String suffix : new String[] {".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map"}) {
+            for (String suffix : COMPANIONS) {
                 if (t.name().endsWith(suffix)) {
                     String weight = t.name().substring(0, t.name().length() - suffix.length());
                     if (!out.containsKey(weight) && h.contains(weight)) {
