@@ -161,11 +161,28 @@ final class ConvertCommand implements Callable<Integer> {
         } else {
             out.printf(Locale.ROOT, "converted %s -> %s (%s)%n", source, target, m.format());
         }
+        if (m.adapter() != null) {
+            out.printf(Locale.ROOT, "  adapter %s: %d LoRA modules (r=%d, alpha=%s%s%s)%s%n", m.adapter().path(), m.adapter().modules(),
+                    m.adapter().r(), PythonNumber.of(m.adapter().loraAlpha()), m.adapter().useRslora() ? ", rslora" : "",
+                    m.adapter().useDora() ? ", DoRA" : "",
+                    m.adapter().replacedTensors() > 0 ? ", " + m.adapter().replacedTensors() + " tensors replaced" : "");
+        }
+        if (m.output().requantizationError() != null) {
+            out.printf(Locale.ROOT, "  warning: the base was already 4-bit; quantizing the merged weights again adds %.2f%% relative RMS error%n",
+                    m.output().requantizationError() * 100);
+        }
         out.printf(Locale.ROOT, "  %s %s -> %s, %.2f bits/param%n", m.source().dtype(), Sizes.human(m.source().weightBytes()),
                 Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter());
         double secs = Math.max(1, m.timings().totalMillis()) / 1000.0;
         out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
                 Sizes.human((long) (m.source().weightBytes() / secs)));
+    }
+
+    /** Numbers as people write them: 16, not 16.0. */
+    static final class PythonNumber {
+        static String of(double d) {
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+        }
     }
 
     static String count(long n) {

@@ -6,6 +6,9 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
+import io.quantflow.core.lora.LoraAdapter;
+import io.quantflow.core.merge.DeltaApplier;
+import io.quantflow.core.quant.QuantError;
 import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
@@ -92,21 +95,33 @@ public final class Converter {
                     + " must not contain each other");
         }
         TargetDirectory.checkTarget(target, request.ifExists());
-        try (Checkpoint checkpoint = Checkpoint.open(source)) {
+        try (Checkpoint checkpoint = Checkpoint.open(source);
+             LoraAdapter adapter = request.adapter() == null ? null : LoraAdapter.open(request.adapter())) {
             ObjectNode config = checkpoint.config();
             if (config == null) {
                 throw QuantflowException.invalidCheckpoint(source + " has no config.json; transformers cannot load a model without it");
             }
-            if (config.has("quantization_config")) {
+            boolean base4bit = SourceModel.isBnb4bit(config);
+            if (base4bit && request.formats().contains(OutputFormat.BNB_4BIT)) {
                 throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
-                        + " is already quantized (config.json has a quantization_config); start from the 16-bit model");
+                        + " is already a bitsandbytes 4-bit model; bnb-4bit starts from the 16-bit model"
+                        + " (with an adapter, merged-16bit and merged-4bit take a 4-bit base)");
             }
-            ConversionPlan plan = ConversionPlan.of(SourceModel.plain(checkpoint), outputs);
+            List<SourceShard> shards = base4bit ? SourceModel.dequantized(checkpoint) : SourceModel.plain(checkpoint);
+            if (adapter != null) {
+                shards = AdapterMerge.apply(shards, adapter, request.dtype(), DeltaApplier.best());
+            }
+            ConversionPlan plan = ConversionPlan.of(shards, outputs);
             for (OutputSpec o : outputs) {
                 if (o.quantizes() && plan.quantizedCount(o) == 0) {
                     throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
                             + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
                 }
+            }
+            // requantizing a model that was 4-bit adds rounding error on top of the first quantization: measure it
+            Map<OutputSpec, QuantError> errors = new LinkedHashMap<>();
+            for (OutputSpec o : outputs) {
+                errors.put(o, base4bit && o.quantizes() ? new QuantError() : null);
             }
             try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
                 out.requireSpace(plan.maxWeightBytes() + outputs.size() * otherFilesBytes(checkpoint) + (1 << 20));
@@ -125,13 +140,17 @@ public final class Converter {
                         Files.createDirectories(dir);
                         dirs.put(o, dir);
                     }
-                    Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, quantizer, pool, listener);
+                    Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, errors, quantizer, pool, listener);
                     List<Manifest> manifests = new ArrayList<>();
                     for (OutputSpec o : outputs) {
                         Path dir = dirs.get(o);
-                        writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
+                        if (o.format() == OutputFormat.LORA) {
+                            LoraExport.write(adapter, dir);
+                        } else {
+                            writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
+                        }
                         List<Manifest.FileEntry> files = hashAll(dir, pool);
-                        Manifest m = manifest(checkpoint, plan, o, engine, files, System.nanoTime() - t0);
+                        Manifest m = manifest(checkpoint, adapter, plan, o, engine, errors.get(o), files, System.nanoTime() - t0);
                         m.write(dir.resolve(Manifest.FILE_NAME));
                         manifests.add(m);
                         fsyncDirectory(dir);
@@ -179,6 +198,7 @@ public final class Converter {
 
     /** Every output's shards, the source read once; returns each output's final shard layouts. */
     private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
+                                                                  Map<OutputSpec, QuantError> errors,
                                                                   BlockwiseQuantizer quantizer, ExecutorService pool,
                                                                   Listener listener) throws IOException {
         Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
@@ -188,15 +208,17 @@ public final class Converter {
             SourceShard shard = plan.shards().get(i);
             List<ShardPlan> plans = new ArrayList<>();
             List<Path> files = new ArrayList<>();
+            List<QuantError> shardErrors = new ArrayList<>();
             for (Map.Entry<OutputSpec, List<ShardPlan>> e : plan.plans().entrySet()) {
                 plans.add(e.getValue().get(i));
                 files.add(dirs.get(e.getKey()).resolve(shard.fileName()));
+                shardErrors.add(errors.get(e.getKey()));
             }
             if (plans.isEmpty()) {
                 continue;
             }
             List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, null, pool,
-                    n -> listener.progress(done.addAndGet(n))).write(plans, files);
+                    n -> listener.progress(done.addAndGet(n))).write(plans, files, shardErrors);
             int k = 0;
             for (OutputSpec o : plan.plans().keySet()) {
                 layouts.computeIfAbsent(o, x -> new ArrayList<>()).add(written.get(k++));
@@ -224,6 +246,7 @@ public final class Converter {
             writeIndex(dir.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
         }
         ObjectNode config = checkpoint.config();
+        config.remove("quantization_config");
         if (o.quantizes()) {
             config.set("quantization_config", QuantizationConfig.of(o.quant()));
         }
@@ -299,19 +322,24 @@ public final class Converter {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    private static Manifest manifest(Checkpoint checkpoint, ConversionPlan plan, OutputSpec o, String engine,
-                                     List<Manifest.FileEntry> files, long nanos) {
+    private static Manifest manifest(Checkpoint checkpoint, LoraAdapter adapter, ConversionPlan plan, OutputSpec o,
+                                     String engine, QuantError error, List<Manifest.FileEntry> files, long nanos) {
         long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
         long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
         long params = checkpoint.parameters();
         QuantOptions q = o.quant();
+        Manifest.Adapter a = adapter == null ? null : new Manifest.Adapter(adapter.dir().toString(), adapter.modules().size(),
+                adapter.replacedTensors().size(), adapter.config().r(), adapter.config().loraAlpha(), adapter.config().useRslora(),
+                adapter.config().useDora());
         return new Manifest(Manifest.VERSION, o.format().id(),
                 new Manifest.Source(checkpoint.dir().toString(), checkpoint.weightBytes(), params,
                         checkpoint.dominantDtype().torchName(), checkpoint.shards().size()),
+                a,
                 q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
                         q.computeDtype().torchName(), q.skipModules(), engine),
                 new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                        plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o)),
+                        plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
+                        error == null ? null : error.relativeRms()),
                 files,
                 new Manifest.Timings(nanos / 1_000_000));
     }

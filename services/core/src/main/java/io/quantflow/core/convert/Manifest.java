@@ -18,6 +18,7 @@ public record Manifest(
         String manifestVersion,
         String format,
         Source source,
+        Adapter adapter,
         Options options,
         Output output,
         List<FileEntry> files,
@@ -32,6 +33,11 @@ public record Manifest(
     public record Source(String path, long weightBytes, long parameters, String dtype, int shards) {
     }
 
+    /** The LoRA adapter merged or exported: where it came from and its main settings. */
+    public record Adapter(String path, int modules, int replacedTensors, int r, double loraAlpha, boolean useRslora,
+                          boolean useDora) {
+    }
+
     /** The 4-bit options as the request resolved them. */
     public record Options(String quantType, boolean doubleQuant, int blocksize, String computeDtype,
                           List<String> skipModules, String quantizer) {
@@ -40,9 +46,11 @@ public record Manifest(
     /**
      * What was written. {@code bitsPerParameter} = weight file bytes x 8 / source parameters: what the
      * model costs on disk per parameter, headers and kept 16-bit tensors included.
+     * {@code requantizationError}, when the base was already 4-bit and the merged model was quantized
+     * again: the relative RMS error of the requantized weights against the exact 16-bit merge.
      */
     public record Output(long bytes, long weightBytes, double bitsPerParameter, int quantizedTensors, int keptTensors,
-                         long quantizedParameters) {
+                         long quantizedParameters, Double requantizationError) {
     }
 
     public record FileEntry(String path, long bytes, String sha256) {

@@ -22,34 +22,60 @@ import java.util.concurrent.Future;
  * </ul>
  */
 final class MergedValues implements TensorValues {
+    /** The adapter's side of a merge, read from the adapter file when the tensor comes up. */
+    interface Update {
+        /** The low-rank update, or null for a bias. */
+        LoraDelta delta();
+
+        /** DoRA's magnitude per output row, or null. */
+        float[] magnitude();
+
+        /** lora_B's bias, or null. */
+        float[] bias();
+
+        float scale();
+    }
+
     private final TensorValues base;
     private final DType dtype;
-    private final LoraDelta delta;
+    private final java.util.function.Supplier<Update> source;
     private final DeltaApplier applier;
-    private final float[] magnitude;
-    private final float[] biasDelta;
-    private final float biasScale;
+    private volatile LoraDelta delta;
+    private volatile float[] magnitude;
+    private volatile float[] biasDelta;
+    private volatile float biasScale;
     private volatile float[] doraFactor;
+    private volatile boolean loaded;
 
-    private MergedValues(TensorValues base, DType dtype, LoraDelta delta, DeltaApplier applier, float[] magnitude,
-                         float[] biasDelta, float biasScale) {
+    MergedValues(TensorValues base, DType dtype, java.util.function.Supplier<Update> source, DeltaApplier applier) {
         this.base = base;
         this.dtype = dtype;
-        this.delta = delta;
+        this.source = source;
         this.applier = applier;
-        this.magnitude = magnitude;
-        this.biasDelta = biasDelta;
-        this.biasScale = biasScale;
     }
 
-    /** A weight with a low-rank update, and DoRA's magnitude when not null. */
-    static MergedValues weight(TensorValues base, DType dtype, LoraDelta delta, DeltaApplier applier, float[] magnitude) {
-        return new MergedValues(base, dtype, delta, applier, magnitude, null, 0f);
+    private synchronized void load() {
+        if (loaded) {
+            return;
+        }
+        Update u = source.get();
+        delta = u.delta();
+        magnitude = u.magnitude();
+        biasDelta = u.bias();
+        biasScale = u.scale();
+        loaded = true;
     }
 
-    /** A bias with lora_B's bias added, scaled. */
-    static MergedValues bias(TensorValues base, DType dtype, float[] loraBias, float scale) {
-        return new MergedValues(base, dtype, null, null, null, loraBias, scale);
+    @Override
+    public void release() {
+        synchronized (this) {
+            loaded = false;
+            delta = null;
+            magnitude = null;
+            biasDelta = null;
+            doraFactor = null;
+        }
+        base.release();
     }
 
     @Override
@@ -79,6 +105,8 @@ final class MergedValues implements TensorValues {
 
     @Override
     public void prepare(ExecutorService pool) throws IOException {
+        base.prepare(pool);
+        load();
         if (magnitude == null || doraFactor != null) {
             return;
         }
@@ -113,6 +141,9 @@ final class MergedValues implements TensorValues {
 
     @Override
     public void read(long start, int n, Scratch scratch) throws IOException {
+        if (!loaded) {
+            throw new IllegalStateException("merge of " + name() + " read before prepare");
+        }
         base.read(start, n, scratch);
         float[] v = scratch.values();
         if (delta != null) {

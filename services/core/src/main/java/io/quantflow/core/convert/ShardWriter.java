@@ -60,11 +60,13 @@ final class ShardWriter {
         final SafetensorsOutput file;
         final Map<String, Integer> stateLengths = new HashMap<>();
         final List<Future<?>> statistics = new ArrayList<>();
+        final io.quantflow.core.quant.QuantError error;
         volatile SafetensorsLayout layout;
 
-        Out(ShardPlan plan, SafetensorsOutput file) {
+        Out(ShardPlan plan, SafetensorsOutput file, io.quantflow.core.quant.QuantError error) {
             this.plan = plan;
             this.file = file;
+            this.error = error;
             this.layout = plan.layout(stateLengths);
         }
 
@@ -101,11 +103,16 @@ final class ShardWriter {
         this.progress = progress;
     }
 
-    /** Writes the shard to every plan's file ({@code files.get(i)} for {@code plans.get(i)}); returns the final layouts. */
-    List<SafetensorsLayout> write(List<ShardPlan> plans, List<Path> files) throws IOException {
+    /**
+     * Writes the shard to every plan's file ({@code files.get(i)} for {@code plans.get(i)}), adding the
+     * quantization error of an output to {@code errors.get(i)} where that is not null; returns the final layouts.
+     */
+    List<SafetensorsLayout> write(List<ShardPlan> plans, List<Path> files, List<io.quantflow.core.quant.QuantError> errors)
+            throws IOException {
         try {
             for (int i = 0; i < plans.size(); i++) {
-                outs.add(new Out(plans.get(i), SafetensorsOutput.create(files.get(i), plans.get(i).reservedHeaderLength())));
+                outs.add(new Out(plans.get(i), SafetensorsOutput.create(files.get(i), plans.get(i).reservedHeaderLength()),
+                        errors.get(i)));
             }
             List<Future<?>> copies = new ArrayList<>();
             List<SourceTensor> late = new ArrayList<>();
@@ -205,6 +212,7 @@ final class ShardWriter {
             }));
         }
         await(tasks);
+        values.release();
         return absmax;
     }
 
@@ -236,6 +244,9 @@ final class ShardWriter {
                     }
                     byte[] packed = scratch.out((n + 1) / 2);
                     quantizer.quantize(in, 0, n, bs, packed, 0, absmax, (int) (start / bs));
+                    if (o.error != null) {
+                        o.error.add(in, n, packed, absmax, (int) (start / bs), bs, quantizer.type().codebook(), d);
+                    }
                     o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));
                 }
             }

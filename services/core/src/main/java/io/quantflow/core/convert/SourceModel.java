@@ -1,17 +1,42 @@
 package io.quantflow.core.convert;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * The model the outputs are made from, shard by shard: the source checkpoint's tensors, with the
- * changes the request brings applied to their values.
+ * The model the outputs are made from, shard by shard: the source checkpoint's tensors as the
+ * outputs see them. A bitsandbytes 4-bit checkpoint is seen as its 16-bit model: each packed weight
+ * and its companions become one tensor whose values are dequantized.
  */
 final class SourceModel {
     private SourceModel() {
+    }
+
+    /** Whether config.json says the checkpoint is a bitsandbytes 4-bit one; refuses other quantizations. */
+    static boolean isBnb4bit(ObjectNode config) {
+        JsonNode q = config.get("quantization_config");
+        if (q == null || q.isNull()) {
+            return false;
+        }
+        String method = q.path("quant_method").asText("");
+        boolean fourBit = q.path("load_in_4bit").asBoolean(false) || q.path("_load_in_4bit").asBoolean(false);
+        if (method.equals("bitsandbytes") && fourBit) {
+            return true;
+        }
+        throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "the source is quantized with "
+                + (method.isEmpty() ? "an unknown method" : method + (method.equals("bitsandbytes") ? " 8-bit" : ""))
+                + "; quantflow reads 16-bit models and bitsandbytes 4-bit ones");
     }
 
     /** The checkpoint's tensors as they are stored. */
@@ -23,6 +48,39 @@ final class SourceModel {
                 tensors.add(SourceTensor.plain(s.file(), t));
             }
             shards.add(new SourceShard(s.fileName(), s.file(), List.copyOf(tensors)));
+        }
+        return shards;
+    }
+
+    /** A 4-bit checkpoint's tensors with each 4-bit weight as its dequantized 16-bit tensor. */
+    static List<SourceShard> dequantized(Checkpoint checkpoint) {
+        List<SourceShard> shards = new ArrayList<>();
+        int weights = 0;
+        for (Checkpoint.Shard s : checkpoint.shards()) {
+            Map<String, Bnb4bitWeight> found = Bnb4bitWeight.find(s.file());
+            Set<String> companions = new HashSet<>();
+            for (Bnb4bitWeight w : found.values()) {
+                for (TensorInfo t : s.file().header().tensors()) {
+                    if (t.name().startsWith(w.name() + ".")) {
+                        companions.add(t.name());
+                    }
+                }
+            }
+            List<SourceTensor> tensors = new ArrayList<>();
+            for (TensorInfo t : s.file().header().tensors()) {
+                Bnb4bitWeight w = found.get(t.name());
+                if (w != null) {
+                    tensors.add(new SourceTensor(w.name(), w.dtype(), w.shape(), null, new DequantizedValues(s.file(), w), true));
+                } else if (!companions.contains(t.name())) {
+                    tensors.add(SourceTensor.plain(s.file(), t));
+                }
+            }
+            weights += found.size();
+            shards.add(new SourceShard(s.fileName(), s.file(), List.copyOf(tensors)));
+        }
+        if (weights == 0) {
+            throw QuantflowException.invalidCheckpoint(checkpoint.dir()
+                    + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
         }
         return shards;
     }

@@ -46,6 +46,10 @@ public interface TensorValues {
     default void prepare(ExecutorService pool) throws IOException {
     }
 
+    /** Drops what {@link #prepare} held, once the tensor is written. */
+    default void release() {
+    }
+
     /** A tensor as stored in a source file. */
     record Stored(SafetensorsFile file, TensorInfo info) {
     }
