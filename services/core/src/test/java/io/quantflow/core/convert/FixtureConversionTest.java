@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The tiny Llama converted by quantflow against what transformers + bitsandbytes saved for it
  * (fixtures/tiny-llama/base-bnb-*): same tensors, same bytes, same quant states, same config.
  */
-class FixtureConversionTest {
+public class FixtureConversionTest {
     @TempDir
     Path tmp;
 
@@ -74,7 +74,7 @@ class FixtureConversionTest {
                 Files.readString(out.resolve(file), StandardCharsets.UTF_8), file);
     }
 
-    static void compareWeights(Path oursPath, Path theirsPath, QuantType type) {
+    public static void compareWeights(Path oursPath, Path theirsPath, QuantType type) {
         try (SafetensorsFile ours = SafetensorsFile.open(oursPath); SafetensorsFile theirs = SafetensorsFile.open(theirsPath)) {
             assertEquals(theirs.header().metadata(), ours.header().metadata());
             assertEquals(names(theirs), names(ours), "tensor names");
