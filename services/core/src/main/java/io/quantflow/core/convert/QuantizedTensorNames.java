@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.QuantState;
 import io.quantflow.core.safetensors.DType;
@@ -43,11 +44,7 @@ record QuantizedTensorNames(String weight, DType dtype, long[] shape, QuantOptio
     }
 
     long elements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.elements(shape);
     }
 
     long blocks() {

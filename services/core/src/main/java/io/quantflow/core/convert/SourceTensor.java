@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -19,11 +20,7 @@ record SourceTensor(String name, DType dtype, long[] shape, TensorInfo stored, T
     }
 
     long elements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.elements(shape);
     }
 
     long sourceBytes() {

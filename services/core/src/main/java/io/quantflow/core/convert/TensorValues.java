@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -23,11 +24,7 @@ public interface TensorValues {
     long[] shape();
 
     default long elements() {
-        long n = 1;
-        for (long d : shape()) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.elements(shape());
     }
 
     /** The stored tensor when the values are exactly its decoded bytes (so its bytes may be copied as they are); else null. */

@@ -1,5 +1,6 @@
 package io.quantflow.core.quant;
 
+import io.quantflow.core.safetensors.Shapes;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -73,11 +74,7 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
 
     /** Number of values of the weight (the product of its shape). */
     public long elements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.elements(shape);
     }
 
     /** Number of absmax blocks: {@code ceil(elements / blocksize)}. */

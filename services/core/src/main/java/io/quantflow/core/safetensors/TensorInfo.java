@@ -27,11 +27,7 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
 
     /** Number of elements (the product of the shape; 1 for a scalar). Validated not to overflow. */
     public long elements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.elements(shape);
     }
 
     public long byteSize() {

@@ -14,11 +14,7 @@ public record TensorSpec(String name, DType dtype, long[] shape) {
     }
 
     public long elements() {
-        long n = 1;
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Shapes.elements(shape);
     }
 
     public long byteSize() {
