@@ -7,6 +7,7 @@ import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
+import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
@@ -31,7 +32,7 @@ import java.util.function.LongConsumer;
  * Writes a synthetic checkpoint of a {@link ModelShape}: config.json, generation_config.json and
  * safetensors shards of at most {@code maxShardBytes} with an index when there are several. Weights
  * are normal with std 0.02 (the Llama initialisation; norms are 1), deterministic for a seed and
- * independent of the thread count: each 4 MiB piece of a tensor has its own generator.
+ * independent of the thread count: each piece of a tensor has its own generator.
  */
 public final class SyntheticCheckpoint {
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
@@ -130,45 +131,59 @@ public final class SyntheticCheckpoint {
     private static void submitTensor(TensorInfo t, long seed, SafetensorsOutput out, ExecutorService pool,
                                      List<Future<?>> tasks, LongConsumer progress) {
         long n = t.elements();
-        boolean norm = t.rank() == 1;
-        long tensorSeed = mix(seed ^ t.name().hashCode() * 0x9E3779B97F4A7C15L);
         int size = t.dtype().size();
+        // norms are ones, as initialised; every other tensor is drawn from N(0, 0.02^2)
+        byte[] one = new byte[size];
+        DtypeEncoding.encode(t.dtype(), new float[] {1.0f}, 0, 1, one, 0);
+        byte[] table = t.rank() == 1 ? null : normalTable(t.dtype());
+        long tensorSeed = mix(seed ^ t.name().hashCode() * 0x9E3779B97F4A7C15L);
         for (long start = 0; start < n; start += PIECE_ELEMENTS) {
             long s = start;
             int len = (int) Math.min(PIECE_ELEMENTS, n - start);
             tasks.add(pool.submit(() -> {
-                ByteBuffer buf = ByteBuffer.allocate(len * size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                long state = mix(tensorSeed + s);
-                for (int i = 0; i < len; i++) {
-                    float v;
-                    if (norm) {
-                        v = 1.0f;
-                    } else {
-                        state += 0x9E3779B97F4A7C15L;
-                        long r = mix(state);
-                        // sum of four 16-bit uniforms: mean 2 * 65535, variance 4 * (65536^2 - 1) / 12
-                        long sum = (r & 0xFFFF) + (r >>> 16 & 0xFFFF) + (r >>> 32 & 0xFFFF) + (r >>> 48);
-                        v = (float) ((sum - 131070.0) * (0.02 / 37837.2));
-                    }
-                    put(buf, t.dtype(), v);
-                }
-                buf.flip();
-                out.write(t.begin() + s * size, buf);
+                byte[] buf = PIECE.get();
+                fill(buf, len, size, table, one, mix(tensorSeed + s));
+                out.write(t.begin() + s * size, ByteBuffer.wrap(buf, 0, len * size));
                 progress.accept((long) len * size);
                 return null;
             }));
         }
     }
 
-    private static void put(ByteBuffer buf, DType dtype, float v) {
-        switch (dtype) {
-            case BF16 -> {
-                int bits = Float.floatToRawIntBits(v);
-                bits += 0x7FFF + ((bits >>> 16) & 1);
-                buf.putShort((short) (bits >>> 16));
+    private static final ThreadLocal<byte[]> PIECE = ThreadLocal.withInitial(() -> new byte[PIECE_ELEMENTS * 4]);
+    private static final java.util.Map<DType, byte[]> TABLES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static byte[] normalTable(DType dtype) {
+        return TABLES.computeIfAbsent(dtype, d -> NormalTable.encoded(d, 0.02));
+    }
+
+    private static final java.lang.invoke.VarHandle SHORTS =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final java.lang.invoke.VarHandle INTS =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * {@code len} values into {@code buf}: table entries picked by 16 random bits each (four per
+     * 64-bit draw), or all {@code one}.
+     */
+    static void fill(byte[] buf, int len, int size, byte[] table, byte[] one, long state) {
+        if (table == null) {
+            for (int i = 0; i < len; i++) {
+                System.arraycopy(one, 0, buf, i * size, size);
             }
-            case F16 -> buf.putShort(Float.floatToFloat16(v));
-            default -> buf.putFloat(v);
+            return;
+        }
+        for (int i = 0; i < len; i += 4) {
+            state += 0x9E3779B97F4A7C15L;
+            long r = mix(state);
+            for (int k = 0; k < 4 && i + k < len; k++) {
+                int idx = (int) (r >>> (16 * k)) & 0xFFFF;
+                if (size == 2) {
+                    SHORTS.set(buf, 2 * (i + k), (short) SHORTS.get(table, 2 * idx));
+                } else {
+                    INTS.set(buf, 4 * (i + k), (int) INTS.get(table, 4 * idx));
+                }
+            }
         }
     }
 
