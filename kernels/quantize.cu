@@ -234,6 +234,10 @@ __device__ __forceinline__ void dequantize4(const uint8_t* __restrict__ packed, 
             v[j] = __fmul_rn(value[code], scale);
         }
         if (DT == F32) {
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                v[j] = v[j] != v[j] ? __uint_as_float(0x7fc00000u) : v[j];  // one NaN, as on the host
+            }
             float* o = static_cast<float*>(out) + e0;
             if (e0 + 8 <= n) {
                 __stcs(reinterpret_cast<float4*>(o), make_float4(v[0], v[1], v[2], v[3]));
@@ -282,7 +286,8 @@ qf_quantize4_f32(const void* in, long long n, int blocksize, const uint32_t* tab
 }
 
 // packed: (n + 1) / 2 bytes (4-byte aligned); absmax: one float per block; codebook: the 16 code
-// values; out: n values (16-byte aligned), code value x absmax rounded once to the output type.
+// values; out: n values (16-byte aligned), code value x absmax rounded once to the output type, to
+// nearest even, every NaN written as the quiet NaN with the sign clear (HalfFloats.encode on the host).
 extern "C" __global__ void qf_dequantize4_bf16(const uint8_t* packed, const float* absmax, long long n, int blocksize,
                                                const float* codebook, void* out) {
     qf::dequantize4<qf::BF16>(packed, absmax, n, blocksize, codebook, out);

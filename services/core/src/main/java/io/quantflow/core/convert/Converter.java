@@ -6,7 +6,6 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
-import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -35,9 +34,21 @@ import java.util.stream.Stream;
  */
 public final class Converter {
 
-    /** A conversion to run. {@code threads} &lt;= 0 means one per available processor. */
+    /**
+     * A conversion to run. {@code threads} &lt;= 0 means one per available processor; {@code device}
+     * says where the quantization runs (AUTO: the GPU when there is one).
+     */
     public record Request(Path source, Path target, OutputFormat format, QuantOptions quant, IfExists ifExists,
-                          int threads) {
+                          int threads, Device device) {
+
+        public Request {
+            java.util.Objects.requireNonNull(device, "device");
+        }
+
+        /** A request on the device AUTO picks. */
+        public Request(Path source, Path target, OutputFormat format, QuantOptions quant, IfExists ifExists, int threads) {
+            this(source, target, format, quant, ifExists, threads, Device.AUTO);
+        }
     }
 
     public record Result(Path target, Manifest manifest) {
@@ -66,6 +77,7 @@ public final class Converter {
             throw QuantflowException.invalidRequest("the target " + target + " and the source " + source
                     + " must not contain each other");
         }
+        Backends.require(request.device());
         TargetDirectory.checkTarget(target, request.ifExists());
         try (Checkpoint checkpoint = Checkpoint.open(source)) {
             ObjectNode config = checkpoint.config();
@@ -89,8 +101,7 @@ public final class Converter {
                     t.setDaemon(true);
                     return t;
                 });
-                try {
-                    TensorQuantizer quantizer = new CpuTensorQuantizer(Quantizers.best(request.quant().quantType()), pool, threads);
+                try (TensorQuantizer quantizer = Backends.open(request.device(), request.quant().quantType(), pool, threads)) {
                     List<Manifest.FileEntry> files = write(checkpoint, plan, request, quantizer, pool, out.staging(), listener);
                     Manifest manifest = manifest(checkpoint, plan, request.quant(), quantizer, files, System.nanoTime() - t0);
                     manifest.write(out.staging().resolve(Manifest.FILE_NAME));
@@ -114,11 +125,15 @@ public final class Converter {
         AtomicLong done = new AtomicLong();
         listener.started(plan.sourceBytes());
         Map<String, String> weightMap = new TreeMap<>();
+        Map<String, Future<Manifest.FileEntry>> shardEntries = new TreeMap<>();
         long totalSize = 0;
         for (ShardPlan shard : plan.shards()) {
             ShardWriter writer = new ShardWriter(shard, request.quant(), quantizer, pool,
                     n -> listener.progress(done.addAndGet(n)));
-            SafetensorsLayout layout = writer.write(staging.resolve(shard.fileName()));
+            Path file = staging.resolve(shard.fileName());
+            SafetensorsLayout layout = writer.write(file);
+            // made durable and hashed by the pool while the next shard is converted
+            shardEntries.put(shard.fileName(), pool.submit(() -> syncAndHash(file)));
             for (TensorInfo t : layout.entries()) {
                 weightMap.put(t.name(), shard.fileName());
             }
@@ -136,7 +151,15 @@ public final class Converter {
                 Files.copy(in, staging.resolve(other.getFileName().toString()));
             }
         }
-        return hashAll(staging, pool);
+        return hashAll(staging, pool, shardEntries);
+    }
+
+    /** Forces a written file to the disk, then hashes it. */
+    private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
     }
 
     /** The shard index as transformers writes it: total_size and a sorted weight_map. */
@@ -149,14 +172,17 @@ public final class Converter {
         Files.writeString(file, PythonJson.toIndentedSorted(root), StandardCharsets.UTF_8);
     }
 
-    private static List<Manifest.FileEntry> hashAll(Path dir, ExecutorService pool) throws IOException {
+    /** Every file of {@code dir} with its size and sha256; those in {@code done} are already under way. */
+    private static List<Manifest.FileEntry> hashAll(Path dir, ExecutorService pool,
+                                                    Map<String, Future<Manifest.FileEntry>> done) throws IOException {
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(Files::isRegularFile).sorted().toList();
         }
         List<Future<Manifest.FileEntry>> futures = new ArrayList<>();
         for (Path p : files) {
-            futures.add(pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
+            Future<Manifest.FileEntry> f = done.get(p.getFileName().toString());
+            futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
         }
         List<Manifest.FileEntry> out = new ArrayList<>();
         List<Future<?>> all = new ArrayList<>(futures);

@@ -27,8 +27,10 @@ import java.util.function.LongConsumer;
  * chunk at a time, so memory is a few chunks per thread plus one float per block of the tensor being
  * quantized, whatever the model size.
  *
- * <p>Quantized tensors are done in file order, each one's chunks in parallel; with double
- * quantization a tensor's absmax codes and quant state are computed once all its chunks are in.
+ * <p>Quantized tensors are done in file order through one {@link TensorQuantizer.Pass}, which may read
+ * ahead across tensors; with double quantization a tensor's absmax codes and quant state are
+ * computed once all its chunks are in. The file is not forced to the disk here: the converter does
+ * that, with its hash, while the next shard is written.
  */
 final class ShardWriter {
     /** Bytes per copy task. */
@@ -67,21 +69,24 @@ final class ShardWriter {
                 }
             }
             List<Future<?>> statistics = new ArrayList<>();
-            for (QuantizedTensorNames q : plan.quantized()) {
-                layout = plan.layout(stateLengths);
-                if (layout.entry(q.absmax()).end() > firstPending(layout, stateLengths, q)) {
-                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
-                            + " nest in a way that prevents a streaming layout");
+            List<TensorInfo> order = plan.quantized().stream().map(QuantizedTensorNames::source).toList();
+            try (TensorQuantizer.Pass pass = tensors.open(plan.source(), order, options, output, progress)) {
+                for (QuantizedTensorNames q : plan.quantized()) {
+                    layout = plan.layout(stateLengths);
+                    if (layout.entry(q.absmax()).end() > firstPending(layout, stateLengths, q)) {
+                        throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
+                                + " nest in a way that prevents a streaming layout");
+                    }
+                    float[] absmax = pass.quantize(q.source(), layout.entry(q.packed()).begin());
+                    // the quant state needs only the offset (a mean): once it is known the next tensor's place is
+                    // known, and the 8-bit absmax codes are computed by the pool while that tensor is quantized
+                    float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
+                    submitStatistics(q, absmax, offset, layout, output, statistics);
+                    byte[] state = q.state(offset).toJson();
+                    stateLengths.put(q.quantState(), state.length);
+                    layout = plan.layout(stateLengths);
+                    output.write(layout.entry(q.quantState()).begin(), ByteBuffer.wrap(state));
                 }
-                float[] absmax = tensors.quantize(plan.source(), q.source(), options, output, layout.entry(q.packed()).begin(), progress);
-                // the quant state needs only the offset (a mean): once it is known the next tensor's place is
-                // known, and the 8-bit absmax codes are computed by the pool while that tensor is quantized
-                float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
-                submitStatistics(q, absmax, offset, layout, output, statistics);
-                byte[] state = q.state(offset).toJson();
-                stateLengths.put(q.quantState(), state.length);
-                layout = plan.layout(stateLengths);
-                output.write(layout.entry(q.quantState()).begin(), ByteBuffer.wrap(state));
             }
             await(statistics);
             layout = plan.layout(stateLengths);
@@ -90,7 +95,6 @@ final class ShardWriter {
             }
             await(copies);
             output.finish(layout);
-            output.channel().force(true);
             return layout;
         }
     }
