@@ -25,6 +25,7 @@ cp_="$dev/quantflow.jar:$dev/quantflow-core-tests.jar:$dev/lib/*"
 java_() { java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "$@" 2> >(grep -v 'incubator' >&2); }
 say() { echo "$*" | tee -a "$res"; }
 now() { date +%s.%N; }
+calc() { awk "BEGIN{print $*}"; }
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 say "# quantflow GPU run, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -87,7 +88,7 @@ measure() {
     kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
     local gpeak
     gpeak=$(sort -n "$work/gpumem.log" | tail -1)
-    echo "$rc $(echo "$t1 - $t0" | bc -l) $((peak_rss / 1024)) $((gpeak - base))"
+    echo "$rc $(calc "$t1 - $t0") $((peak_rss / 1024)) $((gpeak - base))"
 }
 
 if [[ " $steps " == *" convert "* ]]; then
@@ -97,12 +98,11 @@ if [[ " $steps " == *" convert "* ]]; then
     if [ ! -f "$src/config.json" ]; then
         java_ -Xmx2g -jar "$dev/quantflow.jar" synth --shape llama-8b --out "$src" 2>&1 | tail -1 | tee -a "$res"
     fi
-    bytes=$(cat "$src"/*.safetensors | wc -c 2>/dev/null || du -cb "$src"/*.safetensors | tail -1 | cut -f1)
     bytes=$(du -cb "$src"/*.safetensors | tail -1 | cut -f1)
     drop_caches
     t0=$(now); cat "$src"/*.safetensors > /dev/null; t1=$(now)
-    read_s=$(echo "$t1 - $t0" | bc -l)
-    say "$(printf 'cold read (cat, %d files, %.2f GB): %.2f s = %.2f GB/s' "$(ls "$src"/*.safetensors | wc -l)" "$(echo "$bytes / 1e9" | bc -l)" "$read_s" "$(echo "$bytes / $read_s / 1e9" | bc -l)")"
+    read_s=$(calc "$t1 - $t0")
+    say "$(printf 'cold read (cat, %d files, %.2f GB): %.2f s = %.2f GB/s' "$(ls "$src"/*.safetensors | wc -l)" "$(calc "$bytes / 1e9")" "$read_s" "$(calc "$bytes / $read_s / 1e9")")"
     for device in gpu cpu; do
         rm -rf "$work/out-$device"
         drop_caches
@@ -111,7 +111,7 @@ if [[ " $steps " == *" convert "* ]]; then
         read -r rc secs rss gmem <<< "$m"
         q=$(grep -o '"quantizer" : "[^"]*"' "$work/out-$device/quantflow-manifest.json" 2>/dev/null)
         say "$(printf 'convert --device %s (cold, nf4+dq bs64, -Xmx1g): exit %s, %.2f s = %.2fx the cold read; peak RSS %s MiB; peak GPU memory used %s MiB; %s' \
-            "$device" "$rc" "$secs" "$(echo "$secs / $read_s" | bc -l)" "$rss" "$gmem" "$q")"
+            "$device" "$rc" "$secs" "$(calc "$secs / $read_s")" "$rss" "$gmem" "$q")"
     done
     same=1
     for f in "$work/out-cpu"/*; do
