@@ -42,7 +42,7 @@ struct Raw8 {
 };
 
 template <int DT>
-__device__ __forceinline__ Raw8 load8(const void* in, long long e0, long long n) {
+__device__ __forceinline__ Raw8 load8(const void* in, uint32_t e0, uint32_t n) {
     Raw8 r;
     r.a = make_uint4(0u, 0u, 0u, 0u);
     r.b = make_uint4(0u, 0u, 0u, 0u);
@@ -104,9 +104,11 @@ __device__ __forceinline__ void unpack8(const Raw8& r, float v[8]) {
 
 // The absmax of the block this thread's values belong to: blocksize/8 threads, aligned, share it.
 __device__ __forceinline__ float block_absmax(float m, int threadsPerBlock, float* warpMax) {
-    const int lanes = threadsPerBlock < 32 ? threadsPerBlock : 32;
-    for (int off = 1; off < lanes; off <<= 1) {
-        m = fmaxf(m, __shfl_xor_sync(QF_FULL_MASK, m, off));
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+        if (off < threadsPerBlock) {  // uniform: every lane shuffles or none
+            m = fmaxf(m, __shfl_xor_sync(QF_FULL_MASK, m, off));
+        }
     }
     if (threadsPerBlock > 32) {
         const int warp = threadIdx.x >> 5;
@@ -126,7 +128,7 @@ __device__ __forceinline__ float block_absmax(float m, int threadsPerBlock, floa
 }
 
 template <int DT>
-__device__ __forceinline__ void quantize4(const void* in, long long n, int blocksize,
+__device__ __forceinline__ void quantize4(const void* in, uint32_t n, int log2Blocksize,
                                           const uint32_t* __restrict__ table,
                                           uint8_t* __restrict__ packed, float* __restrict__ absmax) {
     __shared__ uint32_t bound[QF_BUCKETS];
@@ -138,15 +140,16 @@ __device__ __forceinline__ void quantize4(const void* in, long long n, int block
     }
     __syncthreads();
 
-    const int threadsPerBlock = blocksize >> 3;
-    const long long tile = static_cast<long long>(blockDim.x) * 8;
-    const long long tiles = (n + tile - 1) / tile;
-    long long t = blockIdx.x;
-    Raw8 next = load8<DT>(in, t * tile + threadIdx.x * 8, n);
+    // 32-bit indices: the host launches at most 2^31 values at a time
+    const int threadsPerBlock = 1 << (log2Blocksize - 3);
+    const uint32_t tile = blockDim.x * 8u;
+    const uint32_t tiles = (n + tile - 1u) / tile;
+    uint32_t t = blockIdx.x;
+    Raw8 next = load8<DT>(in, t * tile + threadIdx.x * 8u, n);
     for (; t < tiles; t += gridDim.x) {
-        const long long e0 = t * tile + threadIdx.x * 8;
+        const uint32_t e0 = t * tile + threadIdx.x * 8u;
         const Raw8 cur = next;
-        next = load8<DT>(in, (t + gridDim.x) * tile + threadIdx.x * 8, n);
+        next = load8<DT>(in, (t + gridDim.x) * tile + threadIdx.x * 8u, n);
 
         float v[8];
         unpack8<DT>(cur, v);
@@ -156,9 +159,8 @@ __device__ __forceinline__ void quantize4(const void* in, long long n, int block
             m = fmaxf(m, fabsf(v[j]));
         }
         m = block_absmax(m, threadsPerBlock, warpMax);
-        const long long block = e0 / blocksize;
         if ((threadIdx.x & (threadsPerBlock - 1)) == 0 && e0 < n) {
-            absmax[block] = m;
+            absmax[e0 >> log2Blocksize] = m;
         }
         const float inv = __frcp_rn(m);
 
@@ -176,12 +178,12 @@ __device__ __forceinline__ void quantize4(const void* in, long long n, int block
             const uint32_t selHi = keep | ((first + 1u) << shift);
             word |= __byte_perm(codes[g], 0u, u > bound[g] ? selHi : selLo);
         }
-        if (e0 + 8 <= n) {
-            __stcs(reinterpret_cast<unsigned int*>(packed + e0 / 2), word);
+        if (e0 + 8u <= n) {
+            __stcs(reinterpret_cast<unsigned int*>(packed + (e0 >> 1)), word);
         } else if (e0 < n) {
-            const long long bytes = (n - e0 + 1) / 2;
-            for (int k = 0; k < bytes; k++) {
-                packed[e0 / 2 + k] = static_cast<uint8_t>(word >> (8 * k));
+            const uint32_t bytes = (n - e0 + 1u) >> 1;
+            for (uint32_t k = 0; k < bytes; k++) {
+                packed[(e0 >> 1) + k] = static_cast<uint8_t>(word >> (8 * k));
             }
         }
     }
@@ -268,21 +270,22 @@ __device__ __forceinline__ void dequantize4(const uint8_t* __restrict__ packed, 
 
 }  // namespace qf
 
-// in: n values (16-byte aligned); table: 2 x 2048 words (bounds, then codes); packed: (n + 1) / 2
-// bytes (4-byte aligned); absmax: one float per block. Launch with max(256, blocksize / 8) threads.
+// in: n < 2^31 values (16-byte aligned); log2Blocksize: 5 to 12; table: 2 x 2048 words (bounds, then
+// codes); packed: (n + 1) / 2 bytes (4-byte aligned); absmax: one float per block. Launch with
+// max(256, blocksize / 8) threads.
 extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
-qf_quantize4_bf16(const void* in, long long n, int blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
-    qf::quantize4<qf::BF16>(in, n, blocksize, table, packed, absmax);
+qf_quantize4_bf16(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
+    qf::quantize4<qf::BF16>(in, n, log2Blocksize, table, packed, absmax);
 }
 
 extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
-qf_quantize4_f16(const void* in, long long n, int blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
-    qf::quantize4<qf::F16>(in, n, blocksize, table, packed, absmax);
+qf_quantize4_f16(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
+    qf::quantize4<qf::F16>(in, n, log2Blocksize, table, packed, absmax);
 }
 
 extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
-qf_quantize4_f32(const void* in, long long n, int blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
-    qf::quantize4<qf::F32>(in, n, blocksize, table, packed, absmax);
+qf_quantize4_f32(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
+    qf::quantize4<qf::F32>(in, n, log2Blocksize, table, packed, absmax);
 }
 
 // packed: (n + 1) / 2 bytes (4-byte aligned); absmax: one float per block; codebook: the 16 code

@@ -75,7 +75,7 @@ measure() {
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 50 > "$work/gpumem.log" &
     local smi=$!
     t0=$(now)
-    "$@" &
+    "$@" > "$work/cmd.out" 2> "$work/cmd.err" &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         rss=$(awk '/VmHWM/{print $2}' /proc/$pid/status 2>/dev/null)
@@ -110,6 +110,7 @@ if [[ " $steps " == *" convert "* ]]; then
             convert "$src" --out "$work/out-$device" --device "$device" --verbose)
         read -r rc secs rss gmem <<< "$m"
         q=$(grep -o '"quantizer" : "[^"]*"' "$work/out-$device/quantflow-manifest.json" 2>/dev/null)
+        cat "$work/cmd.out" >> "$out/convert-$device.log"; grep -v incubator "$work/cmd.err" >> "$out/convert-$device.log"
         say "$(printf 'convert --device %s (cold, nf4+dq bs64, -Xmx1g): exit %s, %.2f s = %.2fx the cold read; peak RSS %s MiB; peak GPU memory used %s MiB; %s' \
             "$device" "$rc" "$secs" "$(calc "$secs / $read_s")" "$rss" "$gmem" "$q")"
     done

@@ -61,15 +61,22 @@ final class Kernels implements AutoCloseable {
         return b;
     }
 
+    /** The most values one quantize launch takes: the kernel indexes in 32 bits, with room for its grid's overshoot. */
+    static final long MAX_QUANTIZE_VALUES = (1L << 31) - (1L << 26);
+
     /** Quantizes {@code n} values of {@code dtype} at {@code in} into {@code packed} and {@code absmax}. */
     void quantize(CUstream stream, DType dtype, QuantType type, int blocksize, CUdeviceptr in, long n,
                   CUdeviceptr packed, CUdeviceptr absmax) {
+        if (n < 1 || n > MAX_QUANTIZE_VALUES || Integer.bitCount(blocksize) != 1) {
+            throw new IllegalArgumentException("cannot launch " + n + " values with blocksize " + blocksize);
+        }
         DeviceBuffer table = tableOf(type);
         CUfunction f = quantize.get(dtype);
         int threads = threads(blocksize);
         long tiles = (n + (long) threads * VALUES_PER_THREAD - 1) / ((long) threads * VALUES_PER_THREAD);
         int grid = (int) Math.max(1, Math.min(tiles, (long) device.multiprocessors() * resident("q" + dtype, f, threads)));
-        Pointer params = Pointer.to(Pointer.to(in), Pointer.to(new long[] {n}), Pointer.to(new int[] {blocksize}),
+        Pointer params = Pointer.to(Pointer.to(in), Pointer.to(new int[] {(int) n}),
+                Pointer.to(new int[] {Integer.numberOfTrailingZeros(blocksize)}),
                 Pointer.to(table.ptr), Pointer.to(packed), Pointer.to(absmax));
         Cuda.check(JCudaDriver.cuLaunchKernel(f, grid, 1, 1, threads, 1, 1, 0, stream, params, null),
                 "cuLaunchKernel qf_quantize4_" + dtype);
