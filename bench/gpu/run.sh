@@ -103,16 +103,23 @@ if [[ " $steps " == *" convert "* ]]; then
     t0=$(now); cat "$src"/*.safetensors > /dev/null; t1=$(now)
     read_s=$(calc "$t1 - $t0")
     say "$(printf 'cold read (cat, %d files, %.2f GB): %.2f s = %.2f GB/s' "$(ls "$src"/*.safetensors | wc -l)" "$(calc "$bytes / 1e9")" "$read_s" "$(calc "$bytes / $read_s / 1e9")")"
-    for device in gpu cpu; do
-        rm -rf "$work/out-$device"
+    # variants: DEVICE[:SLOTS:CHUNK_MIB]; the first gpu and the cpu outputs are compared below
+    for variant in ${QF_CONVERT:-gpu cpu}; do
+        IFS=: read -r device slots chunk <<< "$variant"
+        props=()
+        [ -n "$slots" ] && props+=("-Dquantflow.gpu.slots=$slots" "-Dquantflow.gpu.chunkMiB=$chunk")
+        dir="$work/out-$device"
+        [ -d "$dir" ] && dir="$work/out-$device-$slots-$chunk"
+        rm -rf "$dir"
         drop_caches
-        m=$(measure java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx1g -jar "$dev/quantflow.jar" \
-            convert "$src" --out "$work/out-$device" --device "$device" --verbose)
+        m=$(measure java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx1g "${props[@]}" \
+            -jar "$dev/quantflow.jar" convert "$src" --out "$dir" --device "$device" --verbose)
         read -r rc secs rss gmem <<< "$m"
-        q=$(grep -o '"quantizer" : "[^"]*"' "$work/out-$device/quantflow-manifest.json" 2>/dev/null)
-        cat "$work/cmd.out" >> "$out/convert-$device.log"; grep -v incubator "$work/cmd.err" >> "$out/convert-$device.log"
-        say "$(printf 'convert --device %s (cold, nf4+dq bs64, -Xmx1g): exit %s, %.2f s = %.2fx the cold read; peak RSS %s MiB; peak GPU memory used %s MiB; %s' \
-            "$device" "$rc" "$secs" "$(calc "$secs / $read_s")" "$rss" "$gmem" "$q")"
+        q=$(grep -o '"quantizer" : "[^"]*"' "$dir/quantflow-manifest.json" 2>/dev/null)
+        { echo "== $variant"; cat "$work/cmd.out"; grep -v incubator "$work/cmd.err"; } >> "$out/convert.log"
+        say "$(printf 'convert --device %s (cold, nf4+dq bs64, -Xmx1g %s): exit %s, %.2f s = %.2fx the cold read; peak RSS %s MiB; peak GPU memory used %s MiB; %s' \
+            "$device" "${props[*]}" "$rc" "$secs" "$(calc "$secs / $read_s")" "$rss" "$gmem" "$q")"
+        [ "$dir" != "$work/out-$device" ] && rm -rf "$dir"
     done
     same=1
     for f in "$work/out-cpu"/*; do
