@@ -22,7 +22,7 @@
 // writes their 4 packed bytes with one 4-byte store; blocksize/8 consecutive threads share a block
 // and reduce its absmax with warp shuffles (and shared memory beyond 256 values). A CTA has
 // max(256, blocksize/8) threads and walks tiles of 8 values per thread, grid-stride, loading the
-// next tile before working on the current one.
+// next tile (the _ahead2 kernels: the next two) before working on the current one.
 
 #include <cuda_fp16.h>
 #include <stdint.h>
@@ -127,7 +127,8 @@ __device__ __forceinline__ float block_absmax(float m, int threadsPerBlock, floa
     return m;
 }
 
-template <int DT>
+// DEPTH: tiles loaded ahead of the one being worked on (1 or 2): more bytes in flight per thread.
+template <int DT, int DEPTH>
 __device__ __forceinline__ void quantize4(const void* in, uint32_t n, int log2Blocksize,
                                           const uint32_t* __restrict__ table,
                                           uint8_t* __restrict__ packed, float* __restrict__ absmax) {
@@ -146,10 +147,19 @@ __device__ __forceinline__ void quantize4(const void* in, uint32_t n, int log2Bl
     const uint32_t tiles = (n + tile - 1u) / tile;
     uint32_t t = blockIdx.x;
     Raw8 next = load8<DT>(in, t * tile + threadIdx.x * 8u, n);
+    Raw8 after = next;
+    if (DEPTH > 1) {
+        after = load8<DT>(in, (t + gridDim.x) * tile + threadIdx.x * 8u, n);
+    }
     for (; t < tiles; t += gridDim.x) {
         const uint32_t e0 = t * tile + threadIdx.x * 8u;
         const Raw8 cur = next;
-        next = load8<DT>(in, (t + gridDim.x) * tile + threadIdx.x * 8u, n);
+        if (DEPTH > 1) {
+            next = after;
+            after = load8<DT>(in, (t + 2u * gridDim.x) * tile + threadIdx.x * 8u, n);
+        } else {
+            next = load8<DT>(in, (t + gridDim.x) * tile + threadIdx.x * 8u, n);
+        }
 
         float v[8];
         unpack8<DT>(cur, v);
@@ -275,17 +285,32 @@ __device__ __forceinline__ void dequantize4(const uint8_t* __restrict__ packed, 
 // max(256, blocksize / 8) threads.
 extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
 qf_quantize4_bf16(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
-    qf::quantize4<qf::BF16>(in, n, log2Blocksize, table, packed, absmax);
+    qf::quantize4<qf::BF16, 1>(in, n, log2Blocksize, table, packed, absmax);
+}
+
+extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
+qf_quantize4_bf16_ahead2(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
+    qf::quantize4<qf::BF16, 2>(in, n, log2Blocksize, table, packed, absmax);
 }
 
 extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
 qf_quantize4_f16(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
-    qf::quantize4<qf::F16>(in, n, log2Blocksize, table, packed, absmax);
+    qf::quantize4<qf::F16, 1>(in, n, log2Blocksize, table, packed, absmax);
+}
+
+extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
+qf_quantize4_f16_ahead2(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
+    qf::quantize4<qf::F16, 2>(in, n, log2Blocksize, table, packed, absmax);
 }
 
 extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
 qf_quantize4_f32(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
-    qf::quantize4<qf::F32>(in, n, log2Blocksize, table, packed, absmax);
+    qf::quantize4<qf::F32, 1>(in, n, log2Blocksize, table, packed, absmax);
+}
+
+extern "C" __global__ void __launch_bounds__(QF_MAX_THREADS)
+qf_quantize4_f32_ahead2(const void* in, uint32_t n, int log2Blocksize, const uint32_t* table, uint8_t* packed, float* absmax) {
+    qf::quantize4<qf::F32, 2>(in, n, log2Blocksize, table, packed, absmax);
 }
 
 // packed: (n + 1) / 2 bytes (4-byte aligned); absmax: one float per block; codebook: the 16 code

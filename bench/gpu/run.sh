@@ -103,13 +103,16 @@ if [[ " $steps " == *" convert "* ]]; then
     t0=$(now); cat "$src"/*.safetensors > /dev/null; t1=$(now)
     read_s=$(calc "$t1 - $t0")
     say "$(printf 'cold read (cat, %d files, %.2f GB): %.2f s = %.2f GB/s' "$(ls "$src"/*.safetensors | wc -l)" "$(calc "$bytes / 1e9")" "$read_s" "$(calc "$bytes / $read_s / 1e9")")"
-    # variants: DEVICE[:SLOTS:CHUNK_MIB]; the first gpu and the cpu outputs are compared below
+    # variants: DEVICE[:SLOTS:CHUNK_MIB[:AHEAD[:shm]]] (shm: the output goes to /dev/shm, to see the
+    # reading side alone); the first gpu and the cpu outputs are compared below
     for variant in ${QF_CONVERT:-gpu cpu}; do
-        IFS=: read -r device slots chunk <<< "$variant"
+        IFS=: read -r device slots chunk ahead where <<< "$variant"
         props=()
         [ -n "$slots" ] && props+=("-Dquantflow.gpu.slots=$slots" "-Dquantflow.gpu.chunkMiB=$chunk")
+        [ -n "$ahead" ] && props+=("-Dquantflow.gpu.ahead=$ahead")
         dir="$work/out-$device"
-        [ -d "$dir" ] && dir="$work/out-$device-$slots-$chunk"
+        [ -d "$dir" ] && dir="$work/out-$device-$slots-$chunk-$ahead"
+        [ "$where" = shm ] && dir="/dev/shm/out-$device-$slots-$chunk"
         rm -rf "$dir"
         drop_caches
         m=$(measure java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx1g "${props[@]}" \
@@ -117,8 +120,8 @@ if [[ " $steps " == *" convert "* ]]; then
         read -r rc secs rss gmem <<< "$m"
         q=$(grep -o '"quantizer" : "[^"]*"' "$dir/quantflow-manifest.json" 2>/dev/null)
         { echo "== $variant"; cat "$work/cmd.out"; grep -v incubator "$work/cmd.err"; } >> "$out/convert.log"
-        say "$(printf 'convert --device %s (cold, nf4+dq bs64, -Xmx1g %s): exit %s, %.2f s = %.2fx the cold read; peak RSS %s MiB; peak GPU memory used %s MiB; %s' \
-            "$device" "${props[*]}" "$rc" "$secs" "$(calc "$secs / $read_s")" "$rss" "$gmem" "$q")"
+        say "$(printf 'convert --device %s (cold, nf4+dq bs64, -Xmx1g %s%s): exit %s, %.2f s = %.2fx the cold read; peak RSS %s MiB; peak GPU memory used %s MiB; %s' \
+            "$device" "${props[*]}" "${where:+, output to /dev/shm}" "$rc" "$secs" "$(calc "$secs / $read_s")" "$rss" "$gmem" "$q")"
         [ "$dir" != "$work/out-$device" ] && rm -rf "$dir"
     done
     same=1

@@ -57,7 +57,14 @@ public final class GpuTensorQuantizer implements TensorQuantizer {
         return open(chunk, slots);
     }
 
+    /** Tiles the kernel's threads load ahead by default: {@code quantflow.gpu.ahead}, 1 or 2. */
+    static final int DEFAULT_AHEAD = 1;
+
     public static GpuTensorQuantizer open(long chunkBytes, int slots) {
+        return open(chunkBytes, slots, Integer.getInteger("quantflow.gpu.ahead", DEFAULT_AHEAD));
+    }
+
+    static GpuTensorQuantizer open(long chunkBytes, int slots, int ahead) {
         if (chunkBytes < MIN_CHUNK_BYTES || chunkBytes > (1L << 30) || slots < 1 || slots > 64) {
             throw QuantflowException.invalidRequest("GPU chunks must be 1 MiB to 1 GiB and slots 1 to 64, not "
                     + (chunkBytes >> 20) + " MiB x " + slots);
@@ -70,7 +77,7 @@ public final class GpuTensorQuantizer implements TensorQuantizer {
         Kernels kernels = null;
         List<GpuSlot> made = new ArrayList<>();
         try {
-            kernels = new Kernels(device);
+            kernels = new Kernels(device, ahead);
             for (int i = 0; i < slots; i++) {
                 made.add(new GpuSlot(chunkBytes, QuantOptions.MIN_BLOCKSIZE));
             }
@@ -189,8 +196,9 @@ public final class GpuTensorQuantizer implements TensorQuantizer {
 
     @Override
     public String name() {
-        return String.format(Locale.ROOT, "gpu %s (sm_%s, %d streams x %d MiB chunks)", device.name(),
-                device.computeCapability().replace(".", ""), slots.size(), chunkBytes >> 20);
+        return String.format(Locale.ROOT, "gpu %s (sm_%s, %d streams x %d MiB chunks%s)", device.name(),
+                device.computeCapability().replace(".", ""), slots.size(), chunkBytes >> 20,
+                kernels.ahead() == 1 ? "" : ", loads " + kernels.ahead() + " ahead");
     }
 
     @Override

@@ -24,16 +24,24 @@ final class Kernels implements AutoCloseable {
 
     private final CudaDevice device;
     private final Map<DType, CUfunction> quantize = new EnumMap<>(DType.class);
+    private final Map<DType, CUfunction> quantizeAhead2 = new EnumMap<>(DType.class);
+    /** Tiles each thread loads ahead: 1, or 2 for the _ahead2 kernels. */
+    private final int ahead;
     private final Map<DType, CUfunction> dequantize = new EnumMap<>(DType.class);
     private final Map<QuantType, DeviceBuffer> tables = new EnumMap<>(QuantType.class);
     private final Map<QuantType, DeviceBuffer> codebooks = new EnumMap<>(QuantType.class);
     private final Map<String, Integer> residentCtas = new HashMap<>();
 
-    Kernels(CudaDevice device) {
+    Kernels(CudaDevice device, int ahead) {
+        if (ahead != 1 && ahead != 2) {
+            throw new IllegalArgumentException("loads ahead: 1 or 2, not " + ahead);
+        }
         this.device = device;
+        this.ahead = ahead;
         for (DType d : new DType[] {DType.BF16, DType.F16, DType.F32}) {
             String suffix = d.name().toLowerCase(java.util.Locale.ROOT);
             quantize.put(d, device.function("qf_quantize4_" + suffix));
+            quantizeAhead2.put(d, device.function("qf_quantize4_" + suffix + "_ahead2"));
             dequantize.put(d, device.function("qf_dequantize4_" + suffix));
         }
     }
@@ -67,14 +75,23 @@ final class Kernels implements AutoCloseable {
     /** Quantizes {@code n} values of {@code dtype} at {@code in} into {@code packed} and {@code absmax}. */
     void quantize(CUstream stream, DType dtype, QuantType type, int blocksize, CUdeviceptr in, long n,
                   CUdeviceptr packed, CUdeviceptr absmax) {
+        quantize(stream, dtype, type, blocksize, in, n, packed, absmax, ahead);
+    }
+
+    int ahead() {
+        return ahead;
+    }
+
+    void quantize(CUstream stream, DType dtype, QuantType type, int blocksize, CUdeviceptr in, long n,
+                  CUdeviceptr packed, CUdeviceptr absmax, int ahead) {
         if (n < 1 || n > MAX_QUANTIZE_VALUES || Integer.bitCount(blocksize) != 1) {
             throw new IllegalArgumentException("cannot launch " + n + " values with blocksize " + blocksize);
         }
         DeviceBuffer table = tableOf(type);
-        CUfunction f = quantize.get(dtype);
+        CUfunction f = (ahead == 2 ? quantizeAhead2 : quantize).get(dtype);
         int threads = threads(blocksize);
         long tiles = (n + (long) threads * VALUES_PER_THREAD - 1) / ((long) threads * VALUES_PER_THREAD);
-        int grid = (int) Math.max(1, Math.min(tiles, (long) device.multiprocessors() * resident("q" + dtype, f, threads)));
+        int grid = (int) Math.max(1, Math.min(tiles, (long) device.multiprocessors() * resident("q" + ahead + dtype, f, threads)));
         Pointer params = Pointer.to(Pointer.to(in), Pointer.to(new int[] {(int) n}),
                 Pointer.to(new int[] {Integer.numberOfTrailingZeros(blocksize)}),
                 Pointer.to(table.ptr), Pointer.to(packed), Pointer.to(absmax));

@@ -21,8 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The GPU quantizer against the scalar reference, byte for byte: every dtype, both quant types,
- * every blocksize, awkward shapes (1 value, odd counts, partial last blocks, tensors of many
+ * The GPU quantizer against the scalar reference, byte for byte: both kernel variants, every dtype,
+ * both quant types, every blocksize, awkward shapes (1 value, odd counts, partial last blocks, tensors of many
  * chunks), special values, and passes of several tensors through few small slots.
  */
 @Tag("gpu")
@@ -34,8 +34,8 @@ class GpuQuantizerTest {
 
     @BeforeAll
     static void open() {
-        small = GpuTensorQuantizer.open(1L << 20, 3);
-        standard = GpuTensorQuantizer.open();
+        small = GpuTensorQuantizer.open(1L << 20, 3, 2);
+        standard = GpuTensorQuantizer.open(GpuTensorQuantizer.DEFAULT_CHUNK_BYTES, GpuTensorQuantizer.DEFAULT_SLOTS, 1);
     }
 
     @AfterAll
@@ -71,18 +71,19 @@ class GpuQuantizerTest {
                 for (QuantType type : QuantType.values()) {
                     for (int bs = QuantOptions.MIN_BLOCKSIZE; bs <= QuantOptions.MAX_BLOCKSIZE; bs *= 2) {
                         QuantOptions options = new QuantOptions(type, false, bs, DType.BF16, List.of());
-                        GpuTensorQuantizer gpu = bs % 128 == 0 ? small : standard;
+                        for (GpuTensorQuantizer gpu : List.of(small, standard)) {
                         List<TestTensors.Quantized> got = TestTensors.throughPass(gpu, src, order, options, tmp.resolve("out"));
                         for (int i = 0; i < order.size(); i++) {
                             cases++;
                             TestTensors.Quantized want = TestTensors.reference(src, order.get(i), type, bs);
-                            String what = d + " " + type + " bs" + bs + " " + order.get(i);
+                            String what = d + " " + type + " bs" + bs + " " + order.get(i) + " " + gpu.name();
                             if (!java.util.Arrays.equals(want.packed(), got.get(i).packed())) {
                                 failures.add(what + ": packed differs at byte " + java.util.Arrays.mismatch(want.packed(), got.get(i).packed()));
                             }
                             if (!java.util.Arrays.equals(TestTensors.littleEndian(want.absmax()), TestTensors.littleEndian(got.get(i).absmax()))) {
                                 failures.add(what + ": absmax differs at block " + java.util.Arrays.mismatch(want.absmax(), got.get(i).absmax()));
                             }
+                        }
                         }
                     }
                 }

@@ -45,6 +45,7 @@ public final class KernelBenchmark {
             Cuda.check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
             List<String> table = new ArrayList<>();
             float copyTbs;
+            boolean dqDone = false;
             try (DeviceBuffer in = new DeviceBuffer(4 * n); DeviceBuffer copy = new DeviceBuffer(4 * n);
                  DeviceBuffer packed = new DeviceBuffer((n + 1) / 2 + 4); DeviceBuffer absmax = new DeviceBuffer(4 * (n / 32 + 1))) {
                 byte[] host = randomValues(n, DType.BF16, 1);
@@ -54,23 +55,30 @@ public final class KernelBenchmark {
                 copyTbs = (float) (4.0 * n / (copyMs * 1e-3) / 1e12);
                 table.add(String.format(Locale.ROOT, "%-34s %8.3f ms %7.3f TB/s  1.00x", "copy bf16 " + rows + "x" + cols + " (d2d)", copyMs, copyTbs));
 
-                for (Object[] v : new Object[][] {{DType.BF16, QuantType.NF4, 64}, {DType.BF16, QuantType.FP4, 64},
-                        {DType.BF16, QuantType.NF4, 32}, {DType.BF16, QuantType.NF4, 256}, {DType.BF16, QuantType.NF4, 4096},
-                        {DType.F16, QuantType.NF4, 64}, {DType.F32, QuantType.NF4, 64}}) {
+                for (Object[] v : new Object[][] {{DType.BF16, QuantType.NF4, 64, 1}, {DType.BF16, QuantType.NF4, 64, 2},
+                        {DType.BF16, QuantType.FP4, 64, 1}, {DType.BF16, QuantType.FP4, 64, 2},
+                        {DType.BF16, QuantType.NF4, 32, 1}, {DType.BF16, QuantType.NF4, 256, 1}, {DType.BF16, QuantType.NF4, 256, 2},
+                        {DType.BF16, QuantType.NF4, 4096, 1}, {DType.BF16, QuantType.NF4, 4096, 2},
+                        {DType.F16, QuantType.NF4, 64, 1}, {DType.F16, QuantType.NF4, 64, 2}, {DType.F32, QuantType.NF4, 64, 1},
+                        {DType.BF16, QuantType.NF4, 64, 1}}) {
                     DType d = (DType) v[0];
                     QuantType type = (QuantType) v[1];
                     int bs = (Integer) v[2];
+                    int ahead = (Integer) v[3];
                     if (d != DType.BF16) {
                         upload(in, randomValues(n, d, 2));
                     }
                     kernels.prepare(type);
-                    float ms = median(stream, 30, () -> kernels.quantize(stream, d, type, bs, in.ptr, n, packed.ptr, absmax.ptr));
+                    float ms = median(stream, 30, () -> kernels.quantize(stream, d, type, bs, in.ptr, n, packed.ptr, absmax.ptr, ahead));
                     long bytes = n * d.size() + (n + 1) / 2 + 4 * ((n + bs - 1) / bs);
                     double tbs = bytes / (ms * 1e-3) / 1e12;
-                    table.add(String.format(Locale.ROOT, "%-34s %8.3f ms %7.3f TB/s  %.2fx", "quantize " + d + " " + type + " bs" + bs, ms, tbs, tbs / copyTbs));
-                    if (d == DType.BF16 && type == QuantType.NF4 && bs == 64) {
+                    table.add(String.format(Locale.ROOT, "%-34s %8.3f ms %7.3f TB/s  %.2fx", "quantize " + d + " " + type + " bs" + bs + (ahead == 2 ? " ahead2" : ""), ms, tbs, tbs / copyTbs));
+                    if (d == DType.BF16 && bs == 64) {
                         verify(host, n, type, bs, packed, absmax, stream);
+                    }
+                    if (d == DType.BF16 && type == QuantType.NF4 && bs == 64 && ahead == 1 && !dqDone) {
                         table.add(doubleQuant(n, bs, absmax, stream, ms));
+                        dqDone = true;
                     }
                     if (d != DType.BF16) {
                         upload(in, host);
