@@ -8,7 +8,9 @@
 #   4. a Llama-shaped 8B bf16 checkpoint: cold read of its files, then `quantflow convert
 #      --device gpu` from a cold page cache: time, ratio to the read, peak RSS, peak GPU memory;
 #      the same on the CPU for comparison, and the two outputs compared file by file
-# Environment: QF_STEPS (default "tests copy kernel convert"), QF_WORK (scratch, default /tmp/qf-bench).
+# Environment: QF_STEPS (default "tests copy kernel convert"), QF_WORK (scratch, default /tmp/qf-bench),
+# QF_DEVICE_DIR (the bundle, default .device: it must travel with the command, it is git-ignored),
+# QF_CONVERT (conversion variants, see step 4).
 set -uo pipefail
 dev=${QF_DEVICE_DIR:-.device}
 out=${1:-${OUT:-/tmp/quantflow-gpu-out}}
