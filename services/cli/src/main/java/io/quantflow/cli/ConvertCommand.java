@@ -1,6 +1,8 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
+import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
@@ -63,7 +65,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--if-exists", defaultValue = "fail", description = "fail or overwrite, when TARGET holds files (default: ${DEFAULT-VALUE}).")
     String ifExists;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu: where to quantize; auto takes a CUDA GPU when there is one (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--threads", defaultValue = "0", description = "Worker threads (default: one per core).")
@@ -83,8 +85,9 @@ final class ConvertCommand implements Callable<Integer> {
         Converter.Request request = request();
         PrintStream err = System.err;
         if (verbose) {
+            err.println(Backends.explain(request.device()));
             String why = Quantizers.fallbackReason();
-            err.println(why == null ? "quantizer: Vector API" : "quantizer: scalar reference, because " + why);
+            err.println(why == null ? "cpu quantizer: Vector API" : "cpu quantizer: scalar reference, because " + why);
         }
         List<Manifest> manifests = run(request, err);
         for (int i = 0; i < manifests.size(); i++) {
@@ -126,17 +129,11 @@ final class ConvertCommand implements Callable<Integer> {
                 new CommandLine.ParameterException(spec.commandLine(), "--compute-dtype must be bfloat16, float16 or float32, not '" + computeDtype + "'"));
         IfExists ie = parse(() -> IfExists.valueOf(ifExists.toUpperCase(Locale.ROOT)), "--if-exists must be fail or overwrite, not '" + ifExists + "'");
         QuantOptions options = parse(() -> new QuantOptions(qt, doubleQuant, blocksize, compute, skipModules.stream().map(String::trim).toList()));
-        switch (device.toLowerCase(Locale.ROOT)) {
-            case "auto", "cpu" -> {
-            }
-            case "gpu" -> throw new QuantflowException(ErrorCode.INVALID_REQUEST,
-                    "--device gpu: no CUDA device was found (this build quantizes on the CPU; use --device cpu or auto)");
-            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--device must be auto, cpu or gpu, not '" + device + "'");
-        }
+        Device dev = parse(() -> Device.parse(device));
         if (threads < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be positive");
         }
-        return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads);
+        return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads, dev);
     }
 
     private <T> T parse(java.util.function.Supplier<T> s) {

@@ -137,6 +137,7 @@ class CliTest {
         assertEquals(3, gpu.exit());
         assertOneLineError(gpu, "INVALID_REQUEST");
         assertTrue(gpu.err().contains("no CUDA device"), gpu.err());
+        assertEquals(1, gpu.err().strip().lines().count(), "one line: " + gpu.err());
     }
 
     @Test
@@ -146,6 +147,7 @@ class CliTest {
                 new String[] {"convert", "x", "--out", "y", "--quant-type", "int3"},
                 new String[] {"convert", "x"},
                 new String[] {"convert", "x", "--out", "y", "--if-exists", "maybe"},
+                new String[] {"convert", "x", "--out", "y", "--device", "tpu"},
                 new String[] {"frobnicate"})) {
             Run r = run(args);
             assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());

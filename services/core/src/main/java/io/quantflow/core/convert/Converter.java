@@ -49,12 +49,20 @@ public final class Converter {
      * @param formats one or more outputs; with several, each goes to {@code target/<format>}
      * @param dtype   the 16-bit dtype of merged outputs (null: the base's)
      * @param threads worker threads; 0 or less means one per available processor
+     * @param device  where 4-bit quantization runs (AUTO: a CUDA GPU when there is one)
      */
     public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
-                          DType dtype, IfExists ifExists, int threads) {
+                          DType dtype, IfExists ifExists, int threads, Device device) {
 
         public Request {
             formats = List.copyOf(formats);
+            java.util.Objects.requireNonNull(device, "device");
+        }
+
+        /** A request on the device AUTO picks. */
+        public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
+                       DType dtype, IfExists ifExists, int threads) {
+            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO);
         }
 
         /** A bitsandbytes 4-bit conversion of a model. */
@@ -94,6 +102,7 @@ public final class Converter {
             throw QuantflowException.invalidRequest("the target " + target + " and the source " + source
                     + " must not contain each other");
         }
+        Backends.require(request.device());
         TargetDirectory.checkTarget(target, request.ifExists());
         try (Checkpoint checkpoint = Checkpoint.open(source);
              LoraAdapter adapter = request.adapter() == null ? null : LoraAdapter.open(request.adapter())) {
@@ -131,16 +140,19 @@ public final class Converter {
                     t.setDaemon(true);
                     return t;
                 });
-                try {
+                try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
                     BlockwiseQuantizer quantizer = Quantizers.best(request.quant().quantType());
-                    String engine = "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
+                    String engine = accelerator != null ? accelerator.name()
+                            : "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
                     Map<OutputSpec, Path> dirs = new LinkedHashMap<>();
                     for (OutputSpec o : outputs) {
                         Path dir = o.subdir().isEmpty() ? out.staging() : out.staging().resolve(o.subdir());
                         Files.createDirectories(dir);
                         dirs.put(o, dir);
                     }
-                    Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, errors, quantizer, pool, listener);
+                    Map<Path, Future<Manifest.FileEntry>> written = new LinkedHashMap<>();
+                    Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, errors, quantizer, accelerator,
+                            pool, listener, written);
                     List<Manifest> manifests = new ArrayList<>();
                     for (OutputSpec o : outputs) {
                         Path dir = dirs.get(o);
@@ -149,7 +161,7 @@ public final class Converter {
                         } else {
                             writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
                         }
-                        List<Manifest.FileEntry> files = hashAll(dir, pool);
+                        List<Manifest.FileEntry> files = hashAll(dir, pool, written);
                         Manifest m = manifest(checkpoint, adapter, plan, o, engine, errors.get(o), files, System.nanoTime() - t0);
                         m.write(dir.resolve(Manifest.FILE_NAME));
                         manifests.add(m);
@@ -199,8 +211,9 @@ public final class Converter {
     /** Every output's shards, the source read once; returns each output's final shard layouts. */
     private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
                                                                   Map<OutputSpec, QuantError> errors,
-                                                                  BlockwiseQuantizer quantizer, ExecutorService pool,
-                                                                  Listener listener) throws IOException {
+                                                                  BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
+                                                                  ExecutorService pool, Listener listener,
+                                                                  Map<Path, Future<Manifest.FileEntry>> written) throws IOException {
         Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
         AtomicLong done = new AtomicLong();
         listener.started(plan.sourceBytes());
@@ -217,11 +230,15 @@ public final class Converter {
             if (plans.isEmpty()) {
                 continue;
             }
-            List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, null, pool,
+            List<SafetensorsLayout> shardLayouts = new ShardWriter(shard, quantizer, accelerator, pool,
                     n -> listener.progress(done.addAndGet(n))).write(plans, files, shardErrors);
             int k = 0;
             for (OutputSpec o : plan.plans().keySet()) {
-                layouts.computeIfAbsent(o, x -> new ArrayList<>()).add(written.get(k++));
+                layouts.computeIfAbsent(o, x -> new ArrayList<>()).add(shardLayouts.get(k++));
+            }
+            // made durable and hashed by the pool while the next shard is converted
+            for (Path f : files) {
+                written.put(f, pool.submit(() -> syncAndHash(f)));
             }
         }
         return layouts;
@@ -288,14 +305,25 @@ public final class Converter {
         Files.writeString(file, PythonJson.toIndentedSorted(root), StandardCharsets.UTF_8);
     }
 
-    private static List<Manifest.FileEntry> hashAll(Path dir, ExecutorService pool) throws IOException {
+    /** Forces a written file to the disk, then hashes it. */
+    private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
+    }
+
+    /** Every file of {@code dir} with its size and sha256; those in {@code done} are already under way. */
+    private static List<Manifest.FileEntry> hashAll(Path dir, ExecutorService pool,
+                                                    Map<Path, Future<Manifest.FileEntry>> done) throws IOException {
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(Files::isRegularFile).sorted().toList();
         }
         List<Future<Manifest.FileEntry>> futures = new ArrayList<>();
         for (Path p : files) {
-            futures.add(pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
+            Future<Manifest.FileEntry> f = done.get(p);
+            futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
         }
         ShardWriter.await(new ArrayList<>(futures));
         List<Manifest.FileEntry> out = new ArrayList<>();

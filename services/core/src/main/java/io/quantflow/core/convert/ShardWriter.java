@@ -129,8 +129,12 @@ final class ShardWriter {
                 }
             }
             computed.sort(java.util.Comparator.comparing(SourceTensor::name));
-            for (SourceTensor t : computed) {
-                writeComputed(t);
+            List<TensorInfo> accelerated = computed.stream().filter(this::accelerated).map(SourceTensor::stored).toList();
+            try (TensorQuantizer.Pass pass = accelerated.isEmpty() ? null
+                    : accelerator.open(shard.file(), accelerated, outs.get(0).plan.output().quant(), outs.get(0).file, progress)) {
+                for (SourceTensor t : computed) {
+                    writeComputed(t, pass);
+                }
             }
             for (Out o : outs) {
                 await(o.statistics);
@@ -144,7 +148,6 @@ final class ShardWriter {
             for (Out o : outs) {
                 o.refresh();
                 o.file.finish(o.layout);
-                o.file.channel().force(true);
                 layouts.add(o.layout);
             }
             return layouts;
@@ -155,8 +158,20 @@ final class ShardWriter {
         }
     }
 
+    /**
+     * Whether the accelerator quantizes {@code t}: a stored tensor, unchanged, quantized by the only
+     * output in its own dtype.
+     */
+    private boolean accelerated(SourceTensor t) {
+        if (accelerator == null || outs.size() != 1 || t.stored() == null || t.transformed()) {
+            return false;
+        }
+        Out o = outs.get(0);
+        return o.plan.role(t.name()) == TensorRole.QUANTIZE && o.plan.target(t) == t.dtype() && o.error == null;
+    }
+
     /** A tensor whose values some output needs: its chunks once, then each output's statistics. */
-    private void writeComputed(SourceTensor t) throws IOException {
+    private void writeComputed(SourceTensor t, TensorQuantizer.Pass pass) throws IOException {
         Out quantizing = null;
         for (Out o : outs) {
             o.refresh();
@@ -170,10 +185,8 @@ final class ShardWriter {
             }
         }
         float[] absmax;
-        if (quantizing != null && outs.size() == 1 && accelerator != null && t.stored() != null && !t.transformed()
-                && quantizing.plan.target(t) == t.dtype()) {
-            absmax = accelerator.quantize(t.values().stored().file(), t.stored(), quantizing.plan.output().quant(),
-                    quantizing.file, quantizing.offset(t.name()), progress);
+        if (pass != null && accelerated(t)) {
+            absmax = pass.quantize(t.stored(), quantizing.offset(t.name()));
         } else {
             absmax = writeChunks(t, quantizing);
         }

@@ -5,13 +5,14 @@ import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
  * Quantizes whole tensors of a source file into an output file: the seam between the converter and
  * a compute backend (CPU threads, a GPU). Every backend writes the same bytes.
  */
-public interface TensorQuantizer {
+public interface TensorQuantizer extends AutoCloseable {
 
     /**
      * Quantizes {@code tensor} (BF16, F16 or F32) of {@code source}: writes its packed codes,
@@ -21,6 +22,32 @@ public interface TensorQuantizer {
     float[] quantize(SafetensorsFile source, TensorInfo tensor, QuantOptions options, SafetensorsOutput out,
                      long packedOffset, LongConsumer progress) throws IOException;
 
+    /**
+     * Opens a pass over tensors of {@code source} that will be quantized in exactly the given order,
+     * so that a backend can read and compute ahead across tensor boundaries while the caller is
+     * still working out where the next tensor goes. The default quantizes each tensor when asked.
+     */
+    default Pass open(SafetensorsFile source, List<TensorInfo> order, QuantOptions options, SafetensorsOutput out,
+                      LongConsumer progress) {
+        return (tensor, packedOffset) -> quantize(source, tensor, options, out, packedOffset, progress);
+    }
+
     /** For the manifest and {@code --verbose}: {@code cpu vector-512 x 8 threads}, {@code gpu ...}. */
     String name();
+
+    /** Releases what the backend holds (GPU memory, a device context); nothing by default. */
+    @Override
+    default void close() {
+    }
+
+    /** Tensors quantized in the order the pass was opened with. Closing it abandons any work read ahead. */
+    interface Pass extends AutoCloseable {
+
+        /** Quantizes the next tensor of the order, as {@link TensorQuantizer#quantize} does. */
+        float[] quantize(TensorInfo tensor, long packedOffset) throws IOException;
+
+        @Override
+        default void close() {
+        }
+    }
 }

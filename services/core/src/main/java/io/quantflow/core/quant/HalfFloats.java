@@ -62,4 +62,42 @@ public final class HalfFloats {
             dst[dstOff + i] = Float.intBitsToFloat((hi << 24) | (lo << 16));
         }
     }
+
+    /**
+     * Encodes {@code n} floats as little-endian {@code dtype} into {@code dst[dstOff..]}: rounded to
+     * nearest, ties to even, overflowing to infinity; every NaN becomes the type's quiet NaN with
+     * the sign bit clear (bf16 0x7fc0, f16 0x7e00, f32 0x7fc00000), as the GPU kernels write it.
+     */
+    public static void encode(DType dtype, float[] src, int srcOff, int n, byte[] dst, int dstOff) {
+        for (int i = 0; i < n; i++) {
+            float f = src[srcOff + i];
+            switch (dtype) {
+                case BF16 -> put16(dst, dstOff + 2 * i, toBf16(f));
+                case F16 -> put16(dst, dstOff + 2 * i, Float.isNaN(f) ? 0x7e00 : Float.floatToFloat16(f) & 0xFFFF);
+                case F32 -> {
+                    int bits = Float.isNaN(f) ? 0x7fc00000 : Float.floatToRawIntBits(f);
+                    int p = dstOff + 4 * i;
+                    dst[p] = (byte) bits;
+                    dst[p + 1] = (byte) (bits >>> 8);
+                    dst[p + 2] = (byte) (bits >>> 16);
+                    dst[p + 3] = (byte) (bits >>> 24);
+                }
+                default -> throw new IllegalArgumentException("cannot encode " + dtype);
+            }
+        }
+    }
+
+    /** float32 to bf16 bits, rounded to nearest even; NaN to 0x7fc0. */
+    public static int toBf16(float f) {
+        int b = Float.floatToRawIntBits(f);
+        if ((b & 0x7fffffff) > 0x7f800000) {
+            return 0x7fc0;
+        }
+        return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xFFFF;
+    }
+
+    private static void put16(byte[] dst, int p, int v) {
+        dst[p] = (byte) v;
+        dst[p + 1] = (byte) (v >>> 8);
+    }
 }

@@ -1,0 +1,33 @@
+package io.quantflow.core.gpu;
+
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+
+/**
+ * The kernels as PTX, built from kernels/quantize.cu by kernels/build.sh and committed as a resource
+ * (a test rebuilds it and fails when it is stale), so that any machine builds and runs quantflow
+ * without the CUDA toolkit: the driver compiles the PTX for the GPU it finds.
+ */
+final class KernelImage {
+    static final String RESOURCE = "quantize.ptx";
+
+    private KernelImage() {
+    }
+
+    /** The PTX text, NUL-terminated as cuModuleLoadData wants it. */
+    static byte[] ptx() {
+        try (InputStream in = KernelImage.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new QuantflowException(ErrorCode.INTERNAL, "the GPU kernels (" + RESOURCE + ") are missing from this build");
+            }
+            byte[] text = in.readAllBytes();
+            return Arrays.copyOf(text, text.length + 1);
+        } catch (IOException e) {
+            throw new QuantflowException(ErrorCode.INTERNAL, "cannot read the GPU kernels: " + e.getMessage(), e);
+        }
+    }
+}
