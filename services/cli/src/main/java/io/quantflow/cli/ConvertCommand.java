@@ -321,8 +321,12 @@ final class ConvertCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "  %s %s -> %s, %.2f bits/param%n", m.source().dtype(), Sizes.human(m.source().weightBytes()),
                 Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter());
         double secs = Math.max(1, m.timings().totalMillis()) / 1000.0;
-        out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
-                Sizes.human((long) (m.source().weightBytes() / secs)));
+        if (Boolean.TRUE.equals(m.cached()) || m.variant() != null) {
+            out.printf(Locale.ROOT, "  %d files + manifest in %.1f s%n", m.files().size(), secs);
+        } else {
+            out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
+                    Sizes.human((long) (m.source().weightBytes() / secs)));
+        }
     }
 
     /** Numbers as people write them: 16, not 16.0. */

@@ -67,12 +67,10 @@ public final class PrequantizedCopy {
             }
             List<Bnb4bitWeight> weights = new ArrayList<>();
             Set<String> companions = new HashSet<>();
-            int tensors = 0;
             for (Checkpoint.Shard s : checkpoint.shards()) {
                 Map<String, Bnb4bitWeight> found = Bnb4bitWeight.find(s.file());
                 weights.addAll(found.values());
                 for (TensorInfo t : s.file().header().tensors()) {
-                    tensors++;
                     for (Bnb4bitWeight w : found.values()) {
                         if (t.name().startsWith(w.name() + ".")) {
                             companions.add(t.name());

@@ -108,6 +108,7 @@ public final class HubFetcher {
         }
     }
 
+    @SuppressWarnings("try") // the lock is held for the block, not used in it
     private void fetchFile(ModelLocation.Hub location, String commit, HubRepoInfo.HubFile listed, SourceListener listener,
                            ParallelDownloads batch) {
         RepoId repo = location.repo();

@@ -24,6 +24,9 @@ public record HubSettings(URI endpoint, Secret token, int parallel, Backoff back
         if (parallel < 1) {
             throw QuantflowException.invalidRequest("parallel downloads must be at least 1");
         }
+        if (token != null && !token.isPrintableWord()) {
+            throw QuantflowException.invalidRequest("HF_TOKEN holds spaces or characters a Hub token cannot have");
+        }
     }
 
     /**

@@ -106,6 +106,7 @@ public final class S3Fetcher {
     }
 
     /** Downloads one object into blobs/ unless it is there; returns its sha256. */
+    @SuppressWarnings("try") // the lock is held for the block, not used in it
     private String fetchObject(ModelLocation.S3 location, S3Storage.ObjectInfo o, SourceListener listener, ParallelDownloads batch) {
         String id = objectId(location.bucket(), o);
         try (FileLocks.Held ignored = FileLocks.acquire(root.resolve(".locks").resolve(id + ".lock"))) {

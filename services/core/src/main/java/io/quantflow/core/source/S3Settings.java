@@ -62,7 +62,12 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
         Secret id = Secret.of(env.get("AWS_ACCESS_KEY_ID"));
         Secret key = Secret.of(env.get("AWS_SECRET_ACCESS_KEY"));
         if (id != null && key != null) {
-            return new S3Credentials.Keys(id, key, Secret.of(env.get("AWS_SESSION_TOKEN")));
+            Secret session = Secret.of(env.get("AWS_SESSION_TOKEN"));
+            if (!id.isPrintableWord() || !key.isPrintableWord() || session != null && !session.isPrintableWord()) {
+                throw QuantflowException.invalidRequest("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN holds spaces"
+                        + " or characters a key cannot have");
+            }
+            return new S3Credentials.Keys(id, key, session);
         }
         if (id != null || key != null) {
             throw QuantflowException.invalidRequest("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");

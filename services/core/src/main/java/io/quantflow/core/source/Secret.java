@@ -21,6 +21,11 @@ public final class Secret {
         return value;
     }
 
+    /** Whether it is one printable ASCII word, as tokens and keys are (anything else must not reach a header). */
+    public boolean isPrintableWord() {
+        return value.chars().allMatch(c -> c > ' ' && c < 0x7f);
+    }
+
     @Override
     public String toString() {
         return "<redacted>";

@@ -445,6 +445,29 @@ public final class HubTestServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs the server until stopped, for trying the command line by hand:
+     * {@code HubTestServer [--gated TOKEN] org/name=DIR ...} serves each DIR as org/name (those after
+     * --gated TOKEN as gated models needing that token) and prints the endpoint.
+     */
+    public static void main(String[] args) throws Exception {
+        HubTestServer server = new HubTestServer();
+        String gatedToken = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--gated")) {
+                gatedToken = args[++i];
+                continue;
+            }
+            int eq = args[i].indexOf('=');
+            Repo repo = server.addRepo(args[i].substring(0, eq), Path.of(args[i].substring(eq + 1)));
+            if (gatedToken != null) {
+                repo.gated(gatedToken);
+            }
+        }
+        System.out.println(server.endpoint());
+        Thread.currentThread().join();
+    }
+
     @Override
     public void close() {
         hub.stop(0);
