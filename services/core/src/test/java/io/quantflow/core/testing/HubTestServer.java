@@ -86,6 +86,9 @@ public final class HubTestServer implements AutoCloseable {
         final Map<String, AtomicInteger> breaks = new ConcurrentHashMap<>();
         final Map<String, Long> breakAt = new ConcurrentHashMap<>();
         final Map<String, Boolean> corrupt = new ConcurrentHashMap<>();
+        final Map<String, AtomicInteger> stalls = new ConcurrentHashMap<>();
+        volatile boolean bareListing;
+        volatile boolean ignoreRanges;
 
         Repo(String id, String commit) {
             this.id = id;
@@ -115,6 +118,25 @@ public final class HubTestServer implements AutoCloseable {
         /** The file's bytes are served with one byte changed (the metadata stays the true one). */
         public Repo corrupt(String file) {
             corrupt.put(file, true);
+            return this;
+        }
+
+        /** The next {@code times} downloads of the file send {@code bytes} bytes, then nothing for a minute. */
+        public Repo stallDownload(String file, long bytes, int times) {
+            breakAt.put(file, bytes);
+            stalls.put(file, new AtomicInteger(times));
+            return this;
+        }
+
+        /** The listing names the files only (no sizes, blob ids or sha256): clients must ask each file's metadata. */
+        public Repo bareListing() {
+            bareListing = true;
+            return this;
+        }
+
+        /** Range headers are ignored: every download answers 200 with the whole file. */
+        public Repo ignoreRanges() {
+            ignoreRanges = true;
             return this;
         }
 
@@ -326,7 +348,7 @@ public final class HubTestServer implements AutoCloseable {
         long start = 0;
         long end = bytes.length - 1;
         int status = 200;
-        String range = ex.getRequestHeaders().getFirst("Range");
+        String range = repo.ignoreRanges ? null : ex.getRequestHeaders().getFirst("Range");
         Headers h = ex.getResponseHeaders();
         h.add("Accept-Ranges", "bytes");
         if (range != null) {
@@ -354,8 +376,20 @@ public final class HubTestServer implements AutoCloseable {
         }
         AtomicInteger breaks = repo.breaks.get(e.name());
         boolean broken = breaks != null && breaks.getAndDecrement() > 0;
+        AtomicInteger stalls = repo.stalls.get(e.name());
+        boolean stalled = stalls != null && stalls.getAndDecrement() > 0;
         ex.sendResponseHeaders(status, length);
         OutputStream out = ex.getResponseBody();
+        if (stalled) {
+            out.write(bytes, (int) start, (int) Math.min(length, repo.breakAt.get(e.name())));
+            out.flush();
+            try {
+                Thread.sleep(60_000);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+            return;
+        }
         if (broken) {
             long stopAt = Math.min(length, repo.breakAt.get(e.name()));
             out.write(bytes, (int) start, (int) stopAt);
@@ -403,6 +437,9 @@ public final class HubTestServer implements AutoCloseable {
         for (FileEntry e : repo.files.values()) {
             ObjectNode s = siblings.addObject();
             s.put("rfilename", e.name());
+            if (repo.bareListing) {
+                continue;
+            }
             s.put("size", e.bytes().length);
             s.put("blobId", e.gitBlobId());
             if (e.lfs()) {
