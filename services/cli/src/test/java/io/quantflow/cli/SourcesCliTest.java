@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -217,6 +218,18 @@ class SourcesCliTest {
         assertEquals(0, over.exit(), over.err());
         assertTrue(over.out().contains("cached: true"), over.out());
         assertFalse((r.out() + r.err() + over.out() + over.err()).contains(S3TestServer.CREDENTIAL));
+
+        // a pre-quantized variant from the Hub, written to S3
+        Path variants = tmp.resolve("variants");
+        Files.writeString(variants, "tiny/llama -> tiny/llama-bnb-4bit\n");
+        Run variant = run(env, "convert", "hf://tiny/llama", "--hub-endpoint", hub.endpoint(), "--variants", variants.toString(),
+                "--s3-endpoint", server.endpoint(), "--out", "s3://" + bucket + "/variant");
+        assertEquals(0, variant.exit(), variant.err());
+        assertTrue(variant.out().contains("variant: the pre-quantized hf://tiny/llama-bnb-4bit@"), variant.out());
+        assertArrayEquals(Files.readAllBytes(CliTest.fixture("tiny-llama/base-bnb-nf4-dq/model.safetensors")),
+                admin.getObjectAsBytes(b -> b.bucket(bucket).key("variant/model.safetensors")).asByteArray());
+        assertTrue(admin.getObjectAsBytes(b -> b.bucket(bucket).key("variant/quantflow-manifest.json")).asUtf8String()
+                .contains("\"variant\""));
 
         // wrong credentials: one line, no secret
         env.put("AWS_SECRET_ACCESS_KEY", "wrong-secret-value");
