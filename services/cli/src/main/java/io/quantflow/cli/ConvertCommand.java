@@ -19,25 +19,38 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import io.quantflow.core.job.ConversionJob;
+import io.quantflow.core.job.JobRunner;
+import io.quantflow.core.job.JobSettings;
+import io.quantflow.core.source.HubSettings;
+import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.source.S3Settings;
+import io.quantflow.core.source.VariantMap;
+
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 @Command(name = "convert", sortOptions = false,
-        description = {"Converts a model directory into a bitsandbytes 4-bit checkpoint that transformers loads as is.",
-                "The output is written beside TARGET and moved into place when complete; it holds quantflow-manifest.json."})
+        description = {"Converts a model into a bitsandbytes 4-bit checkpoint that transformers loads as is.",
+                "SOURCE is a model directory, hf://org/name[@revision], s3://bucket/prefix or file:///dir.",
+                "The output is written beside TARGET (or staged, for s3://) and appears only when complete; it holds quantflow-manifest.json."})
 final class ConvertCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "SOURCE", description = "Model directory: config.json and model.safetensors (or shards with model.safetensors.index.json).")
-    Path source;
+    @Parameters(index = "0", paramLabel = "SOURCE", description = "The model: a directory (config.json and model.safetensors, or shards with model.safetensors.index.json), hf://org/name[@revision], s3://bucket/prefix or file:///dir.")
+    String source;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Output directory (must not exist or be empty).")
-    Path target;
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Output directory (must not exist or be empty) or s3://bucket/prefix (must hold no objects).")
+    String target;
 
-    @Option(names = "--adapter", paramLabel = "ADAPTER", description = "A PEFT LoRA adapter directory (adapter_config.json, adapter_model.safetensors) to merge or export.")
-    Path adapter;
+    @Option(names = "--adapter", paramLabel = "ADAPTER", description = "A PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors) to merge or export: a directory, hf://, s3:// or file://.")
+    String adapter;
 
     @Option(names = "--format", defaultValue = "bnb-4bit", split = ",", paramLabel = "FORMAT",
             description = "bnb-4bit (default), merged-16bit, merged-4bit or lora; several, comma-separated, read the source once and go to TARGET/<format>.")
@@ -71,8 +84,41 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Worker threads (default: one per core).")
     int threads;
 
+    @Option(names = "--hub-endpoint", paramLabel = "URL", description = "The Hugging Face Hub's URL (default: HF_ENDPOINT, else https://huggingface.co). The token is read from HF_TOKEN only.")
+    String hubEndpoint;
+
+    @Option(names = "--cache-dir", paramLabel = "DIR", description = "Where downloads and converted models are cached (default: QUANTFLOW_CACHE, else ~/.cache/quantflow).")
+    Path cacheDir;
+
+    @Option(names = "--no-cache", description = "Convert even when the conversion cache holds this conversion (the new result replaces the cached one).")
+    boolean noCache;
+
+    @Option(names = "--variants", paramLabel = "FILE", description = "Pre-quantized variants ('org/model -> org/model-bnb-4bit' lines) that may stand in for a bnb-4bit conversion of an hf:// model (default: QUANTFLOW_VARIANTS).")
+    Path variants;
+
+    @Option(names = "--exact-model-name", description = "Quantize the model asked for even when the variants file names a pre-quantized variant of it.")
+    boolean exactModelName;
+
+    @Option(names = "--download-threads", defaultValue = "4", paramLabel = "N", description = "Files downloaded or uploaded at once (default: ${DEFAULT-VALUE}).")
+    int downloadThreads;
+
+    @Option(names = "--s3-endpoint", paramLabel = "URL", description = "S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS).")
+    String s3Endpoint;
+
+    @Option(names = "--s3-region", paramLabel = "REGION", description = "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, else us-east-1).")
+    String s3Region;
+
+    @Option(names = "--s3-profile", paramLabel = "NAME", description = "Profile of the AWS credentials file when AWS_ACCESS_KEY_ID is not set (default: AWS_PROFILE, else default).")
+    String s3Profile;
+
+    @Option(names = "--s3-path-style", negatable = true, description = "Path-style S3 URLs (http://host/bucket/key); default: on when an S3 endpoint is set.")
+    Boolean s3PathStyle;
+
     @Option(names = {"-v", "--verbose"}, description = "Say which quantizer runs and why.")
     boolean verbose;
+
+    @CommandLine.ParentCommand
+    QuantflowCommand parent;
 
     @Mixin
     CommonOptions common;
@@ -82,19 +128,112 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Converter.Request request = request();
+        ConversionJob job = job();
         PrintStream err = System.err;
         if (verbose) {
-            err.println(Backends.explain(request.device()));
+            err.println(Backends.explain(job.device()));
             String why = Quantizers.fallbackReason();
             err.println(why == null ? "cpu quantizer: Vector API" : "cpu quantizer: scalar reference, because " + why);
         }
-        List<Manifest> manifests = run(request, err);
+        Map<String, String> env = parent == null ? System.getenv() : parent.environment();
+        JobRunner.Outcome outcome;
+        try (JobRunner runner = new JobRunner(settings(env))) {
+            outcome = run(runner, job, err);
+        }
+        List<Manifest> manifests = outcome.manifests();
         for (int i = 0; i < manifests.size(); i++) {
-            Path where = manifests.size() == 1 ? target : target.resolve(request.formats().get(i).id());
-            printSummary(System.out, source, where, manifests.get(i));
+            String where = manifests.size() == 1 ? job.target().uri() : job.target().uri() + "/" + job.formats().get(i).id();
+            Manifest m = manifests.get(i);
+            String from = outcome.variant() != null ? outcome.variant().used() : job.source().uri();
+            printSummary(System.out, from, where, m);
+            if (m.source().revision() != null && outcome.variant() == null) {
+                System.out.printf(Locale.ROOT, "  source %s pinned to commit %s%n", job.source().uri(), m.source().revision());
+            }
+            if (outcome.variant() != null) {
+                System.out.printf(Locale.ROOT, "  variant: the pre-quantized %s was copied instead of quantizing %s (variants file %s;"
+                        + " --exact-model-name quantizes it)%n", outcome.variant().used(), outcome.variant().requested(),
+                        outcome.variant().variantsFile());
+            }
+            System.out.printf(Locale.ROOT, "  cached: %s%n", outcome.cached()
+                    ? "true (from the conversion cache; --no-cache converts again)" : "false");
         }
         return 0;
+    }
+
+    /** Cache, Hub, S3 and variants settings from the options and the environment. */
+    JobSettings settings(Map<String, String> env) {
+        if (downloadThreads < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--download-threads must be positive");
+        }
+        HubSettings hub = HubSettings.from(hubEndpoint, env, downloadThreads);
+        Supplier<S3Settings> s3 = () -> S3Settings.from(s3Endpoint, s3Region, s3Profile, s3PathStyle, env, downloadThreads);
+        Path variantsFile = variants;
+        if (variantsFile == null && env.get("QUANTFLOW_VARIANTS") != null && !env.get("QUANTFLOW_VARIANTS").isBlank()) {
+            variantsFile = Path.of(env.get("QUANTFLOW_VARIANTS"));
+        }
+        VariantMap map = variantsFile == null ? VariantMap.NONE : VariantMap.read(variantsFile);
+        return new JobSettings(JobSettings.cacheRoot(cacheDir, env), hub, s3, map);
+    }
+
+    static JobRunner.Outcome run(JobRunner runner, ConversionJob job, PrintStream err) {
+        ProgressBar bar = new ProgressBar(err, "converting");
+        AtomicReference<ProgressBar> download = new AtomicReference<>();
+        AtomicLong downloaded = new AtomicLong();
+        JobRunner.Listener listener = new JobRunner.Listener() {
+            @Override
+            public void started(long totalBytes) {
+                bar.total(totalBytes);
+            }
+
+            @Override
+            public void progress(long doneBytes) {
+                bar.update(doneBytes);
+            }
+
+            @Override
+            public void note(String line) {
+                synchronized (err) {
+                    err.println("note: " + line);
+                }
+            }
+
+            @Override
+            public void downloadStarted(String what, long bytes) {
+                synchronized (err) {
+                    err.println("downloading " + what + " (" + Sizes.human(bytes) + ")");
+                }
+                ProgressBar b = new ProgressBar(err, "downloading");
+                b.total(bytes);
+                downloaded.set(0);
+                download.set(b);
+            }
+
+            @Override
+            public void downloaded(long bytes) {
+                ProgressBar b = download.get();
+                long done = downloaded.addAndGet(bytes);
+                if (b != null) {
+                    b.update(done);
+                }
+            }
+
+            @Override
+            public void downloadFinished() {
+                ProgressBar b = download.getAndSet(null);
+                if (b != null) {
+                    b.done();
+                }
+            }
+        };
+        try {
+            return runner.run(job, listener);
+        } finally {
+            bar.done();
+            ProgressBar b = download.getAndSet(null);
+            if (b != null) {
+                b.done();
+            }
+        }
     }
 
     static List<Manifest> run(Converter.Request request, PrintStream err) {
@@ -117,7 +256,16 @@ final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    Converter.Request request() {
+    ConversionJob job() {
+        Converter.Request r = request(Path.of("."), adapter == null ? null : Path.of("."), Path.of("."));
+        ModelLocation src = ModelLocation.parse(source);
+        ModelLocation out = ModelLocation.parse(target);
+        ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
+        return new ConversionJob(src, ad, out, r.formats(), r.quant(), r.dtype(), r.ifExists(), r.threads(), !noCache, exactModelName,
+                r.device());
+    }
+
+    Converter.Request request(Path source, Path adapter, Path target) {
         List<OutputFormat> fmts = parse(() -> formats.stream().map(OutputFormat::parse).toList());
         DType mergedDtype = null;
         if (dtype != null) {
@@ -148,7 +296,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
     }
 
-    static void printSummary(PrintStream out, Path source, Path target, Manifest m) {
+    static void printSummary(PrintStream out, Object source, Object target, Manifest m) {
         Manifest.Options o = m.options();
         if (o != null) {
             out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
@@ -171,8 +319,12 @@ final class ConvertCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "  %s %s -> %s, %.2f bits/param%n", m.source().dtype(), Sizes.human(m.source().weightBytes()),
                 Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter());
         double secs = Math.max(1, m.timings().totalMillis()) / 1000.0;
-        out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
-                Sizes.human((long) (m.source().weightBytes() / secs)));
+        if (Boolean.TRUE.equals(m.cached()) || m.variant() != null) {
+            out.printf(Locale.ROOT, "  %d files + manifest in %.1f s%n", m.files().size(), secs);
+        } else {
+            out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
+                    Sizes.human((long) (m.source().weightBytes() / secs)));
+        }
     }
 
     /** Numbers as people write them: 16, not 16.0. */

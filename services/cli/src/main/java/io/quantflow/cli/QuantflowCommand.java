@@ -6,6 +6,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import java.io.PrintWriter;
+import java.util.Map;
 
 /**
  * {@code quantflow}: converts Hugging Face checkpoints into the artifacts people deploy, in one
@@ -24,6 +25,21 @@ public final class QuantflowCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    private final Map<String, String> environment;
+
+    public QuantflowCommand() {
+        this(System.getenv());
+    }
+
+    QuantflowCommand(Map<String, String> environment) {
+        this.environment = Map.copyOf(environment);
+    }
+
+    /** The environment the command reads its settings from (the process's own, or one a test gives). */
+    Map<String, String> environment() {
+        return environment;
+    }
+
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, synth or demo");
@@ -35,7 +51,12 @@ public final class QuantflowCommand implements Runnable {
 
     /** Runs the command line; never throws, returns the exit code. */
     public static int execute(String... args) {
-        CommandLine cl = new CommandLine(new QuantflowCommand());
+        return execute(System.getenv(), args);
+    }
+
+    /** Runs the command line with the given environment variables in place of the process's. */
+    public static int execute(Map<String, String> env, String... args) {
+        CommandLine cl = new CommandLine(new QuantflowCommand(env));
         cl.setExecutionExceptionHandler(QuantflowCommand::handle);
         cl.setParameterExceptionHandler(QuantflowCommand::usageError);
         return cl.execute(args);

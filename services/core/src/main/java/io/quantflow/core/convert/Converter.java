@@ -52,17 +52,29 @@ public final class Converter {
      * @param device  where 4-bit quantization runs (AUTO: a CUDA GPU when there is one)
      */
     public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
-                          DType dtype, IfExists ifExists, int threads, Device device) {
+                          DType dtype, IfExists ifExists, int threads, Device device, Provenance provenance) {
 
         public Request {
             formats = List.copyOf(formats);
             java.util.Objects.requireNonNull(device, "device");
         }
 
-        /** A request on the device AUTO picks. */
+        /** A request on the device AUTO picks, without provenance (the manifest names the local directories only). */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO);
+            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, null);
+        }
+
+        /** A request on a given device, without provenance. */
+        public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
+                       DType dtype, IfExists ifExists, int threads, Device device) {
+            this(source, adapter, target, formats, quant, dtype, ifExists, threads, device, null);
+        }
+
+        /** A request on the device AUTO picks, with where the source came from. */
+        public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
+                       DType dtype, IfExists ifExists, int threads, Provenance provenance) {
+            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, provenance);
         }
 
         /** A bitsandbytes 4-bit conversion of a model. */
@@ -162,7 +174,8 @@ public final class Converter {
                             writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
                         }
                         List<Manifest.FileEntry> files = hashAll(dir, pool, written);
-                        Manifest m = manifest(checkpoint, adapter, plan, o, engine, errors.get(o), files, System.nanoTime() - t0);
+                        Manifest m = manifest(checkpoint, adapter, plan, o, engine, errors.get(o), files, System.nanoTime() - t0,
+                                request.provenance());
                         m.write(dir.resolve(Manifest.FILE_NAME));
                         manifests.add(m);
                         fsyncDirectory(dir);
@@ -184,26 +197,38 @@ public final class Converter {
 
     /** The outputs a request asks for, checked against each other and the adapter. */
     static List<OutputSpec> outputs(Request r) {
-        if (r.formats().isEmpty()) {
+        return outputs(r.formats(), r.adapter() != null, r.quant(), r.dtype());
+    }
+
+    /**
+     * Checks that formats, adapter and dtype fit together (INVALID_REQUEST otherwise), before any
+     * source is opened or fetched.
+     */
+    public static void checkOutputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
+        outputs(formats, withAdapter, quant, dtype);
+    }
+
+    private static List<OutputSpec> outputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
+        if (formats.isEmpty()) {
             throw QuantflowException.invalidRequest("no output format given");
         }
-        if (r.formats().stream().distinct().count() != r.formats().size()) {
+        if (formats.stream().distinct().count() != formats.size()) {
             throw QuantflowException.invalidRequest("a format is named twice");
         }
         List<OutputSpec> out = new ArrayList<>();
-        for (OutputFormat f : r.formats()) {
-            if (f.needsAdapter() && r.adapter() == null) {
+        for (OutputFormat f : formats) {
+            if (f.needsAdapter() && !withAdapter) {
                 throw QuantflowException.invalidRequest("--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
             }
-            if (f == OutputFormat.BNB_4BIT && r.adapter() != null) {
+            if (f == OutputFormat.BNB_4BIT && withAdapter) {
                 throw QuantflowException.invalidRequest("bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit");
             }
-            if (r.dtype() != null && (f == OutputFormat.BNB_4BIT || f == OutputFormat.LORA)) {
+            if (dtype != null && (f == OutputFormat.BNB_4BIT || f == OutputFormat.LORA)) {
                 throw QuantflowException.invalidRequest("--dtype applies to merged outputs, not to " + f.id());
             }
-            String subdir = r.formats().size() == 1 ? "" : f.id();
+            String subdir = formats.size() == 1 ? "" : f.id();
             boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
-            out.add(new OutputSpec(f, subdir, quantizes ? r.quant() : null, f == OutputFormat.BNB_4BIT ? null : r.dtype()));
+            out.add(new OutputSpec(f, subdir, quantizes ? quant : null, f == OutputFormat.BNB_4BIT ? null : dtype));
         }
         return out;
     }
@@ -351,17 +376,19 @@ public final class Converter {
     }
 
     private static Manifest manifest(Checkpoint checkpoint, LoraAdapter adapter, ConversionPlan plan, OutputSpec o,
-                                     String engine, QuantError error, List<Manifest.FileEntry> files, long nanos) {
+                                     String engine, QuantError error, List<Manifest.FileEntry> files, long nanos,
+                                     Provenance p) {
         long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
         long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
         long params = checkpoint.parameters();
         QuantOptions q = o.quant();
         Manifest.Adapter a = adapter == null ? null : new Manifest.Adapter(adapter.dir().toString(), adapter.modules().size(),
                 adapter.replacedTensors().size(), adapter.config().r(), adapter.config().loraAlpha(), adapter.config().useRslora(),
-                adapter.config().useDora());
+                adapter.config().useDora(), p == null ? null : p.adapterUri(), p == null ? null : p.adapterContentHash());
         return new Manifest(Manifest.VERSION, o.format().id(),
                 new Manifest.Source(checkpoint.dir().toString(), checkpoint.weightBytes(), params,
-                        checkpoint.dominantDtype().torchName(), checkpoint.shards().size()),
+                        checkpoint.dominantDtype().torchName(), checkpoint.shards().size(), p == null ? null : p.sourceUri(),
+                        p == null ? null : p.sourceRevision(), p == null ? null : p.sourceContentHash()),
                 a,
                 q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
                         q.computeDtype().torchName(), q.skipModules(), engine),
@@ -369,7 +396,8 @@ public final class Converter {
                         plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
                         error == null ? null : error.relativeRms()),
                 files,
-                new Manifest.Timings(nanos / 1_000_000));
+                new Manifest.Timings(nanos / 1_000_000),
+                p == null ? null : p.cacheKey(), p == null ? null : false, null);
     }
 
     private static void fsyncDirectory(Path dir) {

@@ -22,20 +22,54 @@ public record Manifest(
         Options options,
         Output output,
         List<FileEntry> files,
-        Timings timings) {
+        Timings timings,
+        String cacheKey,
+        Boolean cached,
+        Variant variant) {
 
     public static final String FILE_NAME = "quantflow-manifest.json";
     public static final String VERSION = "1";
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    /** What was read. {@code weightBytes} counts tensor data; {@code parameters} counts elements. */
-    public record Source(String path, long weightBytes, long parameters, String dtype, int shards) {
+    /** A manifest without provenance: what a conversion of local directories writes. */
+    public Manifest(String manifestVersion, String format, Source source, Adapter adapter, Options options, Output output,
+                    List<FileEntry> files, Timings timings) {
+        this(manifestVersion, format, source, adapter, options, output, files, timings, null, null, null);
+    }
+
+    /**
+     * What was read. {@code weightBytes} counts tensor data; {@code parameters} counts elements.
+     * {@code path} is the local directory read; {@code uri} the source as requested
+     * ({@code hf://org/name@rev}, {@code s3://bucket/prefix}, a path); {@code revision} the commit a
+     * Hub revision was pinned to; {@code contentHash} what the content is ({@code git:COMMIT} or
+     * {@code sha256:...} of the files).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Source(String path, long weightBytes, long parameters, String dtype, int shards, String uri, String revision,
+                         String contentHash) {
+        public Source(String path, long weightBytes, long parameters, String dtype, int shards) {
+            this(path, weightBytes, parameters, dtype, shards, null, null, null);
+        }
     }
 
     /** The LoRA adapter merged or exported: where it came from and its main settings. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Adapter(String path, int modules, int replacedTensors, int r, double loraAlpha, boolean useRslora,
-                          boolean useDora) {
+                          boolean useDora, String uri, String contentHash) {
+        public Adapter(String path, int modules, int replacedTensors, int r, double loraAlpha, boolean useRslora, boolean useDora) {
+            this(path, modules, replacedTensors, r, loraAlpha, useRslora, useDora, null, null);
+        }
+    }
+
+    /**
+     * A pre-quantized model that was copied instead of quantizing the one asked for.
+     *
+     * @param requested    the model the request named
+     * @param used         the variant that was copied, with the commit it was pinned to
+     * @param variantsFile the operator's file that maps one to the other
+     */
+    public record Variant(String requested, String used, String variantsFile) {
     }
 
     /** The 4-bit options as the request resolved them. */
@@ -57,6 +91,19 @@ public record Manifest(
     }
 
     public record Timings(long totalMillis) {
+    }
+
+    /**
+     * This manifest as served from the conversion cache for a new request: {@code cached} true,
+     * the request's own spelling of the source and adapter, and the time the new request took.
+     */
+    public Manifest servedFromCache(Source requestSource, Adapter requestAdapter, long totalMillis) {
+        Source s = new Source(requestSource.path(), source.weightBytes(), source.parameters(), source.dtype(), source.shards(),
+                requestSource.uri(), source.revision(), source.contentHash());
+        Adapter a = adapter == null || requestAdapter == null ? adapter : new Adapter(requestAdapter.path(), adapter.modules(),
+                adapter.replacedTensors(), adapter.r(), adapter.loraAlpha(), adapter.useRslora(), adapter.useDora(),
+                requestAdapter.uri(), adapter.contentHash());
+        return new Manifest(manifestVersion, format, s, a, options, output, files, new Timings(totalMillis), cacheKey, true, variant);
     }
 
     public void write(Path file) throws IOException {

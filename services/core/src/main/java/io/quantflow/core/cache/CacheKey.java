@@ -1,0 +1,40 @@
+package io.quantflow.core.cache;
+
+import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.safetensors.DType;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * The conversion cache's key: the sha256 of everything the output's bytes depend on, the source's
+ * and adapter's content hashes, the formats, the 4-bit options and the merged dtype. Threads,
+ * device and the target do not change the bytes and are not part of it. The leading version
+ * changes whenever what a conversion writes for the same inputs changes.
+ */
+public final class CacheKey {
+    static final String VERSION = "quantflow-conversion-1";
+
+    private CacheKey() {
+    }
+
+    public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype) {
+        StringBuilder s = new StringBuilder(VERSION).append('\n');
+        s.append("source=").append(sourceHash).append('\n');
+        s.append("adapter=").append(adapterHash == null ? "" : adapterHash).append('\n');
+        s.append("formats=").append(String.join(",", formats.stream().map(OutputFormat::id).sorted().toList())).append('\n');
+        s.append("quant=").append(quant.quantType().id()).append(",dq=").append(quant.doubleQuant())
+                .append(",blocksize=").append(quant.blocksize()).append(",compute=").append(quant.computeDtype().torchName())
+                .append(",skip=").append(String.join(",", quant.skipModules())).append('\n');
+        s.append("dtype=").append(dtype == null ? "" : dtype.torchName()).append('\n');
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.toString().getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

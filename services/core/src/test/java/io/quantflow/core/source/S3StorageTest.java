@@ -1,0 +1,219 @@
+package io.quantflow.core.source;
+
+import io.quantflow.core.Fixtures;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.testing.S3TestServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** S3 storage and the S3 source cache against S3Proxy on loopback. */
+class S3StorageTest {
+    static S3TestServer server;
+    static S3Client admin;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = S3TestServer.start();
+        admin = server.client();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (admin != null) {
+            admin.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    static String newBucket() {
+        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
+        admin.createBucket(r -> r.bucket(b));
+        return b;
+    }
+
+    static S3Settings settings(Map<String, String> env) {
+        return S3Settings.from(null, null, null, null, env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
+                .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)));
+    }
+
+    static S3Storage storage() {
+        return S3Storage.open(settings(server.environment()));
+    }
+
+    static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void aMultipartUploadRoundTripsThroughRangedDownloads() throws IOException {
+        String bucket = newBucket();
+        byte[] data = random(12 << 20, 1);
+        Path file = tmp.resolve("blob");
+        Files.write(file, data);
+        try (S3Storage s3 = storage()) {
+            s3.upload(bucket, "models/x/model.safetensors", file);
+            List<S3Storage.ObjectInfo> listed = s3.list(bucket, "models/x/", true);
+            assertEquals(1, listed.size());
+            assertEquals(data.length, listed.get(0).size());
+            assertTrue(listed.get(0).etag().endsWith("-3"), "three parts: " + listed.get(0).etag());
+            try (InputStream in = s3.open(bucket, "models/x/model.safetensors", listed.get(0).etag(), 5_000_000).body()) {
+                byte[] tail = in.readAllBytes();
+                assertEquals(data.length - 5_000_000, tail.length);
+                assertArrayEquals(java.util.Arrays.copyOfRange(data, 5_000_000, data.length), tail);
+            }
+            assertEquals(List.of(), s3.openUploads(bucket, ""));
+        }
+    }
+
+    @Test
+    void anUploadThatFailsHalfwayIsAbortedAndLeavesNoParts() {
+        String bucket = newBucket();
+        byte[] data = random(12 << 20, 2);
+        S3Storage.Content failing = new S3Storage.Content() {
+            @Override
+            public long size() {
+                return data.length;
+            }
+
+            @Override
+            public InputStream open(long offset, long length) throws IOException {
+                if (offset >= S3Settings.MIN_PART_SIZE) {
+                    throw new IOException("disk read error (simulated)");
+                }
+                return new ByteArrayInputStream(data, (int) offset, (int) length);
+            }
+        };
+        try (S3Storage s3 = storage()) {
+            // the control: this server does report an upload left open
+            String id = admin.createMultipartUpload(r -> r.bucket(bucket).key("control")).uploadId();
+            assertEquals(List.of("control"), s3.openUploads(bucket, ""));
+            admin.abortMultipartUpload(r -> r.bucket(bucket).key("control").uploadId(id));
+
+            QuantflowException e = assertThrows(QuantflowException.class, () -> s3.upload(bucket, "out/model.safetensors", failing));
+            assertEquals(ErrorCode.INTERNAL, e.code());
+            assertTrue(e.getMessage().contains("simulated"), e.getMessage());
+            assertEquals(List.of(), s3.openUploads(bucket, ""), "no multipart upload (and so no part) is left");
+            assertEquals(List.of(), s3.list(bucket, "", false));
+        }
+        assertTrue(admin.listMultipartUploads(r -> r.bucket(bucket)).uploads().isEmpty());
+    }
+
+    @Test
+    void anS3SourceIsFetchedIntoTheCacheWithVerifiedSizes() throws IOException {
+        String bucket = newBucket();
+        Path model = Fixtures.path("tiny-llama/base-bf16");
+        putDirectory(bucket, "models/tiny", model);
+        admin.putObject(r -> r.bucket(bucket).key("models/tiny/pytorch_model.bin"), RequestBody.fromBytes(new byte[] {1}));
+        admin.putObject(r -> r.bucket(bucket).key("models/tiny/sub/notes.txt"), RequestBody.fromBytes(new byte[] {1}));
+        try (S3Storage s3 = storage()) {
+            S3Fetcher fetcher = new S3Fetcher(s3, tmp.resolve("cache/s3"));
+            ModelLocation.S3 loc = (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/models/tiny/");
+            S3Fetcher.Snapshot snap = fetcher.fetch(loc, SourceListener.NONE);
+            List<String> names;
+            try (Stream<Path> s = Files.list(snap.dir())) {
+                names = s.map(p -> p.getFileName().toString()).sorted().toList();
+            }
+            assertEquals(List.of("config.json", "generation_config.json", "model.safetensors"), names);
+            for (String n : names) {
+                assertArrayEquals(Files.readAllBytes(model.resolve(n)), Files.readAllBytes(snap.dir().resolve(n)), n);
+            }
+            List<ContentHash.FileDigest> digests = new java.util.ArrayList<>();
+            for (String n : names) {
+                digests.add(new ContentHash.FileDigest(n, Files.size(model.resolve(n)), io.quantflow.core.convert.Converter.sha256(model.resolve(n))));
+            }
+            assertEquals(ContentHash.of(digests), snap.contentHash());
+            // a second fetch finds everything in the cache
+            S3Fetcher.Snapshot again = fetcher.fetch(loc, new SourceListener() {
+                @Override
+                public void downloadStarted(String what, long bytes) {
+                    throw new AssertionError("downloaded again");
+                }
+            });
+            assertEquals(snap.dir(), again.dir());
+        }
+    }
+
+    @Test
+    void wrongCredentialsAreAccessDeniedWithoutTheSecret() {
+        String bucket = newBucket();
+        Map<String, String> env = new HashMap<>(server.environment());
+        env.put("AWS_SECRET_ACCESS_KEY", "definitely-wrong-secret");
+        try (S3Storage s3 = S3Storage.open(settings(env))) {
+            QuantflowException e = assertThrows(QuantflowException.class, () -> s3.list(bucket, "", true));
+            assertEquals(ErrorCode.ACCESS_DENIED, e.code());
+            assertFalse(e.getMessage().contains("definitely-wrong-secret"), e.getMessage());
+            assertFalse(e.getMessage().contains(S3TestServer.IDENTITY), e.getMessage());
+        }
+    }
+
+    @Test
+    void missingBucketsAndEmptyPrefixesAreSourceNotFound() {
+        String bucket = newBucket();
+        try (S3Storage s3 = storage()) {
+            S3Fetcher fetcher = new S3Fetcher(s3, tmp.resolve("cache/s3"));
+            QuantflowException noBucket = assertThrows(QuantflowException.class, () -> fetcher.fetch(
+                    (ModelLocation.S3) ModelLocation.parse("s3://no-such-bucket-qf/x"), SourceListener.NONE));
+            assertEquals(ErrorCode.SOURCE_NOT_FOUND, noBucket.code(), noBucket.getMessage());
+            QuantflowException empty = assertThrows(QuantflowException.class, () -> fetcher.fetch(
+                    (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/nothing"), SourceListener.NONE));
+            assertEquals(ErrorCode.SOURCE_NOT_FOUND, empty.code(), empty.getMessage());
+        }
+    }
+
+    @Test
+    void credentialsComeFromAProfileFileToo() throws IOException {
+        String bucket = newBucket();
+        Path file = tmp.resolve("credentials");
+        Files.writeString(file, "[default]\naws_access_key_id = nobody\naws_secret_access_key = nothing\n\n[local]\naws_access_key_id = "
+                + S3TestServer.IDENTITY + "\naws_secret_access_key = " + S3TestServer.CREDENTIAL + "\n");
+        Map<String, String> env = new HashMap<>();
+        env.put("AWS_SHARED_CREDENTIALS_FILE", file.toString());
+        env.put("AWS_PROFILE", "local");
+        env.put("AWS_ENDPOINT_URL_S3", server.endpoint());
+        S3Settings settings = settings(env);
+        assertTrue(settings.credentials() instanceof S3Credentials.Profile);
+        assertFalse(settings.toString().contains(S3TestServer.CREDENTIAL));
+        try (S3Storage s3 = S3Storage.open(settings)) {
+            assertTrue(s3.isEmpty(bucket, "", false));
+        }
+    }
+
+    static void putDirectory(String bucket, String prefix, Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                admin.putObject(r -> r.bucket(bucket).key(prefix + "/" + p.getFileName()), RequestBody.fromFile(p));
+            }
+        }
+    }
+}
