@@ -3,6 +3,7 @@ package io.quantflow.core.convert;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.quantflow.core.quality.Quality;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -11,7 +12,8 @@ import java.util.List;
 /**
  * {@code quantflow-manifest.json}, written last into every artifact: what was converted, with which
  * options, and every file with its size and sha256. A reader that sees the manifest sees a complete
- * artifact.
+ * artifact. A 4-bit output also records its {@link Quality}: what quantization lost, per weight and
+ * per layer, and what {@code --dynamic} chose.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Manifest(
@@ -22,7 +24,8 @@ public record Manifest(
         Options options,
         Output output,
         List<FileEntry> files,
-        Timings timings) {
+        Timings timings,
+        Quality quality) {
 
     public static final String FILE_NAME = "quantflow-manifest.json";
     public static final String VERSION = "1";
