@@ -32,16 +32,32 @@ import java.util.function.LongConsumer;
  * safetensors shards of at most {@code maxShardBytes} with an index when there are several. Weights
  * are normal with std 0.02 (the Llama initialisation; norms are 1), deterministic for a seed and
  * independent of the thread count: each 4 MiB piece of a tensor has its own generator.
+ *
+ * <p>Weights named as outlier tensors get outlier feature columns, as LLM.int8() found in real models:
+ * every {@link #OUTLIER_COLUMN_PERIOD}th input column (from column {@link #OUTLIER_COLUMN_OFFSET}) holds
+ * values of magnitude {@link #OUTLIER_MAGNITUDE}, random sign. With blocks of 64, a quarter of their
+ * blocks then hold one value 32 standard deviations out, which pushes the block's other values onto
+ * the few 4-bit codes near zero.
  */
 public final class SyntheticCheckpoint {
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
     private static final int PIECE_ELEMENTS = 1 << 21;
+    public static final int OUTLIER_COLUMN_PERIOD = 256;
+    public static final int OUTLIER_COLUMN_OFFSET = 100;
+    /** 32 x the weights' standard deviation of 0.02. */
+    public static final float OUTLIER_MAGNITUDE = 0.64f;
 
     private SyntheticCheckpoint() {
     }
 
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
                              LongConsumer progress) {
+        write(shape, dtype, seed, dir, maxShardBytes, ifExists, java.util.Set.of(), progress);
+    }
+
+    /** As above, with outlier columns planted in the weights named in {@code outlierTensors}. */
+    public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
+                             java.util.Set<String> outlierTensors, LongConsumer progress) {
         if (!dtype.isDecodedFloat()) {
             throw QuantflowException.invalidRequest("synthetic weights are bfloat16, float16 or float32");
         }
@@ -65,7 +81,7 @@ public final class SyntheticCheckpoint {
                         List<Future<?>> tasks = new ArrayList<>();
                         for (TensorInfo t : layout.entries()) {
                             weightMap.put(t.name(), name);
-                            submitTensor(t, seed, o, pool, tasks, progress);
+                            submitTensor(t, seed, outlierTensors.contains(t.name()), o, pool, tasks, progress);
                         }
                         for (Future<?> f : tasks) {
                             f.get();
@@ -127,8 +143,9 @@ public final class SyntheticCheckpoint {
         return shards;
     }
 
-    private static void submitTensor(TensorInfo t, long seed, SafetensorsOutput out, ExecutorService pool,
+    private static void submitTensor(TensorInfo t, long seed, boolean outliers, SafetensorsOutput out, ExecutorService pool,
                                      List<Future<?>> tasks, LongConsumer progress) {
+        long cols = t.rank() == 2 ? t.dim(1) : 1;
         long n = t.elements();
         boolean norm = t.rank() == 1;
         long tensorSeed = mix(seed ^ t.name().hashCode() * 0x9E3779B97F4A7C15L);
@@ -149,6 +166,9 @@ public final class SyntheticCheckpoint {
                         // sum of four 16-bit uniforms: mean 2 * 65535, variance 4 * (65536^2 - 1) / 12
                         long sum = (r & 0xFFFF) + (r >>> 16 & 0xFFFF) + (r >>> 32 & 0xFFFF) + (r >>> 48);
                         v = (float) ((sum - 131070.0) * (0.02 / 37837.2));
+                        if (outliers && (s + i) % cols % OUTLIER_COLUMN_PERIOD == OUTLIER_COLUMN_OFFSET) {
+                            v = (r & 1) == 0 ? OUTLIER_MAGNITUDE : -OUTLIER_MAGNITUDE;
+                        }
                     }
                     put(buf, t.dtype(), v);
                 }
