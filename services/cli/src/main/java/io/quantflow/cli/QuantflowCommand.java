@@ -15,7 +15,7 @@ import java.io.PrintWriter;
         mixinStandardHelpOptions = true,
         versionProvider = QuantflowCommand.Version.class,
         description = "Turns safetensors checkpoints into bitsandbytes 4-bit checkpoints, on this machine.",
-        subcommands = {ConvertCommand.class, InspectCommand.class, SynthCommand.class, DemoCommand.class,
+        subcommands = {ConvertCommand.class, InspectCommand.class, ReportCommand.class, SynthCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class QuantflowCommand implements Runnable {
     public static final int EXIT_USAGE = 2;
@@ -26,7 +26,7 @@ public final class QuantflowCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, synth or demo");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, report, synth or demo");
     }
 
     public static void main(String[] args) {
