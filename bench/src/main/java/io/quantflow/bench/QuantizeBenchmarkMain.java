@@ -229,7 +229,7 @@ public final class QuantizeBenchmarkMain {
                 Row s = scalar.get(r.method() + r.pairKey());
                 if (s != null) {
                     speedups.add(String.format(Locale.ROOT, "  vector/scalar, %s: %.2fx",
-                            r.method().equals("decode") ? "decode only" : "quantize, " + threadText(r),
+                            r.method().equals("decode") ? "decode only" : quantizeText(r) + ", " + threadText(r),
                             s.msPerOp() / r.msPerOp()));
                 }
             }
@@ -241,8 +241,8 @@ public final class QuantizeBenchmarkMain {
                 rows.stream()
                         .filter(o -> o.method().equals("quantize") && new TreeMap<>(o.params()).equals(single))
                         .findFirst()
-                        .ifPresent(o -> speedups.add(String.format(Locale.ROOT, "  quantize, %s, %s / 1 thread: %.2fx",
-                                r.params().get("impl"), threadText(r), o.msPerOp() / r.msPerOp())));
+                        .ifPresent(o -> speedups.add(String.format(Locale.ROOT, "  %s, %s, %s / 1 thread: %.2fx",
+                                quantizeText(r), r.params().get("impl"), threadText(r), o.msPerOp() / r.msPerOp())));
             }
         }
         for (Row r : rows) {
@@ -285,6 +285,10 @@ public final class QuantizeBenchmarkMain {
                 .distinct().count();
         return variants <= 1 ? "" : " [" + r.params().get("type") + " bs" + r.params().get("blocksize")
                 + " chunk " + r.params().get("chunk") + "]";
+    }
+
+    private static String quantizeText(Row r) {
+        return "on".equals(r.params().get("errors")) ? "quantize+errors" : "quantize";
     }
 
     private static String threadText(Row r) {

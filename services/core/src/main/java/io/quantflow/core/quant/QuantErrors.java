@@ -13,8 +13,8 @@ import io.quantflow.core.safetensors.DType;
  *
  * <p>Here every difference is taken in double precision and summed one value at a time: this is the
  * definition that {@link VectorBlockwiseQuantizer}'s in-register measure is held to. That one
- * subtracts and squares in float32, sums each block lane by lane in float32 and then adds the
- * block's sum in double, so its sums differ by rounding only, in the order of summation: for non-negative terms at most
+ * subtracts and squares in float32 and sums lane by lane in float32 over a group of blocks before
+ * adding in double, so its sums differ by rounding only, in the order and precision of summation: for non-negative terms at most
  * {@link #sumTolerance(int, int)} relatively. The largest error is taken on the float32
  * difference by both, and is identical.
  */
@@ -45,15 +45,16 @@ public final class QuantErrors {
 
     /**
      * The largest relative difference allowed between the vector measure's error sums and the
-     * reference's, for a blocksize and a vector width: {@code (blocksize / lanes + lanes + 8) * 2^-24}.
-     * The vector measure squares {@code (deq - x) * (1/absmax)} and {@code x * (1/absmax)} in float32
-     * (the subtraction, the reciprocal, the multiplication and the square round: at most about 6
-     * units of 2^-24 per term), each lane adds {@code blocksize / lanes} terms, the lanes are then added
-     * (at most {@code lanes - 1} additions); for sums of non-negative terms the relative error of
-     * {@code m} additions is at most about {@code m * 2^-24}. Scaling back by absmax^2 and adding the
-     * blocks happen in double.
+     * reference's, for a blocksize and a vector width:
+     * {@code (blocksize / lanes + GROUP_BLOCKS + lanes + 8) * 2^-24}. The vector measure squares
+     * {@code (deq - x) * (1/absmax)} and {@code x * (1/absmax)} in float32 (the subtraction, the
+     * reciprocal, the multiplication, the square and absmax^2 round: about 6 units of 2^-24 per term);
+     * each lane adds {@code blocksize / lanes} terms of a block, then the blocks' lane sums times absmax^2
+     * over {@link VectorBlockwiseQuantizer#GROUP_BLOCKS} blocks, then the lanes are added (at most
+     * {@code lanes - 1} additions); for sums of non-negative terms the relative error of {@code m}
+     * additions is at most about {@code m * 2^-24}. The groups' sums are added in double.
      */
     public static double sumTolerance(int blocksize, int lanes) {
-        return (blocksize / (double) lanes + lanes + 8) * 0x1p-24;
+        return (blocksize / (double) lanes + VectorBlockwiseQuantizer.GROUP_BLOCKS + lanes + 8) * 0x1p-24;
     }
 }

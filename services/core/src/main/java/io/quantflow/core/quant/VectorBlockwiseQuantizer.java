@@ -29,6 +29,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
      */
     private static final VectorSpecies<Float> F = species(Integer.getInteger("quantflow.vector.bits", 0));
     private static final int L = F.length();
+    /** Int lanes of the float vectors' shape: codes as table indexes. */
+    private static final VectorSpecies<Integer> INDEX = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
     /** Byte vector with one lane per float lane: where a vector of codes narrows to. */
     private static final VectorSpecies<Byte> CODE_BYTES = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8));
     private static final VectorSpecies<Byte> IN_BYTES = ByteVector.SPECIES_PREFERRED.withShape(F.vectorShape());
@@ -43,6 +45,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private final FloatVector searchTable;
     /** fp4: code of each count of thresholds exceeded. */
     private final FloatVector countToCode;
+    /** Measured blocks whose lane sums are added in float before they are added up in double. */
+    static final int GROUP_BLOCKS = 16;
     private final ThreadLocal<byte[]> codes = ThreadLocal.withInitial(() -> new byte[4096 + 64]);
     /** The 16 code values, {@code L} lanes a part (one part with 16 lanes or more, two with 8). */
     private final FloatVector[] codebookParts;
@@ -108,8 +112,9 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
      * dequantized from a per-block table of the 16 possible values ({@code code value x absmax}
      * rounded to {@code dtype}) with one permute; the squares of the error and of the value, both
      * divided by the block's absmax (so that they neither overflow nor underflow), and the largest
-     * error are accumulated lane-wise; each block's lanes are added, multiplied by absmax^2 and added
-     * in double. See {@link QuantErrors} for how far these sums may differ from the reference's.
+     * error are accumulated lane-wise; each block's lane sums are multiplied by absmax^2 and added
+     * lane-wise over {@link #GROUP_BLOCKS} blocks, whose lanes are then added and the result added in
+     * double. See {@link QuantErrors} for how far these sums may differ from the reference's.
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
@@ -124,6 +129,10 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
         byte[] tmp = codes.get();
         FloatVector maxError = FloatVector.zero(F);
+        // measured blocks' sums, times absmax^2, lane by lane; added up every GROUP_BLOCKS blocks
+        FloatVector groupError = FloatVector.zero(F);
+        FloatVector groupValue = FloatVector.zero(F);
+        int grouped = 0;
         for (int b = 0; b < blocks; b++) {
             int start = b * blocksize;
             int len = Math.min(blocksize, n - start);
@@ -145,7 +154,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             float inv = 1.0f / amax;
             // the in-register measure works on x / absmax, whose squares neither overflow nor underflow
             // here; far outside weights' range (or below 8 lanes) the reference measures the block
-            boolean measureHere = errors != null && L >= 8 && amax >= 0x1p-100f && amax <= 0x1p100f;
+            boolean measureHere = errors != null && L >= 8 && amax >= 0x1p-24f && amax <= 0x1p24f;
             if (!measureHere) {
                 for (int j = 0; j < blocksize; j += L) {
                     FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
@@ -176,12 +185,20 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 maxError = maxError.max(d.abs());
             }
             pack(tmp, blocksize, packed, packedOff + start / 2);
-            double scale = (double) amax * amax;
-            errors.add(blocksize, squaredError.reduceLanes(VectorOperators.ADD) * scale,
-                    squaredValue.reduceLanes(VectorOperators.ADD) * scale, 0f);
+            FloatVector scale = FloatVector.broadcast(F, amax * amax);
+            groupError = squaredError.fma(scale, groupError);
+            groupValue = squaredValue.fma(scale, groupValue);
+            if (++grouped == GROUP_BLOCKS) {
+                errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                        groupValue.reduceLanes(VectorOperators.ADD), 0f);
+                groupError = FloatVector.zero(F);
+                groupValue = FloatVector.zero(F);
+                grouped = 0;
+            }
         }
         if (errors != null) {
-            errors.add(0, 0, 0, maxError.reduceLanes(VectorOperators.MAX));
+            errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                    groupValue.reduceLanes(VectorOperators.ADD), maxError.reduceLanes(VectorOperators.MAX));
         }
     }
 
@@ -227,7 +244,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     /** Each lane's table value for its code (0..15): one permute with 16 lanes, two and a blend with 8. */
     private static FloatVector lookup(FloatVector code, FloatVector t0, FloatVector t1) {
         if (L >= 16) {
-            return code.selectFrom(t0);
+            IntVector index = (IntVector) code.convertShape(VectorOperators.F2I, INDEX, 0);
+            return index.selectFrom(t0.reinterpretAsInts()).reinterpretAsFloats();
         }
         VectorMask<Float> high = code.compare(VectorOperators.GE, 8f);
         FloatVector index = code.sub(8f, high);
