@@ -39,11 +39,13 @@ final class QualityHtml {
                 .append(Base64.getEncoder().encodeToString(png)).append("\">\n");
 
         h.append("<h2>Per layer</h2>\n<table>\n<tr><th>layer</th><th>4-bit weights</th><th>16-bit weights</th>"
-                + "<th>mean rel. error</th><th>max rel. error</th><th>bits/param</th><th>parameters</th></tr>\n");
+                + "<th>mean rel. error</th><th>max rel. error</th><th>bits/param</th><th>parameters</th><th>kept in 16 bit</th></tr>\n");
         for (LayerQuality l : view.layerRows()) {
-            h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%d</td><td%s>%d</td><td>%.4f</td><td>%.4f</td><td>%.2f</td><td>%s</td></tr>%n",
+            h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%d</td><td%s>%d</td><td>%.4f</td><td>%.4f</td><td>%.2f</td><td>%s</td>"
+                            + "<td class=\"name\">%s</td></tr>%n",
                     QualityView.layerName(l.layer()), l.quantizedModules(), l.keptModules() > 0 ? " class=\"kept\"" : "",
-                    l.keptModules(), l.meanRelativeRms(), l.maxRelativeRms(), l.bitsPerParameter(), ConvertCommand.count(l.parameters())));
+                    l.keptModules(), l.meanRelativeRms(), l.maxRelativeRms(), l.bitsPerParameter(), ConvertCommand.count(l.parameters()),
+                    esc(String.join(", ", view.kept(l.layer())))));
         }
         h.append("</table>\n");
 

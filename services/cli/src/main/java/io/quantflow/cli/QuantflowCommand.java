@@ -35,6 +35,9 @@ public final class QuantflowCommand implements Runnable {
 
     /** Runs the command line; never throws, returns the exit code. */
     public static int execute(String... args) {
+        if (System.getProperty("java.awt.headless") == null) {
+            System.setProperty("java.awt.headless", "true"); // the report draws its chart without a display
+        }
         CommandLine cl = new CommandLine(new QuantflowCommand());
         cl.setExecutionExceptionHandler(QuantflowCommand::handle);
         cl.setParameterExceptionHandler(QuantflowCommand::usageError);

@@ -131,6 +131,47 @@ class DynamicConversionTest {
         assertEquals(ErrorCode.INVALID_REQUEST, bits.code());
     }
 
+    /** Sharded sources: the budget is over all shards, each shard's weights are measured, the index agrees. */
+    @Test
+    void shardedSourcesAndMergedOutputs() throws IOException {
+        Path src = tmp.resolve("sharded");
+        ModelShape shape = ModelShape.named("tiny-llama");
+        SyntheticCheckpoint.write(shape, DType.BF16, 3, src, 1_500_000, IfExists.FAIL, Set.copyOf(shape.outlierTensors(2)), n -> {
+        });
+        Manifest all = convert(src, "sharded-all", null, List.of());
+        assertTrue(all.source().shards() > 1, "shards: " + all.source().shards());
+        List<String> planted = shape.outlierTensors(2);
+        long budget = all.output().weightBytes() + extra(all, planted.get(0)) + extra(all, planted.get(1)) + 1000;
+        Manifest dyn = convert(src, "sharded-dyn", DynamicBudget.ofBytes(budget), List.of());
+        assertEquals(Set.copyOf(planted.stream().map(ModuleNames::fullModule).toList()), Set.copyOf(dyn.quality().dynamic().keptModules()));
+        assertTrue(dyn.output().weightBytes() <= budget);
+        JsonNode index = new ObjectMapper().readTree(tmp.resolve("sharded-dyn/model.safetensors.index.json").toFile());
+        assertEquals(String.format("model-00001-of-%05d.safetensors", all.source().shards()),
+                index.get("weight_map").get("model.embed_tokens.weight").asText());
+
+        // merged-4bit: the measuring pass reads the merged values, as the conversion does
+        Path out = tmp.resolve("merged-dyn");
+        Path base = Fixtures.path("tiny-llama/base-bf16");
+        Converter.Request plain = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("merged-all"),
+                List.of(OutputFormat.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2);
+        Manifest mergedAll = new Converter().convert(plain, Converter.Listener.NONE).manifest();
+        long room = mergedAll.output().weightBytes() + 2 * extra(mergedAll, "model.layers.0.self_attn.q_proj.weight");
+        Converter.Request r = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), out,
+                List.of(OutputFormat.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, DynamicBudget.ofBytes(room));
+        Manifest merged = new Converter().convert(r, Converter.Listener.NONE).manifest();
+        DynamicSelection d = merged.quality().dynamic();
+        assertFalse(d.keptModules().isEmpty());
+        assertTrue(merged.output().weightBytes() <= room);
+        for (String m : d.keptModules()) {
+            assertEquals(tensor(mergedAll, m + ".weight").relativeRms(), tensor(merged, m + ".weight").relativeRmsIfQuantized(), 0.0, m);
+        }
+        // a format that quantizes nothing cannot be dynamic
+        Converter.Request none = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"),
+                List.of(OutputFormat.MERGED_16BIT), null, null, IfExists.FAIL, 2, DynamicBudget.ofBytes(room));
+        assertEquals(ErrorCode.INVALID_REQUEST,
+                assertThrows(QuantflowException.class, () -> new Converter().convert(none, Converter.Listener.NONE)).code());
+    }
+
     @Test
     void beatsKeepingWeightsOfTheSameShapesChosenAtRandom() throws IOException {
         compareWithRandom(planted(2), 3);
