@@ -8,8 +8,9 @@ import io.quantflow.core.safetensors.DType;
  * float32 rounded to the weight's dtype, compared with the value it came from.
  *
  * <p>The absmax is the exact one. With double quantization bitsandbytes dequantizes with the 8-bit
- * absmax instead, which adds a little (about 1% of the error on the reference fixtures; held by a
- * test); that part is only known once the whole tensor is quantized, and is not included.
+ * absmax instead, which adds a little (at most 0.05% of the relative error on the reference
+ * fixtures; held by a test); that part is only known once the whole tensor is quantized, and is not
+ * included.
  *
  * <p>Here every difference is taken in double precision and summed one value at a time: this is the
  * definition that {@link VectorBlockwiseQuantizer}'s in-register measure is held to. That one

@@ -93,7 +93,8 @@ class QuantErrorsTest {
     /**
      * Without double quantization the reference measure is exactly the error of what bitsandbytes
      * dequantizes (its {@code deq} tensors); with it, bitsandbytes' 8-bit absmax adds a little on top,
-     * which the measure leaves out: within 5% here.
+     * which the measure leaves out: at most 0.05% of the relative RMS error here (printed), and the
+     * squared error within 0.5%.
      */
     @Test
     void isTheErrorOfBitsandbytesDequantization() {
@@ -124,7 +125,12 @@ class QuantErrorsTest {
                                 assertEquals(max, ours.maxAbsError(), 0f, where + ": largest error");
                             } else {
                                 // fp4: bitsandbytes' fast-math ties (docs/adr/0003) move a few values one code
-                                assertClose(e, ours.squaredError(), dq == 0 ? 1e-3 : 0.05, where + ": squared error");
+                                assertClose(e, ours.squaredError(), dq == 0 ? 1e-3 : 5e-3, where + ": squared error");
+                            }
+                            if (dq == 1) {
+                                System.out.printf(java.util.Locale.ROOT, "%s: relative RMS %.5f measured (exact absmax),"
+                                        + " %.5f of bitsandbytes' deq (8-bit absmax): %+.2f%%%n", where, ours.relativeRms(),
+                                        Math.sqrt(e / ours.squaredValue()), 100 * (Math.sqrt(e / ours.squaredValue()) / ours.relativeRms() - 1));
                             }
                         }
                     }
