@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * screenshot must show the page (not blank) with the heat map's colours. Chromium comes from Debian
  * (.ci/run installs it through scripts/install-chromium.sh); where it is missing this test says so
  * and is skipped, and {@link ReportTest} still checks the page and the picture without a browser.
+ * {@code QUANTFLOW_CHROMIUM} names the browser to use (one that is not an executable file: none).
  */
 class ReportBrowserTest {
     @TempDir
@@ -33,7 +34,7 @@ class ReportBrowserTest {
     static Path chromium() {
         String env = System.getenv("QUANTFLOW_CHROMIUM");
         if (env != null && !env.isBlank()) {
-            return Path.of(env);
+            return Files.isExecutable(Path.of(env)) ? Path.of(env) : null;
         }
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(File.pathSeparator)) {
             for (String name : List.of("chromium", "chromium-browser", "google-chrome")) {
