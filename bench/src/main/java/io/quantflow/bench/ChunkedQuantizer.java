@@ -1,7 +1,9 @@
 package io.quantflow.bench;
 
 import io.quantflow.core.quant.BlockwiseQuantizer;
+import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quant.DoubleQuantizer;
+import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.safetensors.DType;
 
@@ -54,8 +56,20 @@ final class ChunkedQuantizer implements AutoCloseable {
     private final float[][] floats;
     private final byte[][] packed;
     private final ExecutorService pool;
+    /** When not null, the error of each chunk is measured while it is quantized (one sum per worker). */
+    private final ErrorSums[] errors;
+    private volatile AbsmaxOutliers.Result outliers;
 
     ChunkedQuantizer(Decoder decoder, BlockwiseQuantizer quantizer, int blocksize, int chunkElements, int threads) {
+        this(decoder, quantizer, blocksize, chunkElements, threads, false);
+    }
+
+    /**
+     * @param measure also measure the error while quantizing, as the converter does for the manifest
+     *                (squared error, squared values, largest error; then the absmax outlier count)
+     */
+    ChunkedQuantizer(Decoder decoder, BlockwiseQuantizer quantizer, int blocksize, int chunkElements, int threads,
+                     boolean measure) {
         if (blocksize <= 0 || chunkElements <= 0 || chunkElements % blocksize != 0) {
             throw new IllegalArgumentException("chunk of " + chunkElements
                     + " elements is not a positive multiple of the blocksize " + blocksize);
@@ -70,11 +84,31 @@ final class ChunkedQuantizer implements AutoCloseable {
         this.threads = threads;
         this.floats = new float[threads][chunkElements];
         this.packed = new byte[threads][(chunkElements + 1) / 2];
+        this.errors = measure ? new ErrorSums[threads] : null;
+        if (measure) {
+            for (int i = 0; i < threads; i++) {
+                errors[i] = new ErrorSums();
+            }
+        }
         this.pool = threads == 1 ? null : Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "quantize-worker");
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** The error of the last {@link #quantize} call, when measuring (the workers' sums added in worker order). */
+    ErrorSums error() {
+        ErrorSums total = new ErrorSums();
+        for (ErrorSums e : errors) {
+            total.add(e);
+        }
+        return total;
+    }
+
+    /** The absmax outliers of the last {@link #quantize} call, when measuring. */
+    AbsmaxOutliers.Result outliers() {
+        return outliers;
     }
 
     int threads() {
@@ -92,6 +126,11 @@ final class ChunkedQuantizer implements AutoCloseable {
      */
     DoubleQuantizer.Result quantize(byte[] bf16, int n, float[] absmax, Sink sink) {
         int chunks = (n + chunkElements - 1) / chunkElements;
+        if (errors != null) {
+            for (ErrorSums e : errors) {
+                e.reset();
+            }
+        }
         if (pool == null) {
             for (int c = 0; c < chunks; c++) {
                 quantizeChunk(0, c, bf16, n, absmax, sink);
@@ -109,6 +148,9 @@ final class ChunkedQuantizer implements AutoCloseable {
             }
             awaitAll(running);
         }
+        if (errors != null) {
+            outliers = AbsmaxOutliers.of(absmax, blocks(n));
+        }
         return DoubleQuantizer.quantize(absmax, blocks(n));
     }
 
@@ -118,7 +160,11 @@ final class ChunkedQuantizer implements AutoCloseable {
         float[] values = floats[worker];
         byte[] codes = packed[worker];
         decoder.decode(bf16, 2 * start, len, values);
-        quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize);
+        if (errors == null) {
+            quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize);
+        } else {
+            quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize, DType.BF16, errors[worker]);
+        }
         sink.accept(chunk, codes, (len + 1) / 2);
     }
 

@@ -40,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@link #quantize}: decode, 4-bit blockwise quantize, then double-quantize the absmax: the scalar
  *       reference ({@code HalfFloats.decodeScalar} + {@code Quantizers.scalar}, what a JVM without the
  *       Vector API runs) or the Vector API path ({@code HalfFloats.decode} + {@code VectorBlockwiseQuantizer}),
- *       on one thread or all.</li>
+ *       on one thread or all; with {@code errors=on} also the error analysis the manifest records (squared error,
+ *       squared values and largest error measured while quantizing, then the absmax outliers), against the same
+ *       path without it.</li>
  * </ul>
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -113,6 +115,9 @@ public class QuantizeBenchmark {
         public int blocksize;
         @Param("262144")
         public int chunk;
+        /** {@code on}: also measure the error as the converter does for the manifest (error sums while quantizing, then the absmax outliers). */
+        @Param({"off", "on"})
+        public String errors;
 
         public ChunkedQuantizer quantizer;
         public float[] absmax;
@@ -126,7 +131,7 @@ public class QuantizeBenchmark {
                 default -> throw new IllegalArgumentException("impl is scalar or vector, not " + impl);
             };
             int n = "all".equals(threads) ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(threads);
-            quantizer = new ChunkedQuantizer(decoder(impl), q, blocksize, chunk, n);
+            quantizer = new ChunkedQuantizer(decoder(impl), q, blocksize, chunk, n, "on".equals(errors));
             absmax = new float[quantizer.blocks(tensor.elements)];
         }
 

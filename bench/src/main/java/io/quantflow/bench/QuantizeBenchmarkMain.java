@@ -152,7 +152,7 @@ public final class QuantizeBenchmarkMain {
                 case "decode" -> "decode only, " + params.get("impl");
                 case "doubleQuantize" -> "double quant of absmax only";
                 case "merge" -> "LoRA merge r=" + params.get("rank") + ", " + params.get("impl") + ", 1 thread";
-                case "quantize" -> "quantize, " + params.get("impl") + ", "
+                case "quantize" -> "quantize" + ("on".equals(params.get("errors")) ? "+errors" : "") + ", " + params.get("impl") + ", "
                         + ("all".equals(params.get("threads"))
                                 ? "all threads (" + Runtime.getRuntime().availableProcessors() + ")"
                                 : params.get("threads") + (params.get("threads").equals("1") ? " thread" : " threads"));
@@ -229,7 +229,7 @@ public final class QuantizeBenchmarkMain {
                 Row s = scalar.get(r.method() + r.pairKey());
                 if (s != null) {
                     speedups.add(String.format(Locale.ROOT, "  vector/scalar, %s: %.2fx",
-                            r.method().equals("decode") ? "decode only" : "quantize, " + threadText(r),
+                            r.method().equals("decode") ? "decode only" : quantizeText(r) + ", " + threadText(r),
                             s.msPerOp() / r.msPerOp()));
                 }
             }
@@ -241,12 +241,24 @@ public final class QuantizeBenchmarkMain {
                 rows.stream()
                         .filter(o -> o.method().equals("quantize") && new TreeMap<>(o.params()).equals(single))
                         .findFirst()
-                        .ifPresent(o -> speedups.add(String.format(Locale.ROOT, "  quantize, %s, %s / 1 thread: %.2fx",
-                                r.params().get("impl"), threadText(r), o.msPerOp() / r.msPerOp())));
+                        .ifPresent(o -> speedups.add(String.format(Locale.ROOT, "  %s, %s, %s / 1 thread: %.2fx",
+                                quantizeText(r), r.params().get("impl"), threadText(r), o.msPerOp() / r.msPerOp())));
+            }
+        }
+        for (Row r : rows) {
+            if (r.method().equals("quantize") && "on".equals(r.params().get("errors"))) {
+                Map<String, String> off = new TreeMap<>(r.params());
+                off.put("errors", "off");
+                rows.stream()
+                        .filter(o -> o.method().equals("quantize") && new TreeMap<>(o.params()).equals(off))
+                        .findFirst()
+                        .ifPresent(o -> speedups.add(String.format(Locale.ROOT,
+                                "  error analysis cost, %s, %s: %+.1f%% time (%.3f vs %.3f ms/op without it)",
+                                r.params().get("impl"), threadText(r), 100 * (r.msPerOp() / o.msPerOp() - 1), r.msPerOp(), o.msPerOp())));
             }
         }
         if (!speedups.isEmpty()) {
-            out.append(String.format(Locale.ROOT, "%nspeedups (same tensor, type, blocksize and chunk):%n"));
+            out.append(String.format(Locale.ROOT, "%nspeedups and costs (same tensor, type, blocksize and chunk):%n"));
             speedups.forEach(s -> out.append(s).append(System.lineSeparator()));
         }
         return out.toString();
@@ -273,6 +285,10 @@ public final class QuantizeBenchmarkMain {
                 .distinct().count();
         return variants <= 1 ? "" : " [" + r.params().get("type") + " bs" + r.params().get("blocksize")
                 + " chunk " + r.params().get("chunk") + "]";
+    }
+
+    private static String quantizeText(Row r) {
+        return "on".equals(r.params().get("errors")) ? "quantize+errors" : "quantize";
     }
 
     private static String threadText(Row r) {

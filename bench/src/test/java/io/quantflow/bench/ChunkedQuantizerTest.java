@@ -53,6 +53,35 @@ class ChunkedQuantizerTest {
         assertArrayEquals(expected.nestedAbsmax(), actual.nestedAbsmax(), 0f, "nested absmax");
     }
 
+    /** Measuring while quantizing (errors=on in the benchmark) writes the same bytes and measures the reference's error. */
+    @Test
+    void measuringQuantizesTheSameAndMeasuresTheReferenceError() {
+        int n = 300_001;
+        int blocksize = 64;
+        byte[] bf16 = Bf16Tensors.randomNormal(n, 0.02, 9);
+        float[] values = new float[n];
+        HalfFloats.decodeScalar(DType.BF16, bf16, 0, n, values, 0);
+        io.quantflow.core.quant.ErrorSums reference = new io.quantflow.core.quant.ErrorSums();
+        byte[] expectedPacked = new byte[(n + 1) / 2];
+        float[] expectedAbsmax = new float[(n + blocksize - 1) / blocksize];
+        Quantizers.scalar(QuantType.NF4).quantize(values, 0, n, blocksize, expectedPacked, 0, expectedAbsmax, 0, DType.BF16, reference);
+        int chunk = 65536;
+        byte[] packed = new byte[(n + 1) / 2];
+        float[] absmax = new float[expectedAbsmax.length];
+        try (ChunkedQuantizer q = new ChunkedQuantizer(ChunkedQuantizer.FAST_DECODE, new VectorBlockwiseQuantizer(QuantType.NF4),
+                blocksize, chunk, 2, true)) {
+            q.quantize(bf16, n, absmax, (c, codes, length) -> System.arraycopy(codes, 0, packed, c * (chunk / 2), length));
+            assertArrayEquals(expectedPacked, packed);
+            assertArrayEquals(expectedAbsmax, absmax, 0f);
+            io.quantflow.core.quant.ErrorSums e = q.error();
+            assertEquals(reference.values(), e.values());
+            assertEquals(reference.maxAbsError(), e.maxAbsError(), 0f);
+            assertEquals(reference.squaredError(), e.squaredError(), reference.squaredError() * 1e-5);
+            assertEquals(0, q.outliers().outlierBlocks());
+            assertEquals(expectedAbsmax.length, q.outliers().blocks());
+        }
+    }
+
     @Test
     void chunkMustBeWholeBlocks() {
         assertThrows(IllegalArgumentException.class,

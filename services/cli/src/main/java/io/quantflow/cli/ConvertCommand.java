@@ -3,6 +3,10 @@ package io.quantflow.cli;
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
+import io.quantflow.core.convert.DynamicBudget;
+import io.quantflow.core.quality.DynamicSelection;
+import io.quantflow.core.quality.Quality;
+import io.quantflow.core.quality.TensorQuality;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
@@ -74,6 +78,17 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Option(names = "--skip-modules", split = ",", paramLabel = "MODULE", description = "Modules to keep in 16 bit, comma-separated (lm_head is always kept).")
     List<String> skipModules = new ArrayList<>();
+
+    @Option(names = "--dynamic", description = {"Keep in 16 bit the weights that 4 bits hurt most, as many as the budget allows",
+            "(--max-bits-per-param or --max-size): measures every weight first, then converts."})
+    boolean dynamic;
+
+    @Option(names = "--max-bits-per-param", paramLabel = "B",
+            description = "With --dynamic: weight files at most B x parameters / 8 bytes (the bits/param the manifest reports).")
+    Double maxBitsPerParam;
+
+    @Option(names = "--max-size", paramLabel = "BYTES", description = "With --dynamic: weight files at most BYTES bytes.")
+    Long maxSize;
 
     @Option(names = "--if-exists", defaultValue = "fail", description = "fail or overwrite, when TARGET holds files (default: ${DEFAULT-VALUE}).")
     String ifExists;
@@ -262,7 +277,7 @@ final class ConvertCommand implements Callable<Integer> {
         ModelLocation out = ModelLocation.parse(target);
         ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
         return new ConversionJob(src, ad, out, r.formats(), r.quant(), r.dtype(), r.ifExists(), r.threads(), !noCache, exactModelName,
-                r.device());
+                r.device(), r.dynamic());
     }
 
     Converter.Request request(Path source, Path adapter, Path target) {
@@ -281,7 +296,18 @@ final class ConvertCommand implements Callable<Integer> {
         if (threads < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be positive");
         }
-        return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads, dev);
+        DynamicBudget budget = null;
+        if (dynamic) {
+            if ((maxBitsPerParam == null) == (maxSize == null)) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--dynamic needs one budget: --max-bits-per-param B or --max-size BYTES");
+            }
+            budget = parse(() -> new DynamicBudget(maxBitsPerParam, maxSize));
+        } else if (maxBitsPerParam != null || maxSize != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    (maxSize != null ? "--max-size" : "--max-bits-per-param") + " is the budget of --dynamic; add --dynamic");
+        }
+        return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads, dev).withDynamic(budget);
     }
 
     private <T> T parse(java.util.function.Supplier<T> s) {
@@ -291,6 +317,8 @@ final class ConvertCommand implements Callable<Integer> {
     private <T> T parse(java.util.function.Supplier<T> s, String message) {
         try {
             return s.get();
+        } catch (QuantflowException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), message != null ? message : e.getMessage());
         }
@@ -305,6 +333,15 @@ final class ConvertCommand implements Callable<Integer> {
                     m.output().quantizedTensors(), count(m.output().quantizedParameters()), m.output().keptTensors());
         } else {
             out.printf(Locale.ROOT, "converted %s -> %s (%s)%n", source, target, m.format());
+        }
+        if (m.quality() != null) {
+            Quality q = m.quality();
+            out.printf(Locale.ROOT, "  error: mean relative RMS %.4f (parameter-weighted), worst weight %.4f; see quantflow report%n",
+                    q.meanRelativeRms(), q.maxRelativeRms());
+            DynamicSelection d = q.dynamic();
+            if (d != null) {
+                printDynamic(out, d, q);
+            }
         }
         if (m.adapter() != null) {
             out.printf(Locale.ROOT, "  adapter %s: %d LoRA modules (r=%d, alpha=%s%s%s)%s%n", m.adapter().path(), m.adapter().modules(),
@@ -325,6 +362,21 @@ final class ConvertCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
                     Sizes.human((long) (m.source().weightBytes() / secs)));
         }
+    }
+
+    /** What --dynamic kept in 16 bit, and what that bought. */
+    static void printDynamic(PrintStream out, DynamicSelection d, Quality q) {
+        out.printf(Locale.ROOT, "  dynamic (budget %s): %d weight%s kept in 16 bit%s%n", d.budget(), d.keptModules().size(),
+                d.keptModules().size() == 1 ? "" : "s", d.keptModules().isEmpty() ? " (the budget holds no more than 4 bits everywhere)" : ":");
+        for (String module : d.keptModules()) {
+            Double e = q.tensors().stream().filter(t -> t.name().equals(module + ".weight")).findFirst()
+                    .map(TensorQuality::relativeRmsIfQuantized).orElse(null);
+            out.printf(Locale.ROOT, "    %s%s%n", module, e == null ? "" : String.format(Locale.ROOT, "  (4-bit error %.4f)", e));
+        }
+        out.printf(Locale.ROOT, "    planned %.3f bits/param (every weight in 4 bit: %.3f); mean error %.4f -> %.4f,"
+                        + " %.1f%% removed, %.1f%% per extra bit/param (same shapes at random: %.4f)%n",
+                d.bitsPerParameter(), d.baselineBitsPerParameter(), d.baselineMeanRelativeRms(), d.meanRelativeRms(),
+                100 * d.errorRemovedShare(), 100 * d.errorRemovedSharePerExtraBit(), d.randomSameShapeMeanRelativeRms());
     }
 
     /** Numbers as people write them: 16, not 16.0. */

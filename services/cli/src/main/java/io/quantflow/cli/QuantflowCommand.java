@@ -16,7 +16,7 @@ import java.util.Map;
         mixinStandardHelpOptions = true,
         versionProvider = QuantflowCommand.Version.class,
         description = "Turns safetensors checkpoints into bitsandbytes 4-bit checkpoints, on this machine.",
-        subcommands = {ConvertCommand.class, InspectCommand.class, SynthCommand.class, DemoCommand.class,
+        subcommands = {ConvertCommand.class, InspectCommand.class, ReportCommand.class, SynthCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class QuantflowCommand implements Runnable {
     public static final int EXIT_USAGE = 2;
@@ -42,7 +42,7 @@ public final class QuantflowCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, synth or demo");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, report, synth or demo");
     }
 
     public static void main(String[] args) {
@@ -56,6 +56,9 @@ public final class QuantflowCommand implements Runnable {
 
     /** Runs the command line with the given environment variables in place of the process's. */
     public static int execute(Map<String, String> env, String... args) {
+        if (System.getProperty("java.awt.headless") == null) {
+            System.setProperty("java.awt.headless", "true"); // the report draws its chart without a display
+        }
         CommandLine cl = new CommandLine(new QuantflowCommand(env));
         cl.setExecutionExceptionHandler(QuantflowCommand::handle);
         cl.setParameterExceptionHandler(QuantflowCommand::usageError);

@@ -15,9 +15,10 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "synth", description = "Writes a synthetic checkpoint with a real architecture's shapes and random weights.")
+@Command(name = "synth", description = {"Writes a synthetic checkpoint with a real architecture's shapes and random weights.",
+        "--plant-outliers N gives the attention output projection of N layers outlier columns (values 32 std out)."})
 final class SynthCommand implements Callable<Integer> {
-    @Option(names = "--shape", required = true, description = "tiny-llama, llama-160m, llama-1b, llama-8b or llama-70b.")
+    @Option(names = "--shape", required = true, description = "tiny-llama, llama-160m, byte-llama, llama-1b, llama-8b or llama-70b.")
     String shape;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "Output directory (must not exist or be empty).")
@@ -31,6 +32,10 @@ final class SynthCommand implements Callable<Integer> {
 
     @Option(names = "--max-shard-size", defaultValue = "5000000000", paramLabel = "BYTES", description = "Largest shard (default: 5 GB).")
     long maxShard;
+
+    @Option(names = "--plant-outliers", defaultValue = "0", paramLabel = "N",
+            description = "Plant outlier columns in self_attn.o_proj of N layers spread over the depth (default: none).")
+    int plantOutliers;
 
     @Option(names = "--if-exists", defaultValue = "fail", description = "fail or overwrite (default: ${DEFAULT-VALUE}).")
     String ifExists;
@@ -46,8 +51,10 @@ final class SynthCommand implements Callable<Integer> {
         ModelShape s;
         DType d;
         IfExists ie;
+        java.util.List<String> outliers;
         try {
             s = ModelShape.named(shape);
+            outliers = s.outlierTensors(plantOutliers);
             d = DType.fromTorchName(dtype.toLowerCase(Locale.ROOT)).orElseThrow(() -> new IllegalArgumentException("--dtype must be bfloat16, float16 or float32"));
             ie = IfExists.valueOf(ifExists.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
@@ -62,13 +69,16 @@ final class SynthCommand implements Callable<Integer> {
         java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
         long t0 = System.nanoTime();
         try {
-            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, n -> bar.update(done.addAndGet(n)));
+            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, java.util.Set.copyOf(outliers), n -> bar.update(done.addAndGet(n)));
         } finally {
             bar.done();
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "wrote %s: %s, %s parameters, %s %s in %.1f s (%s/s)%n", out, s.name(),
                 ConvertCommand.count(s.parameters()), Sizes.human(bytes), d.torchName(), secs, Sizes.human((long) (bytes / secs)));
+        for (String t : outliers) {
+            System.out.println("  outlier columns planted in " + t);
+        }
         return 0;
     }
 }

@@ -23,6 +23,12 @@ public final class CacheKey {
     }
 
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype) {
+        return of(sourceHash, adapterHash, formats, quant, dtype, null);
+    }
+
+    /** As above, for a request with a {@code --dynamic} budget (null: none), which changes what is written. */
+    public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype,
+                            io.quantflow.core.convert.DynamicBudget dynamic) {
         StringBuilder s = new StringBuilder(VERSION).append('\n');
         s.append("source=").append(sourceHash).append('\n');
         s.append("adapter=").append(adapterHash == null ? "" : adapterHash).append('\n');
@@ -31,6 +37,10 @@ public final class CacheKey {
                 .append(",blocksize=").append(quant.blocksize()).append(",compute=").append(quant.computeDtype().torchName())
                 .append(",skip=").append(String.join(",", quant.skipModules())).append('\n');
         s.append("dtype=").append(dtype == null ? "" : dtype.torchName()).append('\n');
+        if (dynamic != null) {
+            s.append("dynamic=").append(dynamic.maxBitsPerParameter() == null ? "" : dynamic.maxBitsPerParameter())
+                    .append(',').append(dynamic.maxBytes() == null ? "" : dynamic.maxBytes()).append('\n');
+        }
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.toString().getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {

@@ -63,6 +63,11 @@ public final class ConversionPlan {
         return shards.stream().mapToLong(SourceShard::sourceBytes).sum();
     }
 
+    /** Upper bound of one output's weight files (every shard, headers included), known before anything is written. */
+    long weightBytesBound(OutputSpec o) {
+        return plans(o).stream().mapToLong(ShardPlan::maxFileBytes).sum();
+    }
+
     /** Upper bound of the weight files' size of all outputs: known from shapes before anything is written. */
     long maxWeightBytes() {
         return plans.values().stream().flatMap(List::stream).mapToLong(ShardPlan::maxFileBytes).sum();

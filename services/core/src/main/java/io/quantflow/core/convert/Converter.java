@@ -8,8 +8,11 @@ import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.merge.DeltaApplier;
-import io.quantflow.core.quant.QuantError;
+import io.quantflow.core.quality.DynamicSelection;
+import io.quantflow.core.quality.ModuleNames;
+import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quant.BlockwiseQuantizer;
+import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
@@ -26,8 +29,10 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -50,31 +55,39 @@ public final class Converter {
      * @param dtype   the 16-bit dtype of merged outputs (null: the base's)
      * @param threads worker threads; 0 or less means one per available processor
      * @param device  where 4-bit quantization runs (AUTO: a CUDA GPU when there is one)
+     * @param provenance where the source came from (recorded in the manifest), or null for a local directory
+     * @param dynamic with a budget, keep in 16 bit the weights whose 4-bit error is worst, as many as the
+     *                budget allows (docs/adr/0006); null quantizes every weight it can
      */
     public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
-                          DType dtype, IfExists ifExists, int threads, Device device, Provenance provenance) {
+                          DType dtype, IfExists ifExists, int threads, Device device, Provenance provenance,
+                          DynamicBudget dynamic) {
 
         public Request {
             formats = List.copyOf(formats);
             java.util.Objects.requireNonNull(device, "device");
         }
 
-        /** A request on the device AUTO picks, without provenance (the manifest names the local directories only). */
+        /** A request on the device AUTO picks, from a local directory, quantizing every weight it can. */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, null);
+            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, null, null);
         }
 
-        /** A request on a given device, without provenance. */
+        /** A request on a given device. */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads, Device device) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, device, null);
+            this(source, adapter, target, formats, quant, dtype, ifExists, threads, device, null, null);
         }
 
-        /** A request on the device AUTO picks, with where the source came from. */
-        public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
-                       DType dtype, IfExists ifExists, int threads, Provenance provenance) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, provenance);
+        /** This request with where its source came from. */
+        public Request withProvenance(Provenance p) {
+            return new Request(source, adapter, target, formats, quant, dtype, ifExists, threads, device, p, dynamic);
+        }
+
+        /** This request with {@code --dynamic} and a budget. */
+        public Request withDynamic(DynamicBudget budget) {
+            return new Request(source, adapter, target, formats, quant, dtype, ifExists, threads, device, provenance, budget);
         }
 
         /** A bitsandbytes 4-bit conversion of a model. */
@@ -139,65 +152,134 @@ public final class Converter {
                             + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
                 }
             }
-            // requantizing a model that was 4-bit adds rounding error on top of the first quantization: measure it
-            Map<OutputSpec, QuantError> errors = new LinkedHashMap<>();
-            for (OutputSpec o : outputs) {
-                errors.put(o, base4bit && o.quantizes() ? new QuantError() : null);
-            }
-            try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
-                out.requireSpace(plan.maxWeightBytes() + outputs.size() * otherFilesBytes(checkpoint) + (1 << 20));
-                int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
-                ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-                    Thread t = new Thread(r, "quantflow-worker");
-                    t.setDaemon(true);
-                    return t;
-                });
-                try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
-                    BlockwiseQuantizer quantizer = Quantizers.best(request.quant().quantType());
-                    String engine = accelerator != null ? accelerator.name()
-                            : "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
-                    Map<OutputSpec, Path> dirs = new LinkedHashMap<>();
-                    for (OutputSpec o : outputs) {
-                        Path dir = o.subdir().isEmpty() ? out.staging() : out.staging().resolve(o.subdir());
-                        Files.createDirectories(dir);
-                        dirs.put(o, dir);
-                    }
-                    Map<Path, Future<Manifest.FileEntry>> written = new LinkedHashMap<>();
-                    Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, errors, quantizer, accelerator,
-                            pool, listener, written);
-                    List<Manifest> manifests = new ArrayList<>();
-                    for (OutputSpec o : outputs) {
-                        Path dir = dirs.get(o);
-                        if (o.format() == OutputFormat.LORA) {
-                            LoraExport.write(adapter, dir);
-                        } else {
-                            writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
-                        }
-                        List<Manifest.FileEntry> files = hashAll(dir, pool, written);
-                        Manifest m = manifest(checkpoint, adapter, plan, o, engine, errors.get(o), files, System.nanoTime() - t0,
-                                request.provenance());
-                        m.write(dir.resolve(Manifest.FILE_NAME));
-                        manifests.add(m);
-                        fsyncDirectory(dir);
-                    }
-                    fsyncDirectory(out.staging());
-                    out.commit();
-                    listener.finished();
-                    return new Result(target, manifests);
-                } finally {
-                    pool.shutdownNow();
+            int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
+            BlockwiseQuantizer quantizer = Quantizers.best(request.quant() == null ? QuantOptions.defaults().quantType() : request.quant().quantType());
+            ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+                Thread t = new Thread(r, "quantflow-worker");
+                t.setDaemon(true);
+                return t;
+            });
+            try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
+                String engine = accelerator != null ? accelerator.name()
+                        : "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
+                DynamicResult dynamic = null;
+                if (request.dynamic() != null) {
+                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, quantizer, pool, listener);
+                    outputs = dynamic.outputs();
+                    plan = dynamic.plan();
                 }
+                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, quantizer, accelerator, engine,
+                        pool, listener, t0);
             } catch (IOException e) {
                 throw TargetDirectory.ioFailure("writing " + target, e);
             } catch (OutOfMemoryError e) {
                 throw new QuantflowException(ErrorCode.OUT_OF_MEMORY, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
+            } finally {
+                pool.shutdownNow();
             }
         }
     }
 
-    /** The outputs a request asks for, checked against each other and the adapter. */
-    static List<OutputSpec> outputs(Request r) {
-        return outputs(r.formats(), r.adapter() != null, r.quant(), r.dtype());
+    /** The outputs and plan once {@code --dynamic} has chosen, with what it chose and the errors it measured. */
+    private record DynamicResult(List<OutputSpec> outputs, ConversionPlan plan, DynamicSelection selection,
+                                 Map<String, ErrorSums> measured) {
+    }
+
+    /**
+     * {@code --dynamic}: checks that the budget holds the smallest output, measures the error of every
+     * weight the output would quantize (a pass over those weights, nothing written), chooses the weights
+     * to keep in 16 bit ({@link DynamicPlanner}) and plans the output again with them skipped.
+     */
+    private static DynamicResult chooseDynamic(Request request, long parameters, List<SourceShard> shards,
+                                               List<OutputSpec> outputs, ConversionPlan plan, BlockwiseQuantizer quantizer,
+                                               ExecutorService pool, Listener listener) throws IOException {
+        List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
+        if (quantizing.size() != 1) {
+            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
+                    + " it needs exactly one of the formats bnb-4bit or merged-4bit");
+        }
+        OutputSpec q = quantizing.get(0);
+        long budgetBytes = request.dynamic().bytes(parameters);
+        long baseline = plan.weightBytesBound(q);
+        if (baseline > budgetBytes) {
+            throw QuantflowException.invalidRequest(String.format(Locale.ROOT,
+                    "the budget %s (%d bytes of weight files) is below the smallest possible output, every weight in 4 bit:"
+                            + " %d bytes (%s, %.3f bits/param)", request.dynamic().describe(), budgetBytes, baseline,
+                    Sizes.human(baseline), baseline * 8.0 / parameters));
+        }
+        AtomicLong done = new AtomicLong();
+        listener.started(plan.plans(q).stream().mapToLong(p -> p.shard().tensors().stream()
+                .filter(t -> p.role(t.name()) == TensorRole.QUANTIZE).mapToLong(SourceTensor::sourceBytes).sum()).sum());
+        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), quantizer, pool,
+                n -> listener.progress(done.addAndGet(n)));
+        List<DynamicPlanner.Candidate> candidates = DynamicPlanner.candidates(plan.plans(q), measured);
+        List<DynamicPlanner.Candidate> kept = new ArrayList<>(DynamicPlanner.choose(candidates, budgetBytes - baseline));
+        while (true) {
+            List<String> skip = new ArrayList<>(q.quant().skipModules());
+            kept.forEach(c -> skip.add(ModuleNames.fullModule(c.name())));
+            QuantOptions o = q.quant();
+            OutputSpec q2 = new OutputSpec(q.format(), q.subdir(),
+                    new QuantOptions(o.quantType(), o.doubleQuant(), o.blocksize(), o.computeDtype(), skip), q.dtype());
+            List<OutputSpec> outputs2 = outputs.stream().map(x -> x == q ? q2 : x).toList();
+            ConversionPlan plan2 = ConversionPlan.of(shards, outputs2);
+            long planned = plan2.weightBytesBound(q2);
+            // the choice estimated each weight's bytes from its data; the header decides the last few bytes
+            if (planned <= budgetBytes || kept.isEmpty()) {
+                DynamicSelection selection = DynamicPlanner.selection(request.dynamic(), budgetBytes, candidates, kept,
+                        baseline, planned, parameters);
+                return new DynamicResult(outputs2, plan2, selection, measured);
+            }
+            kept.remove(kept.size() - 1);
+        }
+    }
+
+    private Result write(Request request, Checkpoint checkpoint, LoraAdapter adapter, boolean base4bit,
+                         List<OutputSpec> outputs, ConversionPlan plan, DynamicResult dynamic,
+                         BlockwiseQuantizer quantizer, TensorQuantizer accelerator, String engine, ExecutorService pool,
+                         Listener listener, long t0)
+            throws IOException {
+        Path target = request.target().toAbsolutePath().normalize();
+        // what each weight lost, per output that quantizes (filled from the pool's threads)
+        Map<OutputSpec, Map<String, MeasuredTensor>> measured = new LinkedHashMap<>();
+        for (OutputSpec o : outputs) {
+            measured.put(o, new ConcurrentHashMap<>());
+        }
+        try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
+            out.requireSpace(plan.maxWeightBytes() + outputs.size() * otherFilesBytes(checkpoint) + (1 << 20));
+            Map<OutputSpec, Path> dirs = new LinkedHashMap<>();
+            for (OutputSpec o : outputs) {
+                Path dir = o.subdir().isEmpty() ? out.staging() : out.staging().resolve(o.subdir());
+                Files.createDirectories(dir);
+                dirs.put(o, dir);
+            }
+            Map<Path, Future<Manifest.FileEntry>> written = new LinkedHashMap<>();
+            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, quantizer, accelerator,
+                    pool, listener, written);
+            List<Manifest> manifests = new ArrayList<>();
+            for (OutputSpec o : outputs) {
+                Path dir = dirs.get(o);
+                if (o.format() == OutputFormat.LORA) {
+                    LoraExport.write(adapter, dir);
+                } else {
+                    writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
+                }
+                List<Manifest.FileEntry> files = hashAll(dir, pool, written);
+                Quality quality = o.quantizes()
+                        ? QualityBuilder.build(plan.plans(o), layouts.get(o), measured.get(o), o.quant().quantType(),
+                        dynamic == null ? null : dynamic.measured(), dynamic == null ? null : dynamic.selection())
+                        : null;
+                Double requantization = base4bit && quality != null ? quality.relativeRms() : null;
+                Manifest m = manifest(checkpoint, adapter, plan, o, engine, requantization, quality, files,
+                        System.nanoTime() - t0, request.provenance());
+                m.write(dir.resolve(Manifest.FILE_NAME));
+                manifests.add(m);
+                fsyncDirectory(dir);
+            }
+            fsyncDirectory(out.staging());
+            out.commit();
+            listener.finished();
+            return new Result(target, manifests);
+        }
     }
 
     /**
@@ -206,6 +288,16 @@ public final class Converter {
      */
     public static void checkOutputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
         outputs(formats, withAdapter, quant, dtype);
+    }
+
+    /** The outputs a request asks for, checked against each other and the adapter. */
+    static List<OutputSpec> outputs(Request r) {
+        if (r.dynamic() != null && r.formats().stream().noneMatch(f -> f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT)) {
+            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
+                    + " the formats asked for (" + String.join(", ", r.formats().stream().map(OutputFormat::id).toList())
+                    + ") quantize nothing");
+        }
+        return outputs(r.formats(), r.adapter() != null, r.quant(), r.dtype());
     }
 
     private static List<OutputSpec> outputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
@@ -235,10 +327,10 @@ public final class Converter {
 
     /** Every output's shards, the source read once; returns each output's final shard layouts. */
     private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
-                                                                  Map<OutputSpec, QuantError> errors,
+                                                                  Map<OutputSpec, Map<String, MeasuredTensor>> measured,
                                                                   BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
                                                                   ExecutorService pool, Listener listener,
-                                                                  Map<Path, Future<Manifest.FileEntry>> written) throws IOException {
+                                                                  Map<Path, Future<Manifest.FileEntry>> synced) throws IOException {
         Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
         AtomicLong done = new AtomicLong();
         listener.started(plan.sourceBytes());
@@ -246,24 +338,24 @@ public final class Converter {
             SourceShard shard = plan.shards().get(i);
             List<ShardPlan> plans = new ArrayList<>();
             List<Path> files = new ArrayList<>();
-            List<QuantError> shardErrors = new ArrayList<>();
+            List<Map<String, MeasuredTensor>> shardMeasured = new ArrayList<>();
             for (Map.Entry<OutputSpec, List<ShardPlan>> e : plan.plans().entrySet()) {
                 plans.add(e.getValue().get(i));
                 files.add(dirs.get(e.getKey()).resolve(shard.fileName()));
-                shardErrors.add(errors.get(e.getKey()));
+                shardMeasured.add(measured.get(e.getKey()));
             }
             if (plans.isEmpty()) {
                 continue;
             }
-            List<SafetensorsLayout> shardLayouts = new ShardWriter(shard, quantizer, accelerator, pool,
-                    n -> listener.progress(done.addAndGet(n))).write(plans, files, shardErrors);
+            List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, accelerator, pool,
+                    n -> listener.progress(done.addAndGet(n))).write(plans, files, shardMeasured);
             int k = 0;
             for (OutputSpec o : plan.plans().keySet()) {
-                layouts.computeIfAbsent(o, x -> new ArrayList<>()).add(shardLayouts.get(k++));
+                layouts.computeIfAbsent(o, x -> new ArrayList<>()).add(written.get(k++));
             }
             // made durable and hashed by the pool while the next shard is converted
             for (Path f : files) {
-                written.put(f, pool.submit(() -> syncAndHash(f)));
+                synced.put(f, pool.submit(() -> syncAndHash(f)));
             }
         }
         return layouts;
@@ -376,8 +468,8 @@ public final class Converter {
     }
 
     private static Manifest manifest(Checkpoint checkpoint, LoraAdapter adapter, ConversionPlan plan, OutputSpec o,
-                                     String engine, QuantError error, List<Manifest.FileEntry> files, long nanos,
-                                     Provenance p) {
+                                     String engine, Double requantizationError, Quality quality,
+                                     List<Manifest.FileEntry> files, long nanos, Provenance p) {
         long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
         long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
         long params = checkpoint.parameters();
@@ -394,10 +486,11 @@ public final class Converter {
                         q.computeDtype().torchName(), q.skipModules(), engine),
                 new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
                         plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
-                        error == null ? null : error.relativeRms()),
+                        requantizationError),
                 files,
                 new Manifest.Timings(nanos / 1_000_000),
-                p == null ? null : p.cacheKey(), p == null ? null : false, null);
+                p == null ? null : p.cacheKey(), p == null ? null : false, null,
+                quality);
     }
 
     private static void fsyncDirectory(Path dir) {

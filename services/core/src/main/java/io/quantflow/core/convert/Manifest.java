@@ -3,6 +3,7 @@ package io.quantflow.core.convert;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.quantflow.core.quality.Quality;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -11,7 +12,8 @@ import java.util.List;
 /**
  * {@code quantflow-manifest.json}, written last into every artifact: what was converted, with which
  * options, and every file with its size and sha256. A reader that sees the manifest sees a complete
- * artifact.
+ * artifact. A 4-bit output also records its {@link Quality}: what quantization lost, per weight and
+ * per layer, and what {@code --dynamic} chose.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Manifest(
@@ -25,7 +27,8 @@ public record Manifest(
         Timings timings,
         String cacheKey,
         Boolean cached,
-        Variant variant) {
+        Variant variant,
+        Quality quality) {
 
     public static final String FILE_NAME = "quantflow-manifest.json";
     public static final String VERSION = "1";
@@ -35,7 +38,7 @@ public record Manifest(
     /** A manifest without provenance: what a conversion of local directories writes. */
     public Manifest(String manifestVersion, String format, Source source, Adapter adapter, Options options, Output output,
                     List<FileEntry> files, Timings timings) {
-        this(manifestVersion, format, source, adapter, options, output, files, timings, null, null, null);
+        this(manifestVersion, format, source, adapter, options, output, files, timings, null, null, null, null);
     }
 
     /**
@@ -103,7 +106,8 @@ public record Manifest(
         Adapter a = adapter == null || requestAdapter == null ? adapter : new Adapter(requestAdapter.path(), adapter.modules(),
                 adapter.replacedTensors(), adapter.r(), adapter.loraAlpha(), adapter.useRslora(), adapter.useDora(),
                 requestAdapter.uri(), adapter.contentHash());
-        return new Manifest(manifestVersion, format, s, a, options, output, files, new Timings(totalMillis), cacheKey, true, variant);
+        return new Manifest(manifestVersion, format, s, a, options, output, files, new Timings(totalMillis), cacheKey, true, variant,
+                quality);
     }
 
     public void write(Path file) throws IOException {

@@ -129,7 +129,7 @@ public final class PrequantizedCopy {
                                 weights.size(), kept, quantizedParams, null),
                         entries,
                         new Manifest.Timings((System.nanoTime() - t0) / 1_000_000),
-                        provenance.cacheKey(), false, variant);
+                        provenance.cacheKey(), false, variant, null);
                 m.write(out.staging().resolve(Manifest.FILE_NAME));
                 out.commit();
                 return m;

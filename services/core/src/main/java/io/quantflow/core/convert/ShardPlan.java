@@ -90,6 +90,15 @@ public final class ShardPlan {
         return written.get(tensor);
     }
 
+    /** Bytes the output tensors made from source tensor {@code tensor} take in {@code layout} (its final layout). */
+    long outputBytes(String tensor, SafetensorsLayout layout) {
+        QuantizedTensorNames q = quantized.get(tensor);
+        if (q != null) {
+            return q.specs(0).stream().mapToLong(s -> layout.entry(s.name()).byteSize()).sum();
+        }
+        return written.containsKey(tensor) ? layout.entry(tensor).byteSize() : 0;
+    }
+
     /** The layout with the given quant-state lengths (absent names get their longest possible length). */
     SafetensorsLayout layout(Map<String, Integer> knownStateLengths) {
         List<TensorSpec> specs = new ArrayList<>();

@@ -6,6 +6,8 @@ import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.DynamicMap;
+import io.quantflow.core.quant.ErrorSums;
+import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
@@ -60,13 +62,13 @@ final class ShardWriter {
         final SafetensorsOutput file;
         final Map<String, Integer> stateLengths = new HashMap<>();
         final List<Future<?>> statistics = new ArrayList<>();
-        final io.quantflow.core.quant.QuantError error;
+        final Map<String, MeasuredTensor> measured;
         volatile SafetensorsLayout layout;
 
-        Out(ShardPlan plan, SafetensorsOutput file, io.quantflow.core.quant.QuantError error) {
+        Out(ShardPlan plan, SafetensorsOutput file, Map<String, MeasuredTensor> measured) {
             this.plan = plan;
             this.file = file;
-            this.error = error;
+            this.measured = measured;
             this.layout = plan.layout(stateLengths);
         }
 
@@ -104,15 +106,16 @@ final class ShardWriter {
     }
 
     /**
-     * Writes the shard to every plan's file ({@code files.get(i)} for {@code plans.get(i)}), adding the
-     * quantization error of an output to {@code errors.get(i)} where that is not null; returns the final layouts.
+     * Writes the shard to every plan's file ({@code files.get(i)} for {@code plans.get(i)}), putting what
+     * each weight an output quantizes lost into {@code measured.get(i)} (by tensor name, from the pool's
+     * threads); returns the final layouts.
      */
-    List<SafetensorsLayout> write(List<ShardPlan> plans, List<Path> files, List<io.quantflow.core.quant.QuantError> errors)
+    List<SafetensorsLayout> write(List<ShardPlan> plans, List<Path> files, List<Map<String, MeasuredTensor>> measured)
             throws IOException {
         try {
             for (int i = 0; i < plans.size(); i++) {
                 outs.add(new Out(plans.get(i), SafetensorsOutput.create(files.get(i), plans.get(i).reservedHeaderLength()),
-                        errors.get(i)));
+                        measured.get(i)));
             }
             List<Future<?>> copies = new ArrayList<>();
             List<SourceTensor> late = new ArrayList<>();
@@ -167,7 +170,7 @@ final class ShardWriter {
             return false;
         }
         Out o = outs.get(0);
-        return o.plan.role(t.name()) == TensorRole.QUANTIZE && o.plan.target(t) == t.dtype() && o.error == null;
+        return o.plan.role(t.name()) == TensorRole.QUANTIZE && o.plan.target(t) == t.dtype();
     }
 
     /** A tensor whose values some output needs: its chunks once, then each output's statistics. */
@@ -185,17 +188,25 @@ final class ShardWriter {
             }
         }
         float[] absmax;
+        ErrorSums error = null;
         if (pass != null && accelerated(t)) {
             absmax = pass.quantize(t.stored(), quantizing.offset(t.name()));
         } else {
-            absmax = writeChunks(t, quantizing);
+            error = new ErrorSums();
+            absmax = writeChunks(t, quantizing, error);
         }
         if (quantizing != null) {
-            finishQuantized(quantizing, quantizing.plan.quantized(t.name()), absmax);
+            finishQuantized(quantizing, quantizing.plan.quantized(t.name()), absmax, error);
         }
     }
 
-    private float[] writeChunks(SourceTensor t, Out quantizing) throws IOException {
+    /** Values per chunk of a tensor quantized with blocksize {@code bs}: a whole number of blocks. */
+    static long chunkElements(int bs) {
+        return Math.max(bs, (CHUNK_ELEMENTS / bs) * (long) bs);
+    }
+
+    /** Writes the tensor's chunks; when one output quantizes it, returns its absmax values and adds its error to {@code error}. */
+    private float[] writeChunks(SourceTensor t, Out quantizing, ErrorSums error) throws IOException {
         TensorValues values = t.values();
         values.prepare(pool);
         long n = t.elements();
@@ -205,7 +216,7 @@ final class ShardWriter {
         if (quantizing != null) {
             QuantizedTensorNames q = quantizing.plan.quantized(t.name());
             bs = q.options().blocksize();
-            chunk = Math.max(bs, (CHUNK_ELEMENTS / bs) * (long) bs);
+            chunk = chunkElements(bs);
             if (q.blocks() > Integer.MAX_VALUE - 8) {
                 throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, t.name() + " has too many elements to quantize");
             }
@@ -213,23 +224,31 @@ final class ShardWriter {
         }
         List<Future<?>> tasks = new ArrayList<>();
         double bytesPerValue = values.sourceBytesPerValue();
-        for (long start = 0; start < n; start += chunk) {
-            long s = start;
-            int len = (int) Math.min(chunk, n - start);
+        int chunks = (int) ((n + chunk - 1) / chunk);
+        // one sum per chunk, added in chunk order: the same totals whatever thread ran which chunk
+        ErrorSums[] partials = new ErrorSums[quantizing != null ? chunks : 0];
+        for (int c = 0; c < chunks; c++) {
+            long s = c * chunk;
+            int len = (int) Math.min(chunk, n - s);
             float[] am = absmax;
             int blocksize = bs;
+            int k = c;
             tasks.add(pool.submit(() -> {
-                writeChunk(t, s, len, am, blocksize);
+                writeChunk(t, s, len, am, blocksize, partials, k);
                 progress.accept((long) (len * bytesPerValue));
                 return null;
             }));
         }
         await(tasks);
         values.release();
+        for (ErrorSums p : partials) {
+            error.add(p);
+        }
         return absmax;
     }
 
-    private void writeChunk(SourceTensor t, long start, int n, float[] absmax, int bs) throws IOException {
+    private void writeChunk(SourceTensor t, long start, int n, float[] absmax, int bs, ErrorSums[] partials, int chunk)
+            throws IOException {
         TensorValues.Scratch scratch = SCRATCH.get();
         t.values().read(start, n, scratch);
         float[] values = scratch.values();
@@ -256,10 +275,9 @@ final class ShardWriter {
                         DtypeEncoding.round(d, in, 0, n);
                     }
                     byte[] packed = scratch.out((n + 1) / 2);
-                    quantizer.quantize(in, 0, n, bs, packed, 0, absmax, (int) (start / bs));
-                    if (o.error != null) {
-                        o.error.add(in, n, packed, absmax, (int) (start / bs), bs, quantizer.type().codebook(), d);
-                    }
+                    ErrorSums sums = new ErrorSums();
+                    quantizer.quantize(in, 0, n, bs, packed, 0, absmax, (int) (start / bs), d, sums);
+                    partials[chunk] = sums;
                     o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));
                 }
             }
@@ -270,8 +288,14 @@ final class ShardWriter {
      * Fixes a quantized tensor's quant state (it needs only the offset, a mean, so the next tensor's
      * place is known at once) and queues its statistics on the pool.
      */
-    private void finishQuantized(Out o, QuantizedTensorNames q, float[] absmax) throws IOException {
+    private void finishQuantized(Out o, QuantizedTensorNames q, float[] absmax, ErrorSums error) throws IOException {
         QuantOptions options = q.options();
+        if (error != null) {
+            o.statistics.add(pool.submit(() -> {
+                o.measured.put(q.weight(), new MeasuredTensor(error, AbsmaxOutliers.of(absmax, absmax.length)));
+                return null;
+            }));
+        }
         float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
         o.file.write(o.offset(q.quantMap()), littleEndian(options.quantType().codebook()));
         if (!options.doubleQuant()) {

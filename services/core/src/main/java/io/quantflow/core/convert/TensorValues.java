@@ -62,6 +62,7 @@ public interface TensorValues {
         private float[] values = new float[0];
         private float[] spare = new float[0];
         private byte[] out = new byte[0];
+        private float[] absmax = new float[0];
 
         public ByteBuffer raw(int bytes) {
             if (raw.capacity() < bytes) {
@@ -92,6 +93,14 @@ public interface TensorValues {
                 spare = new float[n];
             }
             return spare;
+        }
+
+        /** Block absmax values of a chunk quantized only to be measured. */
+        public float[] absmax(int n) {
+            if (absmax.length < n) {
+                absmax = new float[n];
+            }
+            return absmax;
         }
 
         /** Output bytes: encoded values or packed codes. */

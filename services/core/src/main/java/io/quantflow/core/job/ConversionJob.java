@@ -1,6 +1,7 @@
 package io.quantflow.core.job;
 
 import io.quantflow.core.convert.Device;
+import io.quantflow.core.convert.DynamicBudget;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
@@ -16,10 +17,11 @@ import java.util.List;
  * @param useCache       answer from the conversion cache when it holds the result (--no-cache: false)
  * @param exactModelName never stand a pre-quantized variant in for the model asked for
  * @param device         where 4-bit quantization runs
+ * @param dynamic        the --dynamic budget, or null
  */
 public record ConversionJob(ModelLocation source, ModelLocation adapter, ModelLocation target, List<OutputFormat> formats,
                             QuantOptions quant, DType dtype, IfExists ifExists, int threads, boolean useCache,
-                            boolean exactModelName, Device device) {
+                            boolean exactModelName, Device device, DynamicBudget dynamic) {
     public ConversionJob {
         formats = List.copyOf(formats);
         java.util.Objects.requireNonNull(device, "device");
@@ -29,6 +31,6 @@ public record ConversionJob(ModelLocation source, ModelLocation adapter, ModelLo
     public ConversionJob(ModelLocation source, ModelLocation adapter, ModelLocation target, List<OutputFormat> formats,
                          QuantOptions quant, DType dtype, IfExists ifExists, int threads, boolean useCache,
                          boolean exactModelName) {
-        this(source, adapter, target, formats, quant, dtype, ifExists, threads, useCache, exactModelName, Device.AUTO);
+        this(source, adapter, target, formats, quant, dtype, ifExists, threads, useCache, exactModelName, Device.AUTO, null);
     }
 }

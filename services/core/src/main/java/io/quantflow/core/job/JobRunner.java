@@ -87,7 +87,7 @@ public final class JobRunner implements AutoCloseable {
         ResolvedSource source = resolver.resolve(job.source(), listener);
         ResolvedSource adapter = job.adapter() == null ? null : resolver.resolve(job.adapter(), listener);
         String key = CacheKey.of(source.contentHash(), adapter == null ? null : adapter.contentHash(), job.formats(), job.quant(),
-                job.dtype());
+                job.dtype(), job.dynamic());
         Provenance provenance = new Provenance(job.source().uri(), source.revision(), source.contentHash(),
                 adapter == null ? null : job.adapter().uri(), adapter == null ? null : adapter.contentHash(), key);
         if (job.useCache()) {
@@ -120,7 +120,7 @@ public final class JobRunner implements AutoCloseable {
     private static Converter.Request request(ConversionJob job, ResolvedSource source, ResolvedSource adapter, Path target,
                                              IfExists ifExists, Provenance provenance) {
         return new Converter.Request(source.dir(), adapter == null ? null : adapter.dir(), target, job.formats(), job.quant(),
-                job.dtype(), ifExists, job.threads(), job.device(), provenance);
+                job.dtype(), ifExists, job.threads(), job.device(), provenance, job.dynamic());
     }
 
     private void checkTarget(ConversionJob job) {

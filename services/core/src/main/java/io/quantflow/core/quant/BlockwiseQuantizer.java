@@ -20,6 +20,15 @@ public interface BlockwiseQuantizer {
     void quantize(float[] src, int srcOff, int n, int blocksize,
                   byte[] packed, int packedOff, float[] absmax, int absmaxOff);
 
+    /**
+     * As {@link #quantize(float[], int, int, int, byte[], int, float[], int)}, and adds to {@code errors}
+     * what the values lose: each dequantized as bitsandbytes does in {@code dtype} (the weight's dtype)
+     * and compared with the value, as {@link QuantErrors} defines it. Measured while the values are
+     * at hand, with no second pass over them.
+     */
+    void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                  float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors);
+
     QuantType type();
 
     /** A short name for reports and benchmarks ({@code scalar}, {@code vector-512}). */

@@ -24,6 +24,14 @@ public final class ScalarBlockwiseQuantizer implements BlockwiseQuantizer {
         }
     }
 
+    /** The reference: quantize, then {@link QuantErrors#measure} on the output. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                         float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors) {
+        quantize(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff);
+        QuantErrors.measure(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, type, dtype, errors);
+    }
+
     /** Largest |x| of a block, ignoring NaN (as CUDA's fmaxf does); 0 for a block of zeros or NaNs. */
     static float blockAbsmax(float[] src, int off, int len) {
         float m = 0f;

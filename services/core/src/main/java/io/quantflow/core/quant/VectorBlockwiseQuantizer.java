@@ -1,7 +1,9 @@
 package io.quantflow.core.quant;
 
 import jdk.incubator.vector.ByteVector;
+import io.quantflow.core.safetensors.DType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -27,6 +29,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
      */
     private static final VectorSpecies<Float> F = species(Integer.getInteger("quantflow.vector.bits", 0));
     private static final int L = F.length();
+    /** Int lanes of the float vectors' shape: codes as table indexes. */
+    private static final VectorSpecies<Integer> INDEX = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
     /** Byte vector with one lane per float lane: where a vector of codes narrows to. */
     private static final VectorSpecies<Byte> CODE_BYTES = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8));
     private static final VectorSpecies<Byte> IN_BYTES = ByteVector.SPECIES_PREFERRED.withShape(F.vectorShape());
@@ -41,7 +45,12 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private final FloatVector searchTable;
     /** fp4: code of each count of thresholds exceeded. */
     private final FloatVector countToCode;
+    /** Measured blocks whose lane sums are added in float before they are added up in double. */
+    static final int GROUP_BLOCKS = 16;
     private final ThreadLocal<byte[]> codes = ThreadLocal.withInitial(() -> new byte[4096 + 64]);
+    /** The 16 code values, {@code L} lanes a part (one part with 16 lanes or more, two with 8). */
+    private final FloatVector[] codebookParts;
+    private final ThreadLocal<float[]> tableScratch = ThreadLocal.withInitial(() -> new float[Math.max(16, L)]);
 
     public VectorBlockwiseQuantizer(QuantType type) {
         this.type = type;
@@ -50,6 +59,13 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         this.steps = new float[s.length];
         for (int i = 0; i < s.length; i++) {
             steps[i] = s[i];
+        }
+        int parts = Math.max(1, 16 / L);
+        codebookParts = new FloatVector[parts];
+        float[] padded = new float[parts * L];
+        System.arraycopy(type.codebook(), 0, padded, 0, 16);
+        for (int p = 0; p < parts; p++) {
+            codebookParts[p] = FloatVector.fromArray(F, padded, p * L);
         }
         if (L >= thresholds.length + 1) {
             float[] table = new float[L];
@@ -88,17 +104,41 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize,
                          byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
+        run(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, null, null);
+    }
+
+    /**
+     * Quantizes and measures in one pass: each vector of values, once its codes are known, is
+     * dequantized from a per-block table of the 16 possible values ({@code code value x absmax}
+     * rounded to {@code dtype}) with one permute; the squares of the error and of the value, both
+     * divided by the block's absmax (so that they neither overflow nor underflow), and the largest
+     * error are accumulated lane-wise; each block's lane sums are multiplied by absmax^2 and added
+     * lane-wise over {@link #GROUP_BLOCKS} blocks, whose lanes are then added and the result added in
+     * double. See {@link QuantErrors} for how far these sums may differ from the reference's.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                         float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
+        run(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, java.util.Objects.requireNonNull(dtype),
+                java.util.Objects.requireNonNull(errors));
+    }
+
+    private void run(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff, float[] absmax,
+                     int absmaxOff, DType dtype, ErrorSums errors) {
         int blocks = (n + blocksize - 1) / blocksize;
         boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
         byte[] tmp = codes.get();
+        FloatVector maxError = FloatVector.zero(F);
+        // measured blocks' sums, times absmax^2, lane by lane; added up every GROUP_BLOCKS blocks
+        FloatVector groupError = FloatVector.zero(F);
+        FloatVector groupValue = FloatVector.zero(F);
+        int grouped = 0;
         for (int b = 0; b < blocks; b++) {
             int start = b * blocksize;
             int len = Math.min(blocksize, n - start);
             int off = srcOff + start;
             if (!vectorBlocks || len != blocksize) {
-                float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
-                absmax[absmaxOff + b] = amax;
-                ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, packedOff + start / 2);
+                scalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
             FloatVector m = FloatVector.fromArray(F, src, off).abs();
@@ -107,20 +147,109 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             }
             float amax = m.reduceLanes(VectorOperators.MAX);
             if (Float.isNaN(amax)) {
-                amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
-                absmax[absmaxOff + b] = amax;
-                ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, packedOff + start / 2);
+                scalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
             absmax[absmaxOff + b] = amax;
             float inv = 1.0f / amax;
+            // the in-register measure works on x / absmax, whose squares neither overflow nor underflow
+            // here; far outside weights' range (or below 8 lanes) the reference measures the block
+            boolean measureHere = errors != null && L >= 8 && amax >= 0x1p-24f && amax <= 0x1p24f;
+            if (!measureHere) {
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+                    FloatVector code = codesOf(x);
+                    code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
+                }
+                pack(tmp, blocksize, packed, packedOff + start / 2);
+                if (errors != null) {
+                    // narrower than 8 lanes the 16-value table takes four permutes: the reference is as fast
+                    QuantErrors.measure(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b,
+                            type, dtype, errors);
+                }
+                continue;
+            }
+            FloatVector t0 = table(0, amax, dtype);
+            FloatVector t1 = L >= 16 ? t0 : table(1, amax, dtype);
+            FloatVector squaredError = FloatVector.zero(F);
+            FloatVector squaredValue = FloatVector.zero(F);
             for (int j = 0; j < blocksize; j += L) {
-                FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
-                FloatVector code = codesOf(x);
+                FloatVector x = FloatVector.fromArray(F, src, off + j);
+                FloatVector scaled = x.mul(inv);
+                FloatVector code = codesOf(scaled);
                 code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
+                FloatVector d = lookup(code, t0, t1).sub(x);
+                FloatVector dScaled = d.mul(inv);
+                squaredError = dScaled.fma(dScaled, squaredError);
+                squaredValue = scaled.fma(scaled, squaredValue);
+                maxError = maxError.max(d.abs());
             }
             pack(tmp, blocksize, packed, packedOff + start / 2);
+            FloatVector scale = FloatVector.broadcast(F, amax * amax);
+            groupError = squaredError.fma(scale, groupError);
+            groupValue = squaredValue.fma(scale, groupValue);
+            if (++grouped == GROUP_BLOCKS) {
+                errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                        groupValue.reduceLanes(VectorOperators.ADD), 0f);
+                groupError = FloatVector.zero(F);
+                groupValue = FloatVector.zero(F);
+                grouped = 0;
+            }
         }
+        if (errors != null) {
+            errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                    groupValue.reduceLanes(VectorOperators.ADD), maxError.reduceLanes(VectorOperators.MAX));
+        }
+    }
+
+    /** A block the vector code does not take (NaN inside, partial, odd blocksize): the scalar reference's codes and error. */
+    private void scalarBlock(float[] src, int off, int len, int blocksize, byte[] packed, int packedAt, float[] absmax,
+                             int absmaxAt, DType dtype, ErrorSums errors) {
+        float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
+        absmax[absmaxAt] = amax;
+        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, packedAt);
+        if (errors != null) {
+            QuantErrors.measure(src, off, len, blocksize, packed, packedAt, absmax, absmaxAt, type, dtype, errors);
+        }
+    }
+
+    /**
+     * Lanes {@code [part * L, part * L + L)} of the block's dequantization table: code value x absmax in
+     * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does.
+     */
+    private FloatVector table(int part, float amax, DType dtype) {
+        FloatVector v = codebookParts[part].mul(amax);
+        return switch (dtype) {
+            case F32 -> v;
+            case BF16 -> roundBf16(v);
+            default -> {
+                float[] t = tableScratch.get();
+                for (int i = 0; i < L; i++) {
+                    int c = part * L + i;
+                    t[i] = c < 16 ? DtypeEncoding.round(dtype, type.value(c) * amax) : 0f;
+                }
+                yield FloatVector.fromArray(F, t, 0);
+            }
+        };
+    }
+
+    /** Round to nearest even bf16, NaN kept quiet with its sign: {@link DtypeEncoding#round(DType, float)} lane-wise. */
+    private static FloatVector roundBf16(FloatVector v) {
+        IntVector bits = v.reinterpretAsInts();
+        IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
+        IntVector quiet = bits.or(0x00400000).and(0xFFFF0000);
+        return rounded.blend(quiet, bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000)).reinterpretAsFloats();
+    }
+
+    /** Each lane's table value for its code (0..15): one permute with 16 lanes, two and a blend with 8. */
+    private static FloatVector lookup(FloatVector code, FloatVector t0, FloatVector t1) {
+        if (L >= 16) {
+            IntVector index = (IntVector) code.convertShape(VectorOperators.F2I, INDEX, 0);
+            return index.selectFrom(t0.reinterpretAsInts()).reinterpretAsFloats();
+        }
+        VectorMask<Float> high = code.compare(VectorOperators.GE, 8f);
+        FloatVector index = code.sub(8f, high);
+        return index.selectFrom(t0).blend(index.selectFrom(t1), high);
     }
 
     private FloatVector codesOf(FloatVector x) {

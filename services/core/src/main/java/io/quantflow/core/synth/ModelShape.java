@@ -20,6 +20,9 @@ public record ModelShape(String name, int hidden, int intermediate, int layers, 
     public static final List<ModelShape> KNOWN = List.of(
             new ModelShape("tiny-llama", 256, 688, 2, 4, 2, 1000, false),
             new ModelShape("llama-160m", 768, 2048, 12, 12, 4, 32000, false),
+            // llama-160m's layers with a byte-level vocabulary: embeddings are 0.5% of the parameters,
+            // as in a 70B model, so a 4-bit output is near 4.2 bits/param as large models are
+            new ModelShape("byte-llama", 768, 2048, 12, 12, 4, 256, false),
             new ModelShape("llama-1b", 2048, 8192, 16, 32, 8, 128256, true),
             new ModelShape("llama-8b", 4096, 14336, 32, 32, 8, 128256, false),
             new ModelShape("llama-70b", 8192, 28672, 80, 64, 8, 128256, false));
@@ -56,6 +59,22 @@ public record ModelShape(String name, int hidden, int intermediate, int layers, 
             t.add(new TensorSpec("lm_head.weight", dtype, new long[] {vocab, hidden}));
         }
         return t;
+    }
+
+    /**
+     * The weights {@code quantflow synth --plant-outliers N} gives outlier columns: the attention output
+     * projection ({@code self_attn.o_proj}) of {@code n} layers spread evenly over the depth.
+     */
+    public List<String> outlierTensors(int n) {
+        if (n < 0 || n > layers) {
+            throw new IllegalArgumentException("--plant-outliers must be from 0 to the number of layers (" + layers + "), not " + n);
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int layer = (int) ((i + 0.5) * layers / n);
+            out.add("model.layers." + layer + ".self_attn.o_proj.weight");
+        }
+        return out;
     }
 
     public long parameters() {

@@ -33,16 +33,32 @@ import java.util.function.LongConsumer;
  * safetensors shards of at most {@code maxShardBytes} with an index when there are several. Weights
  * are normal with std 0.02 (the Llama initialisation; norms are 1), deterministic for a seed and
  * independent of the thread count: each piece of a tensor has its own generator.
+ *
+ * <p>Weights named as outlier tensors get outlier feature columns, as LLM.int8() found in real models:
+ * every {@link #OUTLIER_COLUMN_PERIOD}th input column (from column {@link #OUTLIER_COLUMN_OFFSET}) holds
+ * values of magnitude {@link #OUTLIER_MAGNITUDE}, random sign. With blocks of 64, a quarter of their
+ * blocks then hold one value 32 standard deviations out, which pushes the block's other values onto
+ * the few 4-bit codes near zero.
  */
 public final class SyntheticCheckpoint {
     public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
     private static final int PIECE_ELEMENTS = 1 << 21;
+    public static final int OUTLIER_COLUMN_PERIOD = 256;
+    public static final int OUTLIER_COLUMN_OFFSET = 100;
+    /** 32 x the weights' standard deviation of 0.02. */
+    public static final float OUTLIER_MAGNITUDE = 0.64f;
 
     private SyntheticCheckpoint() {
     }
 
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
                              LongConsumer progress) {
+        write(shape, dtype, seed, dir, maxShardBytes, ifExists, java.util.Set.of(), progress);
+    }
+
+    /** As above, with outlier columns planted in the weights named in {@code outlierTensors}. */
+    public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
+                             java.util.Set<String> outlierTensors, LongConsumer progress) {
         if (!dtype.isDecodedFloat()) {
             throw QuantflowException.invalidRequest("synthetic weights are bfloat16, float16 or float32");
         }
@@ -66,7 +82,7 @@ public final class SyntheticCheckpoint {
                         List<Future<?>> tasks = new ArrayList<>();
                         for (TensorInfo t : layout.entries()) {
                             weightMap.put(t.name(), name);
-                            submitTensor(t, seed, o, pool, tasks, progress);
+                            submitTensor(t, seed, outlierTensors.contains(t.name()), o, pool, tasks, progress);
                         }
                         for (Future<?> f : tasks) {
                             f.get();
@@ -128,8 +144,9 @@ public final class SyntheticCheckpoint {
         return shards;
     }
 
-    private static void submitTensor(TensorInfo t, long seed, SafetensorsOutput out, ExecutorService pool,
+    private static void submitTensor(TensorInfo t, long seed, boolean outliers, SafetensorsOutput out, ExecutorService pool,
                                      List<Future<?>> tasks, LongConsumer progress) {
+        long cols = t.rank() == 2 ? t.dim(1) : 1;
         long n = t.elements();
         int size = t.dtype().size();
         // norms are ones, as initialised; every other tensor is drawn from N(0, 0.02^2)
@@ -143,6 +160,9 @@ public final class SyntheticCheckpoint {
             tasks.add(pool.submit(() -> {
                 byte[] buf = PIECE.get();
                 fill(buf, len, size, table, one, mix(tensorSeed + s));
+                if (outliers) {
+                    plantOutliers(buf, s, len, cols, size, t.dtype(), mix(tensorSeed + s + 1));
+                }
                 out.write(t.begin() + s * size, ByteBuffer.wrap(buf, 0, len * size));
                 progress.accept((long) len * size);
                 return null;
@@ -183,6 +203,23 @@ public final class SyntheticCheckpoint {
                 } else {
                     INTS.set(buf, 4 * (i + k), (int) INTS.get(table, 4 * idx));
                 }
+            }
+        }
+    }
+
+    /**
+     * Overwrites the outlier columns of values {@code [start, start+len)} of a weight with
+     * {@code +-OUTLIER_MAGNITUDE}, the sign drawn from {@code state}.
+     */
+    static void plantOutliers(byte[] buf, long start, int len, long cols, int size, DType dtype, long state) {
+        byte[] plus = new byte[size];
+        byte[] minus = new byte[size];
+        DtypeEncoding.encode(dtype, new float[] {OUTLIER_MAGNITUDE, -OUTLIER_MAGNITUDE}, 0, 1, plus, 0);
+        DtypeEncoding.encode(dtype, new float[] {-OUTLIER_MAGNITUDE}, 0, 1, minus, 0);
+        for (int i = 0; i < len; i++) {
+            if ((start + i) % cols % OUTLIER_COLUMN_PERIOD == OUTLIER_COLUMN_OFFSET) {
+                state += 0x9E3779B97F4A7C15L;
+                System.arraycopy((mix(state) & 1) == 0 ? plus : minus, 0, buf, i * size, size);
             }
         }
     }

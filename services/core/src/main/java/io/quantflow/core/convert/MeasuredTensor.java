@@ -1,0 +1,8 @@
+package io.quantflow.core.convert;
+
+import io.quantflow.core.quality.AbsmaxOutliers;
+import io.quantflow.core.quant.ErrorSums;
+
+/** What quantizing one weight cost: its error sums and its absmax outliers. */
+record MeasuredTensor(ErrorSums error, AbsmaxOutliers.Result outliers) {
+}
