@@ -118,6 +118,11 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         return FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, bits)));
     }
 
+    /** The float species in use (for other vector code, which must select it the same way). */
+    static VectorSpecies<Float> species() {
+        return F;
+    }
+
     /** Lanes of the float vectors in use. */
     public static int lanes() {
         return L;
