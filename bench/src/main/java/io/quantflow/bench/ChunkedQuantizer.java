@@ -55,6 +55,7 @@ final class ChunkedQuantizer implements AutoCloseable {
     private final byte[][] packed;
     private final ExecutorService pool;
 
+    /** With a null decoder the quantizer reads the bf16 bytes itself ({@link BlockwiseQuantizer#quantizeBf16}). */
     ChunkedQuantizer(Decoder decoder, BlockwiseQuantizer quantizer, int blocksize, int chunkElements, int threads) {
         if (blocksize <= 0 || chunkElements <= 0 || chunkElements % blocksize != 0) {
             throw new IllegalArgumentException("chunk of " + chunkElements
@@ -117,8 +118,12 @@ final class ChunkedQuantizer implements AutoCloseable {
         int len = Math.min(chunkElements, n - start);
         float[] values = floats[worker];
         byte[] codes = packed[worker];
-        decoder.decode(bf16, 2 * start, len, values);
-        quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize);
+        if (decoder == null) {
+            quantizer.quantizeBf16(bf16, 2 * start, len, blocksize, codes, 0, absmax, start / blocksize);
+        } else {
+            decoder.decode(bf16, 2 * start, len, values);
+            quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize);
+        }
         sink.accept(chunk, codes, (len + 1) / 2);
     }
 
