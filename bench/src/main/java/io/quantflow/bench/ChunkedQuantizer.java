@@ -60,6 +60,7 @@ final class ChunkedQuantizer implements AutoCloseable {
     private final ErrorSums[] errors;
     private volatile AbsmaxOutliers.Result outliers;
 
+    /** With a null decoder the quantizer reads the bf16 bytes itself ({@link BlockwiseQuantizer#quantizeBf16}). */
     ChunkedQuantizer(Decoder decoder, BlockwiseQuantizer quantizer, int blocksize, int chunkElements, int threads) {
         this(decoder, quantizer, blocksize, chunkElements, threads, false);
     }
@@ -159,10 +160,13 @@ final class ChunkedQuantizer implements AutoCloseable {
         int len = Math.min(chunkElements, n - start);
         float[] values = floats[worker];
         byte[] codes = packed[worker];
-        decoder.decode(bf16, 2 * start, len, values);
-        if (errors == null) {
+        if (decoder == null && errors == null) {
+            quantizer.quantizeBf16(bf16, 2 * start, len, blocksize, codes, 0, absmax, start / blocksize);
+        } else if (errors == null) {
+            (decoder == null ? ChunkedQuantizer.FAST_DECODE : decoder).decode(bf16, 2 * start, len, values);
             quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize);
         } else {
+            (decoder == null ? ChunkedQuantizer.FAST_DECODE : decoder).decode(bf16, 2 * start, len, values);
             quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize, DType.BF16, errors[worker]);
         }
         sink.accept(chunk, codes, (len + 1) / 2);

@@ -103,8 +103,12 @@ public class QuantizeBenchmark {
     /** The quantize path: implementation, thread count, quant type, blocksize and chunk size. */
     @State(Scope.Thread)
     public static class Pipeline {
-        /** {@code scalar}: the reference ({@code Quantizers.scalar}); {@code vector}: the Vector API path. */
-        @Param({"scalar", "vector"})
+        /**
+         * {@code scalar}: the reference ({@code Quantizers.scalar}); {@code vector}: the Vector API path,
+         * decode then quantize; {@code fused}: the Vector API path's {@code quantizeBf16}, which decodes in
+         * registers (what the converter runs on stored bf16 tensors).
+         */
+        @Param({"scalar", "vector", "fused"})
         public String impl;
         /** {@code 1}, or {@code all} for every available processor. */
         @Param({"1", "all"})
@@ -127,11 +131,11 @@ public class QuantizeBenchmark {
             QuantType quantType = QuantType.parse(type);
             BlockwiseQuantizer q = switch (impl) {
                 case "scalar" -> Quantizers.scalar(quantType);
-                case "vector" -> new VectorBlockwiseQuantizer(quantType);
-                default -> throw new IllegalArgumentException("impl is scalar or vector, not " + impl);
+                case "vector", "fused" -> new VectorBlockwiseQuantizer(quantType);
+                default -> throw new IllegalArgumentException("impl is scalar, vector or fused, not " + impl);
             };
             int n = "all".equals(threads) ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(threads);
-            quantizer = new ChunkedQuantizer(decoder(impl), q, blocksize, chunk, n, "on".equals(errors));
+            quantizer = new ChunkedQuantizer("fused".equals(impl) ? null : decoder(impl), q, blocksize, chunk, n, "on".equals(errors));
             absmax = new float[quantizer.blocks(tensor.elements)];
         }
 
@@ -145,7 +149,7 @@ public class QuantizeBenchmark {
     static ChunkedQuantizer.Decoder decoder(String impl) {
         return switch (impl) {
             case "scalar" -> ChunkedQuantizer.SCALAR_DECODE;
-            case "vector" -> {
+            case "vector", "fused" -> {
                 if (!HalfFloats.bf16DecoderName().startsWith("vector")) {
                     throw new IllegalStateException("HalfFloats.decode is not vectorized in this JVM ("
                             + Quantizers.fallbackReason() + "): the vector benchmarks would measure the scalar decode");

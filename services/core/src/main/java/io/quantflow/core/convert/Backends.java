@@ -11,7 +11,7 @@ public final class Backends {
     }
 
     /** Fails fast, before any work, when the GPU is asked for and there is none. */
-    static void require(Device device) {
+    public static void require(Device device) {
         if (device == Device.GPU) {
             GpuProbe probe = GpuBackend.probe();
             if (!probe.usable()) {

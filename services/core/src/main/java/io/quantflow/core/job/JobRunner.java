@@ -79,6 +79,7 @@ public final class JobRunner implements AutoCloseable {
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
         Converter.checkOutputs(job.formats(), job.adapter() != null, job.quant(), job.dtype());
+        io.quantflow.core.convert.Backends.require(job.device());
         checkTarget(job);
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {

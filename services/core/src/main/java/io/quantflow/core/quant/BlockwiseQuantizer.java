@@ -29,6 +29,18 @@ public interface BlockwiseQuantizer {
     void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
                   float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors);
 
+    /**
+     * Quantizes {@code n} little-endian bf16 values from {@code src[srcOff..]} (2 bytes each): the same
+     * bytes as {@link #quantize} gives for their float32 values. This default decodes with the scalar
+     * reference into a new array; the Vector API path decodes in registers instead.
+     */
+    default void quantizeBf16(byte[] src, int srcOff, int n, int blocksize,
+                              byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
+        float[] values = new float[n];
+        HalfFloats.decodeBf16Scalar(src, srcOff, n, values, 0);
+        quantize(values, 0, n, blocksize, packed, packedOff, absmax, absmaxOff);
+    }
+
     QuantType type();
 
     /** A short name for reports and benchmarks ({@code scalar}, {@code vector-512}). */

@@ -7,6 +7,8 @@ package io.quantflow.core.quant;
  */
 public final class DoubleQuantizer {
     public static final int NESTED_BLOCKSIZE = 256;
+    /** Whether the codes are computed with the Vector API (same probe as {@link Quantizers}). */
+    private static final boolean VECTOR = Quantizers.fallbackReason() == null;
 
     private DoubleQuantizer() {
     }
@@ -51,8 +53,12 @@ public final class DoubleQuantizer {
             nestedAbsmax[b - from] = m;
             float inv = 1.0f / m;
             int base = start - from * NESTED_BLOCKSIZE;
-            for (int i = 0; i < len; i++) {
-                codes[base + i] = (byte) DynamicMap.encode((absmax[start + i] - offset) * inv);
+            if (VECTOR) {
+                VectorDynamicMap.encode(absmax, start, len, offset, inv, codes, base);
+            } else {
+                for (int i = 0; i < len; i++) {
+                    codes[base + i] = (byte) DynamicMap.encode((absmax[start + i] - offset) * inv);
+                }
             }
         }
     }

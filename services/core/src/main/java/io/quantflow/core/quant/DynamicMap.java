@@ -66,39 +66,39 @@ public final class DynamicMap {
      *
      * <p>Every comparison of that search is {@code x > map[pivot]}, which for a strictly increasing
      * map is {@code pivot < rank(x)} with {@code rank(x)} the count of map values below x. So the
-     * pivots it ends on depend on the rank alone and are tabulated ({@link #SEARCH}); the rank comes
-     * from a table indexed by the top 14 bits of x, which narrows it to a few values. The final
-     * midpoint comparisons are the reference's own float operations, so the result is identical to
-     * {@link #encodeReference} (a test sweeps the float range to hold it to that), without its
-     * seven unpredictable branches.
+     * pivots it ends on depend on the rank alone and are tabulated ({@link #SEARCH}), and so does the
+     * midpoint it compares with ({@link #SPLIT}); the rank comes from a table indexed by the top 14
+     * bits of x, which narrows it to at most two map values, counted without branches. The final
+     * comparison is with the reference's own midpoint (computed with the same float operations), so
+     * the result is identical to {@link #encodeReference} (a test sweeps the float range to hold it to
+     * that), without its seven unpredictable branches.
      */
     public static int encode(float x) {
         if (x != x) {
             return 0;
         }
-        int bucket = BUCKETS[Float.floatToRawIntBits(x) >>> BUCKET_SHIFT];
-        int rank = bucket >>> 16;
-        for (int end = rank + (bucket & 0xFFFF); rank < end && VALUES[rank] < x; ) {
-            rank++;
-        }
-        int search = SEARCH[rank];
-        int pivot = search & 0xFF;
-        float val = VALUES[pivot];
-        if (x > val) {
-            int upperPivot = search >>> 16;
-            float midpoint = (VALUES[upperPivot] + val) * 0.5f;
-            return x > midpoint ? upperPivot : pivot;
-        }
-        int lowerPivot = (search >>> 8) & 0xFF;
-        float midpoint = (VALUES[lowerPivot] + val) * 0.5f;
-        return x < midpoint ? lowerPivot : pivot;
+        int rank = BUCKETS[Float.floatToRawIntBits(x) >>> BUCKET_SHIFT] >>> 16;
+        // a bucket holds at most two map values (checked below); the ones after it are all above x
+        rank += (PADDED[rank] < x ? 1 : 0) + (PADDED[rank + 1] < x ? 1 : 0);
+        int pair = PAIRS[rank];
+        return x > SPLIT[rank] ? pair >>> 8 : pair & 0xFF;
     }
 
-    private static final int BUCKET_SHIFT = 18;
+    static final int BUCKET_SHIFT = 18;
     /** Per bucket of floats: (count of map values below the bucket) << 16 | (map values inside it). */
-    private static final int[] BUCKETS = new int[1 << (32 - BUCKET_SHIFT)];
+    static final int[] BUCKETS = new int[1 << (32 - BUCKET_SHIFT)];
     /** Per rank 0..256: upperPivot << 16 | lowerPivot << 8 | pivot, where the reference search ends. */
     private static final int[] SEARCH = new int[257];
+    /** The map followed by two +Inf, so that the rank step may read two values past any bucket. */
+    static final float[] PADDED = new float[258];
+    /**
+     * Per rank: the reference's final choice as {@code x > SPLIT[rank] ? high : low}, with
+     * {@code PAIRS[rank] = high << 8 | low}. Above the pivot it picks the upper pivot when x is above
+     * the midpoint; below, the lower pivot when x is under the midpoint, i.e. the pivot when
+     * {@code x >= midpoint}, which for a float x is {@code x > nextDown(midpoint)}.
+     */
+    static final float[] SPLIT = new float[257];
+    static final int[] PAIRS = new int[257];
 
     static {
         for (int i = 1; i < 256; i++) {
@@ -140,6 +140,21 @@ public final class DynamicMap {
                 }
             }
             SEARCH[rank] = upperPivot << 16 | lowerPivot << 8 | pivot;
+            if (pivot < rank) {
+                SPLIT[rank] = (VALUES[upperPivot] + VALUES[pivot]) * 0.5f;
+                PAIRS[rank] = upperPivot << 8 | pivot;
+            } else {
+                SPLIT[rank] = Math.nextDown((VALUES[lowerPivot] + VALUES[pivot]) * 0.5f);
+                PAIRS[rank] = pivot << 8 | lowerPivot;
+            }
+        }
+        System.arraycopy(VALUES, 0, PADDED, 0, 256);
+        PADDED[256] = Float.POSITIVE_INFINITY;
+        PADDED[257] = Float.POSITIVE_INFINITY;
+        for (int b : BUCKETS) {
+            if ((b & 0xFFFF) > 2) {
+                throw new ExceptionInInitializerError("a bucket of the dynamic map's lookup holds more than two values");
+            }
         }
     }
 

@@ -1,9 +1,10 @@
 package io.quantflow.core.quant;
 
-import jdk.incubator.vector.ByteVector;
 import io.quantflow.core.safetensors.DType;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -37,6 +38,13 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     /** Byte vector half as long as {@link #IN_BYTES}: two codes become one byte. */
     private static final VectorSpecies<Byte> OUT_BYTES = ByteVector.SPECIES_PREFERRED.withShape(
             VectorShape.forBitSize(Math.max(64, IN_BYTES.vectorBitSize() / 2)));
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    /** The bytes of L bf16 values (half the bits of {@link #F}). */
+    private static final VectorSpecies<Byte> BF16_BYTES = ByteVector.SPECIES_PREFERRED.withShape(
+            VectorShape.forBitSize(Math.max(64, L * 16)));
+    /** L/2 bytes: the packed codes of one float vector (bucket path only, L >= 16). */
+    private static final VectorSpecies<Byte> PACKED_BYTES = L >= CodeBuckets.SIZE
+            ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 4)) : null;
 
     private final QuantType type;
     private final float[] thresholds;
@@ -51,6 +59,14 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     /** The 16 code values, {@code L} lanes a part (one part with 16 lanes or more, two with 8). */
     private final FloatVector[] codebookParts;
     private final ThreadLocal<float[]> tableScratch = ThreadLocal.withInitial(() -> new float[Math.max(16, L)]);
+    /** A decoded block, for the blocks of {@link #quantizeBf16} that the bucket path does not take. */
+    private final ThreadLocal<float[]> block = ThreadLocal.withInitial(() -> new float[4096]);
+    /** The bucket lookup ({@link CodeBuckets}) as vectors, when it fits (16 lanes or more); else null. */
+    private final CodeBuckets buckets;
+    private final IntVector bucketBase;
+    private final IntVector bucketT1;
+    private final IntVector bucketT2;
+    private final IntVector bucketStep;
 
     public VectorBlockwiseQuantizer(QuantType type) {
         this.type = type;
@@ -86,6 +102,27 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             searchTable = null;
             countToCode = null;
         }
+        if (L >= CodeBuckets.SIZE) {
+            buckets = CodeBuckets.of(type);
+            bucketBase = table(buckets.baseBits());
+            bucketT1 = table(buckets.t1Bits());
+            bucketT2 = table(buckets.t2Bits());
+            bucketStep = table(buckets.stepBits());
+        } else {
+            buckets = null;
+            bucketBase = null;
+            bucketT1 = null;
+            bucketT2 = null;
+            bucketStep = null;
+        }
+    }
+
+    private static IntVector table(int[] sixteen) {
+        int[] t = new int[L];
+        for (int i = 0; i < L; i++) {
+            t[i] = sixteen[i % CodeBuckets.SIZE];
+        }
+        return IntVector.fromArray(I, t, 0);
     }
 
     private static VectorSpecies<Float> species(int bits) {
@@ -96,6 +133,11 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         return FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, bits)));
     }
 
+    /** The float species in use (for other vector code, which must select it the same way). */
+    static VectorSpecies<Float> species() {
+        return F;
+    }
+
     /** Lanes of the float vectors in use. */
     public static int lanes() {
         return L;
@@ -104,7 +146,134 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize,
                          byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
-        run(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, null, null);
+        int blocks = (n + blocksize - 1) / blocksize;
+        boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
+        for (int b = 0; b < blocks; b++) {
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + start;
+            int out = packedOff + start / 2;
+            if (!vectorBlocks || len != blocksize) {
+                absmax[absmaxOff + b] = scalarBlock(src, off, len, packed, out);
+                continue;
+            }
+            // |x| as bits: for non-negative floats the integer order is the float order, and a bit
+            // pattern above +Inf's is a NaN (which sends the block to the scalar code)
+            IntVector m = FloatVector.fromArray(F, src, off).reinterpretAsInts().and(0x7FFFFFFF);
+            for (int j = L; j < blocksize; j += L) {
+                m = m.max(FloatVector.fromArray(F, src, off + j).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            int maxBits = m.reduceLanes(VectorOperators.MAX);
+            if (maxBits > 0x7F800000) {
+                absmax[absmaxOff + b] = scalarBlock(src, off, len, packed, out);
+                continue;
+            }
+            float amax = Float.intBitsToFloat(maxBits);
+            absmax[absmaxOff + b] = amax;
+            float inv = 1.0f / amax;
+            if (buckets != null && inv > 0f && inv < Float.POSITIVE_INFINITY) {
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+                    packInto(bucketCodes(x), packed, out + j / 2);
+                }
+            } else {
+                searchBlock(src, off, blocksize, inv, packed, out);
+            }
+        }
+    }
+
+    /**
+     * Fused decode: {@code n} little-endian bf16 values from {@code src[srcOff..]}, quantized as
+     * {@link #quantize} quantizes their float32 values, with the same bytes. The block absmax comes
+     * from the 16-bit patterns (a bf16 value is the upper half of its float32) and each vector of
+     * values is decoded in registers, so no float array is written.
+     */
+    @Override
+    public void quantizeBf16(byte[] src, int srcOff, int n, int blocksize,
+                             byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
+        int blocks = (n + blocksize - 1) / blocksize;
+        boolean vectorBlocks = buckets != null && blocksize % (2 * L) == 0 && blocksize <= 4096;
+        float[] tmp = block.get();
+        for (int b = 0; b < blocks; b++) {
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + 2 * start;
+            int out = packedOff + start / 2;
+            if (vectorBlocks && len == blocksize) {
+                // 2L bf16 values per load, |x| as 16-bit patterns (all non-negative as shorts)
+                ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
+                for (int j = 2 * L; j < blocksize; j += 2 * L) {
+                    m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
+                }
+                int maxBits = m.reduceLanes(VectorOperators.MAX);
+                if (maxBits <= 0x7F80) {
+                    float amax = Float.intBitsToFloat(maxBits << 16);
+                    float inv = 1.0f / amax;
+                    if (inv > 0f && inv < Float.POSITIVE_INFINITY) {
+                        absmax[absmaxOff + b] = amax;
+                        for (int j = 0; j < blocksize; j += L) {
+                            ShortVector bf16 = ByteVector.fromArray(BF16_BYTES, src, off + 2 * j).reinterpretAsShorts();
+                            FloatVector x = ((IntVector) bf16.convertShape(VectorOperators.S2I, I, 0))
+                                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                            packInto(bucketCodes(x.mul(inv)), packed, out + j / 2);
+                        }
+                        continue;
+                    }
+                }
+            }
+            HalfFloats.decodeBf16Scalar(src, off, len, tmp, 0);
+            quantize(tmp, 0, len, blocksize, packed, out, absmax, absmaxOff + b);
+        }
+    }
+
+    /** The scalar reference for one block; returns its absmax. */
+    private float scalarBlock(float[] src, int off, int len, byte[] packed, int out) {
+        float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
+        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, out);
+        return amax;
+    }
+
+    /** One whole block by threshold search or counting, narrowed into a temp array and packed. */
+    private void searchBlock(float[] src, int off, int blocksize, float inv, byte[] packed, int out) {
+        byte[] tmp = codes.get();
+        for (int j = 0; j < blocksize; j += L) {
+            FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+            FloatVector code = codesOf(x);
+            code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
+        }
+        pack(tmp, blocksize, packed, out);
+    }
+
+    /**
+     * The codes of L finite scaled values with |x| <= 1 + 2^-23, by {@link CodeBuckets}: a bucket
+     * index from one fused multiply-add (the low bits of a float near 2^23), the bucket's base code and
+     * thresholds by one permute each, then one or two compares. The codes come back as floats
+     * 2^23 + code, whose low 4 bits are the code.
+     */
+    private FloatVector bucketCodes(FloatVector x) {
+        boolean sm = buckets.signMagnitude();
+        FloatVector v = sm ? x.abs() : x;
+        IntVector idx = v.fma(buckets.scale(), buckets.magic()).reinterpretAsInts().and(CodeBuckets.SIZE - 1);
+        FloatVector code = idx.selectFrom(bucketBase).reinterpretAsFloats();
+        FloatVector t1 = idx.selectFrom(bucketT1).reinterpretAsFloats();
+        if (sm) {
+            FloatVector step = idx.selectFrom(bucketStep).reinterpretAsFloats();
+            code = code.add(step, v.compare(VectorOperators.GT, t1));
+            return code.add(8f, x.compare(VectorOperators.LT, 0f));
+        }
+        FloatVector t2 = idx.selectFrom(bucketT2).reinterpretAsFloats();
+        return code.add(1f, v.compare(VectorOperators.GT, t1)).add(1f, v.compare(VectorOperators.GT, t2));
+    }
+
+    /**
+     * Packs L codes (the low 4 bits of each lane) into L/2 bytes: as 64-bit lanes a pair is
+     * {@code first | second << 32}, so {@code pair << 4 | pair >>> 32} has the packed byte in its low
+     * 8 bits, which the narrowing to bytes keeps.
+     */
+    private static void packInto(FloatVector codes, byte[] packed, int at) {
+        LongVector pairs = codes.reinterpretAsLongs();
+        LongVector bytes = pairs.lanewise(VectorOperators.LSHL, 4).or(pairs.lanewise(VectorOperators.LSHR, 32));
+        bytes.convertShape(VectorOperators.L2B, PACKED_BYTES, 0).reinterpretAsBytes().intoArray(packed, at);
     }
 
     /**
@@ -119,11 +288,11 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
                          float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
-        run(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, java.util.Objects.requireNonNull(dtype),
+        runMeasured(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, java.util.Objects.requireNonNull(dtype),
                 java.util.Objects.requireNonNull(errors));
     }
 
-    private void run(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff, float[] absmax,
+    private void runMeasured(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff, float[] absmax,
                      int absmaxOff, DType dtype, ErrorSums errors) {
         int blocks = (n + blocksize - 1) / blocksize;
         boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
@@ -138,7 +307,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             int len = Math.min(blocksize, n - start);
             int off = srcOff + start;
             if (!vectorBlocks || len != blocksize) {
-                scalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
+                measuredScalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
             FloatVector m = FloatVector.fromArray(F, src, off).abs();
@@ -147,7 +316,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             }
             float amax = m.reduceLanes(VectorOperators.MAX);
             if (Float.isNaN(amax)) {
-                scalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
+                measuredScalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
             absmax[absmaxOff + b] = amax;
@@ -169,8 +338,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 }
                 continue;
             }
-            FloatVector t0 = table(0, amax, dtype);
-            FloatVector t1 = L >= 16 ? t0 : table(1, amax, dtype);
+            FloatVector t0 = dequantTable(0, amax, dtype);
+            FloatVector t1 = L >= 16 ? t0 : dequantTable(1, amax, dtype);
             FloatVector squaredError = FloatVector.zero(F);
             FloatVector squaredValue = FloatVector.zero(F);
             for (int j = 0; j < blocksize; j += L) {
@@ -203,7 +372,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     }
 
     /** A block the vector code does not take (NaN inside, partial, odd blocksize): the scalar reference's codes and error. */
-    private void scalarBlock(float[] src, int off, int len, int blocksize, byte[] packed, int packedAt, float[] absmax,
+    private void measuredScalarBlock(float[] src, int off, int len, int blocksize, byte[] packed, int packedAt, float[] absmax,
                              int absmaxAt, DType dtype, ErrorSums errors) {
         float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
         absmax[absmaxAt] = amax;
@@ -217,7 +386,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
      * Lanes {@code [part * L, part * L + L)} of the block's dequantization table: code value x absmax in
      * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does.
      */
-    private FloatVector table(int part, float amax, DType dtype) {
+    private FloatVector dequantTable(int part, float amax, DType dtype) {
         FloatVector v = codebookParts[part].mul(amax);
         return switch (dtype) {
             case F32 -> v;
