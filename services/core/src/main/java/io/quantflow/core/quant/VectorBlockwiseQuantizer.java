@@ -313,12 +313,14 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 measuredScalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
-            FloatVector m = FloatVector.fromArray(F, src, off).abs();
+            // |x| as bits, as quantize takes it: a pattern above +Inf's is a NaN
+            IntVector m = FloatVector.fromArray(F, src, off).reinterpretAsInts().and(0x7FFFFFFF);
             for (int j = L; j < blocksize; j += L) {
-                m = m.max(FloatVector.fromArray(F, src, off + j).abs());
+                m = m.max(FloatVector.fromArray(F, src, off + j).reinterpretAsInts().and(0x7FFFFFFF));
             }
-            float amax = m.reduceLanes(VectorOperators.MAX);
-            if (Float.isNaN(amax)) {
+            int maxBits = m.reduceLanes(VectorOperators.MAX);
+            float amax = Float.intBitsToFloat(maxBits);
+            if (maxBits > 0x7F800000) {
                 measuredScalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
@@ -336,12 +338,17 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 }
                 continue;
             }
-            FloatVector t0 = dequantTable(0, amax, dtype);
             FloatVector squaredError = FloatVector.zero(F);
             FloatVector squaredValue = FloatVector.zero(F);
             if (buckets != null) {
                 // inv is finite and positive here (amax is within [2^-24, 2^24]): the bucket lookup's range
-                IntVector table = t0.reinterpretAsInts();
+                // the block's table: float32 in registers, other dtypes rounded value by value (the bf16 rounding
+                // as vector integer operations made the whole loop several times slower, with C2 recompiling it)
+                FloatVector tv = codebookParts[0].mul(amax);
+                if (dtype != DType.F32) {
+                    tv = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0);
+                }
+                IntVector table = tv.reinterpretAsInts();
                 int out = packedOff + start / 2;
                 for (int j = 0; j < blocksize; j += L) {
                     FloatVector x = FloatVector.fromArray(F, src, off + j);
@@ -355,6 +362,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                     maxError = maxError.max(d.abs());
                 }
             } else {
+                FloatVector t0 = dequantTable(0, amax, dtype);
                 FloatVector t1 = L >= 16 ? t0 : dequantTable(1, amax, dtype);
                 for (int j = 0; j < blocksize; j += L) {
                     FloatVector x = FloatVector.fromArray(F, src, off + j);
@@ -456,7 +464,13 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             }
             absmax[absmaxOff + b] = amax;
             float inv = 1.0f / amax;
-            IntVector table = dequantTable(0, amax, dtype).reinterpretAsInts();
+            // the block's table: float32 in registers, other dtypes rounded value by value (the bf16 rounding
+            // as vector integer operations made the whole loop several times slower, with C2 recompiling it)
+            FloatVector tv = codebookParts[0].mul(amax);
+            if (dtype != DType.F32) {
+                tv = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0);
+            }
+            IntVector table = tv.reinterpretAsInts();
             FloatVector squaredError = FloatVector.zero(F);
             FloatVector squaredValue = FloatVector.zero(F);
             for (int j = 0; j < blocksize; j += L) {
@@ -506,30 +520,21 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
 
     /**
      * Lanes {@code [part * L, part * L + L)} of the block's dequantization table: code value x absmax in
-     * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does.
+     * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does; for an absmax
+     * within [2^-24, 2^24] (the blocks measured in registers), so every value is finite.
      */
     private FloatVector dequantTable(int part, float amax, DType dtype) {
-        FloatVector v = codebookParts[part].mul(amax);
-        return switch (dtype) {
-            case F32 -> v;
-            case BF16 -> roundBf16(v);
-            default -> {
-                float[] t = tableScratch.get();
-                for (int i = 0; i < L; i++) {
-                    int c = part * L + i;
-                    t[i] = c < 16 ? DtypeEncoding.round(dtype, type.value(c) * amax) : 0f;
-                }
-                yield FloatVector.fromArray(F, t, 0);
-            }
-        };
+        return dtype == DType.F32 ? codebookParts[part].mul(amax) : FloatVector.fromArray(F, scalarTable(part, amax, dtype), 0);
     }
 
-    /** Round to nearest even bf16, NaN kept quiet with its sign: {@link DtypeEncoding#round(DType, float)} lane-wise. */
-    private static FloatVector roundBf16(FloatVector v) {
-        IntVector bits = v.reinterpretAsInts();
-        IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
-        IntVector quiet = bits.or(0x00400000).and(0xFFFF0000);
-        return rounded.blend(quiet, bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000)).reinterpretAsFloats();
+    /** The dequantization table for dtypes other than F32, value by value ({@link DtypeEncoding#round(DType, float)}), in a per-thread array. */
+    private float[] scalarTable(int part, float amax, DType dtype) {
+        float[] t = tableScratch.get();
+        for (int i = 0; i < L; i++) {
+            int c = part * L + i;
+            t[i] = c < 16 ? DtypeEncoding.round(dtype, type.value(c) * amax) : 0f;
+        }
+        return t;
     }
 
     /** Each lane's table value for its code (0..15): one permute with 16 lanes, two and a blend with 8. */
