@@ -165,8 +165,11 @@ final class ChunkedQuantizer implements AutoCloseable {
         } else if (errors == null) {
             (decoder == null ? ChunkedQuantizer.FAST_DECODE : decoder).decode(bf16, 2 * start, len, values);
             quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize);
+        } else if (decoder == null) {
+            quantizer.quantizeBf16(bf16, 2 * start, len, blocksize, codes, 0, absmax, start / blocksize, DType.BF16,
+                    errors[worker]);
         } else {
-            (decoder == null ? ChunkedQuantizer.FAST_DECODE : decoder).decode(bf16, 2 * start, len, values);
+            decoder.decode(bf16, 2 * start, len, values);
             quantizer.quantize(values, 0, len, blocksize, codes, 0, absmax, start / blocksize, DType.BF16, errors[worker]);
         }
         sink.accept(chunk, codes, (len + 1) / 2);

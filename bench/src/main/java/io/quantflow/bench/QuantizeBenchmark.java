@@ -106,7 +106,8 @@ public class QuantizeBenchmark {
         /**
          * {@code scalar}: the reference ({@code Quantizers.scalar}); {@code vector}: the Vector API path,
          * decode then quantize; {@code fused}: the Vector API path's {@code quantizeBf16}, which decodes in
-         * registers (what the converter runs on stored bf16 tensors).
+         * registers (what the converter runs on stored bf16 tensors; with {@code errors=on} its measuring
+         * {@code quantizeBf16}).
          */
         @Param({"scalar", "vector", "fused"})
         public String impl;

@@ -66,9 +66,11 @@ class ChunkedQuantizerTest {
         float[] expectedAbsmax = new float[(n + blocksize - 1) / blocksize];
         Quantizers.scalar(QuantType.NF4).quantize(values, 0, n, blocksize, expectedPacked, 0, expectedAbsmax, 0, DType.BF16, reference);
         int chunk = 65536;
+        // decode then quantize, and the fused quantizeBf16 (no decoder)
+        for (ChunkedQuantizer.Decoder decoder : java.util.Arrays.asList(ChunkedQuantizer.FAST_DECODE, null)) {
         byte[] packed = new byte[(n + 1) / 2];
         float[] absmax = new float[expectedAbsmax.length];
-        try (ChunkedQuantizer q = new ChunkedQuantizer(ChunkedQuantizer.FAST_DECODE, new VectorBlockwiseQuantizer(QuantType.NF4),
+        try (ChunkedQuantizer q = new ChunkedQuantizer(decoder, new VectorBlockwiseQuantizer(QuantType.NF4),
                 blocksize, chunk, 2, true)) {
             q.quantize(bf16, n, absmax, (c, codes, length) -> System.arraycopy(codes, 0, packed, c * (chunk / 2), length));
             assertArrayEquals(expectedPacked, packed);
@@ -79,6 +81,7 @@ class ChunkedQuantizerTest {
             assertEquals(reference.squaredError(), e.squaredError(), reference.squaredError() * 1e-5);
             assertEquals(0, q.outliers().outlierBlocks());
             assertEquals(expectedAbsmax.length, q.outliers().blocks());
+        }
         }
     }
 

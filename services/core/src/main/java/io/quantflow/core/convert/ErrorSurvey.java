@@ -54,6 +54,7 @@ final class ErrorSurvey {
         int chunks = (int) ((n + chunk - 1) / chunk);
         ErrorSums[] partials = new ErrorSums[chunks];
         double bytesPerValue = values.sourceBytesPerValue();
+        boolean fused = ShardWriter.quantizesStoredBf16(t, target);
         List<Future<?>> tasks = new ArrayList<>();
         for (int c = 0; c < chunks; c++) {
             int k = c;
@@ -61,6 +62,17 @@ final class ErrorSurvey {
             int len = (int) Math.min(chunk, n - start);
             tasks.add(pool.submit(() -> {
                 TensorValues.Scratch scratch = SCRATCH.get();
+                byte[] packed = scratch.out((len + 1) / 2);
+                float[] absmax = scratch.absmax((len + bs - 1) / bs);
+                ErrorSums sums = new ErrorSums();
+                if (fused) {
+                    // as the conversion quantizes it (ShardWriter.quantizesStoredBf16), so the same sums
+                    ShardWriter.readStoredBf16(t, start, len, scratch);
+                    quantizer.quantizeBf16(scratch.raw().array(), 0, len, bs, packed, 0, absmax, 0, target, sums);
+                    partials[k] = sums;
+                    progress.accept((long) (len * bytesPerValue));
+                    return null;
+                }
                 values.read(start, len, scratch);
                 float[] in = scratch.values();
                 if (target != values.dtype()) {
@@ -68,9 +80,6 @@ final class ErrorSurvey {
                     System.arraycopy(scratch.values(), 0, in, 0, len);
                     DtypeEncoding.round(target, in, 0, len);
                 }
-                byte[] packed = scratch.out((len + 1) / 2);
-                float[] absmax = scratch.absmax((len + bs - 1) / bs);
-                ErrorSums sums = new ErrorSums();
                 quantizer.quantize(in, 0, len, bs, packed, 0, absmax, 0, target, sums);
                 partials[k] = sums;
                 progress.accept((long) (len * bytesPerValue));

@@ -222,6 +222,7 @@ final class ShardWriter {
             }
             absmax = new float[(int) q.blocks()];
         }
+        boolean fused = quantizing != null && quantizesStoredBf16(t, quantizing.plan.target(t));
         List<Future<?>> tasks = new ArrayList<>();
         double bytesPerValue = values.sourceBytesPerValue();
         int chunks = (int) ((n + chunk - 1) / chunk);
@@ -234,7 +235,7 @@ final class ShardWriter {
             int blocksize = bs;
             int k = c;
             tasks.add(pool.submit(() -> {
-                writeChunk(t, s, len, am, blocksize, partials, k);
+                writeChunk(t, s, len, am, blocksize, partials, k, fused);
                 progress.accept((long) (len * bytesPerValue));
                 return null;
             }));
@@ -247,10 +248,33 @@ final class ShardWriter {
         return absmax;
     }
 
-    private void writeChunk(SourceTensor t, long start, int n, float[] absmax, int bs, ErrorSums[] partials, int chunk)
-            throws IOException {
+    /**
+     * Whether {@code t}'s chunks are quantized to {@code target} straight from their stored bytes
+     * ({@link BlockwiseQuantizer#quantizeBf16(byte[], int, int, int, byte[], int, float[], int, DType, ErrorSums)},
+     * which decodes in registers): a stored BF16 tensor, unchanged, quantized in BF16 (no rounding between).
+     * The conversion and the measuring pass of {@code --dynamic} both decide by this, so that they measure alike.
+     */
+    static boolean quantizesStoredBf16(SourceTensor t, DType target) {
+        TensorValues v = t.values();
+        return target == DType.BF16 && !t.transformed() && v.stored() != null && v.dtype() == DType.BF16
+                && v.stored().info().dtype() == DType.BF16;
+    }
+
+    /** Reads the stored bytes of values {@code [start, start + n)} of a tensor {@link #quantizesStoredBf16} holds for into {@code scratch.raw()}. */
+    static void readStoredBf16(SourceTensor t, long start, int n, TensorValues.Scratch scratch) throws IOException {
+        TensorValues.Stored stored = t.values().stored();
+        stored.file().read(stored.info(), start * 2, scratch.raw(n * 2));
+    }
+
+    private void writeChunk(SourceTensor t, long start, int n, float[] absmax, int bs, ErrorSums[] partials, int chunk,
+                            boolean fused) throws IOException {
         TensorValues.Scratch scratch = SCRATCH.get();
-        t.values().read(start, n, scratch);
+        if (fused && outs.stream().noneMatch(o -> o.plan.role(t.name()) == TensorRole.CONVERT)) {
+            // the stored bytes only: the quantizer decodes them itself, and no output needs the float values
+            readStoredBf16(t, start, n, scratch);
+        } else {
+            t.values().read(start, n, scratch);
+        }
         float[] values = scratch.values();
         for (Out o : outs) {
             switch (o.plan.role(t.name())) {
@@ -267,6 +291,15 @@ final class ShardWriter {
                     o.file.write(o.offset(t.name()) + start * d.size(), ByteBuffer.wrap(bytes, 0, n * d.size()));
                 }
                 case QUANTIZE -> {
+                    byte[] packed = scratch.out((n + 1) / 2);
+                    ErrorSums sums = new ErrorSums();
+                    if (fused) {
+                        quantizer.quantizeBf16(scratch.raw().array(), 0, n, bs, packed, 0, absmax, (int) (start / bs),
+                                DType.BF16, sums);
+                        partials[chunk] = sums;
+                        o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));
+                        continue;
+                    }
                     float[] in = values;
                     DType d = o.plan.target(t);
                     if (d != t.values().dtype()) {
@@ -274,8 +307,6 @@ final class ShardWriter {
                         System.arraycopy(values, 0, in, 0, n);
                         DtypeEncoding.round(d, in, 0, n);
                     }
-                    byte[] packed = scratch.out((n + 1) / 2);
-                    ErrorSums sums = new ErrorSums();
                     quantizer.quantize(in, 0, n, bs, packed, 0, absmax, (int) (start / bs), d, sums);
                     partials[chunk] = sums;
                     o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));

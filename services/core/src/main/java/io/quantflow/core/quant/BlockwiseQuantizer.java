@@ -41,6 +41,19 @@ public interface BlockwiseQuantizer {
         quantize(values, 0, n, blocksize, packed, packedOff, absmax, absmaxOff);
     }
 
+    /**
+     * As {@link #quantizeBf16(byte[], int, int, int, byte[], int, float[], int)}, and measures the error as
+     * {@link #quantize(float[], int, int, int, byte[], int, float[], int, io.quantflow.core.safetensors.DType, ErrorSums)}
+     * does for the decoded values: the same bytes, and the same sums as that call gives. This default decodes
+     * with the scalar reference into a new array; the Vector API path decodes in registers instead.
+     */
+    default void quantizeBf16(byte[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                              float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors) {
+        float[] values = new float[n];
+        HalfFloats.decodeBf16Scalar(src, srcOff, n, values, 0);
+        quantize(values, 0, n, blocksize, packed, packedOff, absmax, absmaxOff, dtype, errors);
+    }
+
     QuantType type();
 
     /** A short name for reports and benchmarks ({@code scalar}, {@code vector-512}). */

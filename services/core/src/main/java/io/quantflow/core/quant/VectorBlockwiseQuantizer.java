@@ -61,6 +61,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private final ThreadLocal<float[]> tableScratch = ThreadLocal.withInitial(() -> new float[Math.max(16, L)]);
     /** A decoded block, for the blocks of {@link #quantizeBf16} that the bucket path does not take. */
     private final ThreadLocal<float[]> block = ThreadLocal.withInitial(() -> new float[4096]);
+    /** Decoded values of a whole call, for the measured bf16 calls the bucket path does not take (grown on demand). */
+    private final ThreadLocal<float[]> decoded = ThreadLocal.withInitial(() -> new float[0]);
     /** The bucket lookup ({@link CodeBuckets}) as vectors, when it fits (16 lanes or more); else null. */
     private final CodeBuckets buckets;
     private final IntVector bucketBase;
@@ -277,7 +279,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     }
 
     /**
-     * Quantizes and measures in one pass: each vector of values, once its codes are known, is
+     * Quantizes and measures in one pass: each vector of values gets its codes as {@link #quantize} gives
+     * them (by the bucket lookup, packed in registers, with 16 lanes or more; else by threshold search) and is
      * dequantized from a per-block table of the 16 possible values ({@code code value x absmax}
      * rounded to {@code dtype}) with one permute; the squares of the error and of the value, both
      * divided by the block's absmax (so that they neither overflow nor underflow), and the largest
@@ -310,12 +313,14 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 measuredScalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
-            FloatVector m = FloatVector.fromArray(F, src, off).abs();
+            // |x| as bits, as quantize takes it: a pattern above +Inf's is a NaN
+            IntVector m = FloatVector.fromArray(F, src, off).reinterpretAsInts().and(0x7FFFFFFF);
             for (int j = L; j < blocksize; j += L) {
-                m = m.max(FloatVector.fromArray(F, src, off + j).abs());
+                m = m.max(FloatVector.fromArray(F, src, off + j).reinterpretAsInts().and(0x7FFFFFFF));
             }
-            float amax = m.reduceLanes(VectorOperators.MAX);
-            if (Float.isNaN(amax)) {
+            int maxBits = m.reduceLanes(VectorOperators.MAX);
+            float amax = Float.intBitsToFloat(maxBits);
+            if (maxBits > 0x7F800000) {
                 measuredScalarBlock(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
@@ -325,12 +330,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             // here; far outside weights' range (or below 8 lanes) the reference measures the block
             boolean measureHere = errors != null && L >= 8 && amax >= 0x1p-24f && amax <= 0x1p24f;
             if (!measureHere) {
-                for (int j = 0; j < blocksize; j += L) {
-                    FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
-                    FloatVector code = codesOf(x);
-                    code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
-                }
-                pack(tmp, blocksize, packed, packedOff + start / 2);
+                codesBlock(src, off, blocksize, inv, packed, packedOff + start / 2);
                 if (errors != null) {
                     // narrower than 8 lanes the 16-value table takes four permutes: the reference is as fast
                     QuantErrors.measure(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b,
@@ -338,22 +338,45 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 }
                 continue;
             }
-            FloatVector t0 = dequantTable(0, amax, dtype);
-            FloatVector t1 = L >= 16 ? t0 : dequantTable(1, amax, dtype);
             FloatVector squaredError = FloatVector.zero(F);
             FloatVector squaredValue = FloatVector.zero(F);
-            for (int j = 0; j < blocksize; j += L) {
-                FloatVector x = FloatVector.fromArray(F, src, off + j);
-                FloatVector scaled = x.mul(inv);
-                FloatVector code = codesOf(scaled);
-                code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
-                FloatVector d = lookup(code, t0, t1).sub(x);
-                FloatVector dScaled = d.mul(inv);
-                squaredError = dScaled.fma(dScaled, squaredError);
-                squaredValue = scaled.fma(scaled, squaredValue);
-                maxError = maxError.max(d.abs());
+            if (buckets != null) {
+                // inv is finite and positive here (amax is within [2^-24, 2^24]): the bucket lookup's range
+                // the block's table: float32 in registers, other dtypes rounded value by value (the bf16 rounding
+                // as vector integer operations made the whole loop several times slower, with C2 recompiling it)
+                FloatVector tv = codebookParts[0].mul(amax);
+                if (dtype != DType.F32) {
+                    tv = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0);
+                }
+                IntVector table = tv.reinterpretAsInts();
+                int out = packedOff + start / 2;
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j);
+                    FloatVector scaled = x.mul(inv);
+                    FloatVector code = bucketCodes(scaled);
+                    packInto(code, packed, out + j / 2);
+                    FloatVector d = bucketLookup(code, table).sub(x);
+                    FloatVector dScaled = d.mul(inv);
+                    squaredError = dScaled.fma(dScaled, squaredError);
+                    squaredValue = scaled.fma(scaled, squaredValue);
+                    maxError = maxError.max(d.abs());
+                }
+            } else {
+                FloatVector t0 = dequantTable(0, amax, dtype);
+                FloatVector t1 = L >= 16 ? t0 : dequantTable(1, amax, dtype);
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j);
+                    FloatVector scaled = x.mul(inv);
+                    FloatVector code = codesOf(scaled);
+                    code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
+                    FloatVector d = lookup(code, t0, t1).sub(x);
+                    FloatVector dScaled = d.mul(inv);
+                    squaredError = dScaled.fma(dScaled, squaredError);
+                    squaredValue = scaled.fma(scaled, squaredValue);
+                    maxError = maxError.max(d.abs());
+                }
+                pack(tmp, blocksize, packed, packedOff + start / 2);
             }
-            pack(tmp, blocksize, packed, packedOff + start / 2);
             FloatVector scale = FloatVector.broadcast(F, amax * amax);
             groupError = squaredError.fma(scale, groupError);
             groupValue = squaredValue.fma(scale, groupValue);
@@ -383,31 +406,135 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     }
 
     /**
-     * Lanes {@code [part * L, part * L + L)} of the block's dequantization table: code value x absmax in
-     * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does.
+     * Fused decode, quantize and measure: {@code n} little-endian bf16 values from {@code src[srcOff..]},
+     * quantized and measured as {@link #quantize(float[], int, int, int, byte[], int, float[], int, DType, ErrorSums)}
+     * does for their float32 values, with the same bytes and the same sums (blocks are grouped alike). Whole
+     * blocks with a finite absmax within [2^-24, 2^24] are decoded in registers; the others (the last, short
+     * block; NaN; absmax outside that range) are decoded into a block buffer and go the way the float path
+     * sends them. Without the bucket lookup (fewer than 16 lanes) or with blocksizes the vector code does not
+     * take, the values are decoded into a buffer first.
      */
-    private FloatVector dequantTable(int part, float amax, DType dtype) {
-        FloatVector v = codebookParts[part].mul(amax);
-        return switch (dtype) {
-            case F32 -> v;
-            case BF16 -> roundBf16(v);
-            default -> {
-                float[] t = tableScratch.get();
-                for (int i = 0; i < L; i++) {
-                    int c = part * L + i;
-                    t[i] = c < 16 ? DtypeEncoding.round(dtype, type.value(c) * amax) : 0f;
-                }
-                yield FloatVector.fromArray(F, t, 0);
+    @Override
+    public void quantizeBf16(byte[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                             float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
+        java.util.Objects.requireNonNull(dtype);
+        java.util.Objects.requireNonNull(errors);
+        boolean vectorBlocks = buckets != null && blocksize % (2 * L) == 0 && blocksize <= 4096;
+        if (!vectorBlocks) {
+            float[] values = decoded.get();
+            if (values.length < n) {
+                values = new float[n];
+                decoded.set(values);
             }
-        };
+            HalfFloats.decodeBf16Scalar(src, srcOff, n, values, 0);
+            runMeasured(values, 0, n, blocksize, packed, packedOff, absmax, absmaxOff, dtype, errors);
+            return;
+        }
+        int blocks = (n + blocksize - 1) / blocksize;
+        float[] tmp = block.get();
+        FloatVector maxError = FloatVector.zero(F);
+        FloatVector groupError = FloatVector.zero(F);
+        FloatVector groupValue = FloatVector.zero(F);
+        int grouped = 0;
+        for (int b = 0; b < blocks; b++) {
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + 2 * start;
+            int out = packedOff + start / 2;
+            int maxBits = 0x7FFF;
+            if (len == blocksize) {
+                ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
+                for (int j = 2 * L; j < blocksize; j += 2 * L) {
+                    m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
+                }
+                maxBits = m.reduceLanes(VectorOperators.MAX);
+            }
+            float amax = Float.intBitsToFloat(maxBits << 16);
+            if (len != blocksize || maxBits > 0x7F80 || !(amax >= 0x1p-24f && amax <= 0x1p24f)) {
+                // what runMeasured does with such a block, on its decoded values
+                HalfFloats.decodeBf16Scalar(src, off, len, tmp, 0);
+                if (len != blocksize || maxBits > 0x7F80) {
+                    measuredScalarBlock(tmp, 0, len, blocksize, packed, out, absmax, absmaxOff + b, dtype, errors);
+                } else {
+                    absmax[absmaxOff + b] = amax;
+                    codesBlock(tmp, 0, blocksize, 1.0f / amax, packed, out);
+                    QuantErrors.measure(tmp, 0, len, blocksize, packed, out, absmax, absmaxOff + b, type, dtype, errors);
+                }
+                continue;
+            }
+            absmax[absmaxOff + b] = amax;
+            float inv = 1.0f / amax;
+            // the block's table: float32 in registers, other dtypes rounded value by value (the bf16 rounding
+            // as vector integer operations made the whole loop several times slower, with C2 recompiling it)
+            FloatVector tv = codebookParts[0].mul(amax);
+            if (dtype != DType.F32) {
+                tv = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0);
+            }
+            IntVector table = tv.reinterpretAsInts();
+            FloatVector squaredError = FloatVector.zero(F);
+            FloatVector squaredValue = FloatVector.zero(F);
+            for (int j = 0; j < blocksize; j += L) {
+                ShortVector bf16 = ByteVector.fromArray(BF16_BYTES, src, off + 2 * j).reinterpretAsShorts();
+                FloatVector x = ((IntVector) bf16.convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                FloatVector scaled = x.mul(inv);
+                FloatVector code = bucketCodes(scaled);
+                packInto(code, packed, out + j / 2);
+                FloatVector d = bucketLookup(code, table).sub(x);
+                FloatVector dScaled = d.mul(inv);
+                squaredError = dScaled.fma(dScaled, squaredError);
+                squaredValue = scaled.fma(scaled, squaredValue);
+                maxError = maxError.max(d.abs());
+            }
+            FloatVector scale = FloatVector.broadcast(F, amax * amax);
+            groupError = squaredError.fma(scale, groupError);
+            groupValue = squaredValue.fma(scale, groupValue);
+            if (++grouped == GROUP_BLOCKS) {
+                errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                        groupValue.reduceLanes(VectorOperators.ADD), 0f);
+                groupError = FloatVector.zero(F);
+                groupValue = FloatVector.zero(F);
+                grouped = 0;
+            }
+        }
+        errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                groupValue.reduceLanes(VectorOperators.ADD), maxError.reduceLanes(VectorOperators.MAX));
     }
 
-    /** Round to nearest even bf16, NaN kept quiet with its sign: {@link DtypeEncoding#round(DType, float)} lane-wise. */
-    private static FloatVector roundBf16(FloatVector v) {
-        IntVector bits = v.reinterpretAsInts();
-        IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
-        IntVector quiet = bits.or(0x00400000).and(0xFFFF0000);
-        return rounded.blend(quiet, bits.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000)).reinterpretAsFloats();
+    /** One whole block's codes, packed: by the bucket lookup where it applies, else by {@link #searchBlock}. */
+    private void codesBlock(float[] src, int off, int blocksize, float inv, byte[] packed, int out) {
+        if (buckets != null && inv > 0f && inv < Float.POSITIVE_INFINITY) {
+            for (int j = 0; j < blocksize; j += L) {
+                FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+                packInto(bucketCodes(x), packed, out + j / 2);
+            }
+        } else {
+            searchBlock(src, off, blocksize, inv, packed, out);
+        }
+    }
+
+    /** Each lane's table value for a code as {@link #bucketCodes} gives it (2^23 + code): one permute by its low 4 bits. */
+    private static FloatVector bucketLookup(FloatVector code, IntVector table) {
+        return code.reinterpretAsInts().and(CodeBuckets.SIZE - 1).selectFrom(table).reinterpretAsFloats();
+    }
+
+    /**
+     * Lanes {@code [part * L, part * L + L)} of the block's dequantization table: code value x absmax in
+     * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does; for an absmax
+     * within [2^-24, 2^24] (the blocks measured in registers), so every value is finite.
+     */
+    private FloatVector dequantTable(int part, float amax, DType dtype) {
+        return dtype == DType.F32 ? codebookParts[part].mul(amax) : FloatVector.fromArray(F, scalarTable(part, amax, dtype), 0);
+    }
+
+    /** The dequantization table for dtypes other than F32, value by value ({@link DtypeEncoding#round(DType, float)}), in a per-thread array. */
+    private float[] scalarTable(int part, float amax, DType dtype) {
+        float[] t = tableScratch.get();
+        for (int i = 0; i < L; i++) {
+            int c = part * L + i;
+            t[i] = c < 16 ? DtypeEncoding.round(dtype, type.value(c) * amax) : 0f;
+        }
+        return t;
     }
 
     /** Each lane's table value for its code (0..15): one permute with 16 lanes, two and a blend with 8. */
