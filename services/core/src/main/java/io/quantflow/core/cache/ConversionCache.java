@@ -9,10 +9,8 @@ import io.quantflow.core.error.QuantflowException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * Completed conversions kept by their {@link CacheKey}: {@code ROOT/KEY/} holds an artifact as a
@@ -105,16 +103,6 @@ public final class ConversionCache {
         } catch (IOException e) {
             return;
         }
-        try (Stream<Path> s = Files.walk(doomed)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // a hidden leftover
-                }
-            });
-        } catch (IOException ignored) {
-            // as above
-        }
+        io.quantflow.core.convert.TargetDirectory.deleteTree(doomed);
     }
 }

@@ -142,7 +142,8 @@ public final class TargetDirectory implements AutoCloseable {
         }
     }
 
-    static void deleteTree(Path dir) {
+    /** Deletes a directory tree as far as it can: what is left is hidden and named as a leftover. */
+    public static void deleteTree(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }

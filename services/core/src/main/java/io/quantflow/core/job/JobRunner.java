@@ -25,13 +25,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * A conversion from wherever the source is to wherever the output goes, in front of the
@@ -178,7 +176,7 @@ public final class JobRunner implements AutoCloseable {
                     new S3Publisher(resolver.s3()).publish(staging.resolve("out"), Map.of(), t, job.ifExists(), listener);
                     yield written;
                 } finally {
-                    deleteTree(staging);
+                    TargetDirectory.deleteTree(staging);
                 }
             }
             case ModelLocation.Hub h -> throw new IllegalStateException("checked before");
@@ -241,7 +239,7 @@ public final class JobRunner implements AutoCloseable {
                 } catch (IOException e) {
                     throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
                 } finally {
-                    deleteTree(staging);
+                    TargetDirectory.deleteTree(staging);
                 }
             }
             case ModelLocation.Hub h -> throw new IllegalStateException("checked before");
@@ -265,23 +263,6 @@ public final class JobRunner implements AutoCloseable {
             return Files.isRegularFile(config) && JSON.readTree(config.toFile()) instanceof ObjectNode o ? o : null;
         } catch (IOException e) {
             return null;
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // under the cache's tmp/, harmless
-                }
-            });
-        } catch (IOException ignored) {
-            // as above
         }
     }
 

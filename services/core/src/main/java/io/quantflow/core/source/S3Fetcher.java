@@ -12,14 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Stream;
 
 /**
  * Brings a model stored under an S3 prefix into the local cache, the same files a Hub model would
@@ -191,7 +189,7 @@ public final class S3Fetcher {
         } catch (IOException e) {
             throw TargetDirectory.ioFailure("writing the S3 cache at " + root, e);
         } finally {
-            deleteQuietly(partial);
+            io.quantflow.core.convert.TargetDirectory.deleteTree(partial);
         }
     }
 
@@ -205,22 +203,5 @@ public final class S3Fetcher {
 
     private static String hash(String s) {
         return HexFormat.of().formatHex(ResumableDownload.sha256().digest(s.getBytes(StandardCharsets.UTF_8)));
-    }
-
-    private static void deleteQuietly(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // a hidden leftover, harmless
-                }
-            });
-        } catch (IOException ignored) {
-            // as above
-        }
     }
 }
