@@ -1,6 +1,6 @@
 // quantflow's CUDA kernels: blockwise 4-bit quantization (nf4, fp4) of bf16/f16/f32 values and the
 // dequantization back to them. Built to PTX by build.sh; the PTX is committed as a resource of
-// services/core and loaded with cuModuleLoadData (see docs/adr/0004-gpu-kernels-as-committed-ptx.md).
+// services/core and loaded with cuModuleLoadData (see docs/adr/0005-gpu-kernels-as-committed-ptx.md).
 //
 // Arithmetic is IEEE float32 throughout, as in the Java reference (ScalarBlockwiseQuantizer):
 //   absmax = largest |x| of the block, NaN ignored (fmaxf skips NaN; a block of zeros/NaN gives +0)

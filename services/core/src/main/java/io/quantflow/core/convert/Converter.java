@@ -57,7 +57,7 @@ public final class Converter {
      * @param device  where 4-bit quantization runs (AUTO: a CUDA GPU when there is one)
      * @param provenance where the source came from (recorded in the manifest), or null for a local directory
      * @param dynamic with a budget, keep in 16 bit the weights whose 4-bit error is worst, as many as the
-     *                budget allows (docs/adr/0006); null quantizes every weight it can
+     *                budget allows (docs/adr/0008); null quantizes every weight it can
      */
     public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                           DType dtype, IfExists ifExists, int threads, Device device, Provenance provenance,

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Chooses the weights {@code --dynamic} keeps in 16 bit (docs/adr/0005): from the measured error of
+ * Chooses the weights {@code --dynamic} keeps in 16 bit (docs/adr/0008): from the measured error of
  * every weight, greedily by the error each removes per extra byte (parameters x relative RMS error /
  * (16-bit bytes - 4-bit bytes)), keeping each that still fits the budget. For weights of one dtype
  * the extra bytes are proportional to the parameters, so this is the worst relative error first.
