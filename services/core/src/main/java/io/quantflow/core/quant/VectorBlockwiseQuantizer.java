@@ -342,13 +342,15 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             FloatVector squaredValue = FloatVector.zero(F);
             if (buckets != null) {
                 // inv is finite and positive here (amax is within [2^-24, 2^24]): the bucket lookup's range
-                // the block's table: float32 in registers, other dtypes rounded value by value (the bf16 rounding
-                // as vector integer operations made the whole loop several times slower, with C2 recompiling it)
-                FloatVector tv = codebookParts[0].mul(amax);
-                if (dtype != DType.F32) {
-                    tv = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0);
+                // the block's table, written out here rather than called: a call C2 does not inline (the method is
+                // past its inlining node budget) returns a boxed vector, and the loop ran several times slower
+                IntVector table = codebookParts[0].mul(amax).reinterpretAsInts();
+                if (dtype == DType.BF16) {
+                    // round to nearest even bf16 (the values are finite): DtypeEncoding.bf16Bits lane-wise
+                    table = table.add(table.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
+                } else if (dtype != DType.F32) {
+                    table = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0).reinterpretAsInts();
                 }
-                IntVector table = tv.reinterpretAsInts();
                 int out = packedOff + start / 2;
                 for (int j = 0; j < blocksize; j += L) {
                     FloatVector x = FloatVector.fromArray(F, src, off + j);
@@ -432,45 +434,50 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         }
         int blocks = (n + blocksize - 1) / blocksize;
         float[] tmp = block.get();
-        FloatVector maxError = FloatVector.zero(F);
-        FloatVector groupError = FloatVector.zero(F);
-        FloatVector groupValue = FloatVector.zero(F);
+        int[] maxes = batchMaxBits.get();
+        int[] tables = batchTables.get();
+        float[] acc = batchSums.get();
+        java.util.Arrays.fill(acc, 0f);
         int grouped = 0;
-        for (int b = 0; b < blocks; b++) {
+        for (int b0 = 0; b0 < blocks; b0 += BATCH_BLOCKS) {
+            int batch = Math.min(BATCH_BLOCKS, blocks - b0);
+            bf16Tables(src, srcOff, n, blocksize, b0, batch, dtype, maxes, tables);
+            grouped = measuredBf16Batch(src, srcOff, n, blocksize, b0, batch, packed, packedOff, absmax, absmaxOff, dtype,
+                    errors, tmp, maxes, tables, acc, grouped);
+        }
+        errors.add((long) grouped * blocksize, FloatVector.fromArray(F, acc, L).reduceLanes(VectorOperators.ADD),
+                FloatVector.fromArray(F, acc, 2 * L).reduceLanes(VectorOperators.ADD),
+                FloatVector.fromArray(F, acc, 0).reduceLanes(VectorOperators.MAX));
+    }
+
+    /**
+     * Blocks {@code [b0, b0 + count)} of the measured {@link #quantizeBf16}, their maxima and tables from
+     * {@link #bf16Tables}; the running sums (largest error, group's squared errors, group's squared values,
+     * {@code L} lanes each) in {@code acc}, the blocks in the current group given and returned. Kept apart
+     * from the tables and the thread-local lookups: in one method they took C2 past its node budget for
+     * inlining, which left vector operations in the loop as calls boxing their results (several times slower).
+     */
+    private int measuredBf16Batch(byte[] src, int srcOff, int n, int blocksize, int b0, int count, byte[] packed,
+                                  int packedOff, float[] absmax, int absmaxOff, DType dtype, ErrorSums errors,
+                                  float[] tmp, int[] maxes, int[] tables, float[] acc, int grouped) {
+        FloatVector maxError = FloatVector.fromArray(F, acc, 0);
+        FloatVector groupError = FloatVector.fromArray(F, acc, L);
+        FloatVector groupValue = FloatVector.fromArray(F, acc, 2 * L);
+        for (int k = 0; k < count; k++) {
+            int b = b0 + k;
             int start = b * blocksize;
             int len = Math.min(blocksize, n - start);
             int off = srcOff + 2 * start;
             int out = packedOff + start / 2;
-            int maxBits = 0x7FFF;
-            if (len == blocksize) {
-                ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
-                for (int j = 2 * L; j < blocksize; j += 2 * L) {
-                    m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
-                }
-                maxBits = m.reduceLanes(VectorOperators.MAX);
-            }
+            int maxBits = maxes[k];
             float amax = Float.intBitsToFloat(maxBits << 16);
             if (len != blocksize || maxBits > 0x7F80 || !(amax >= 0x1p-24f && amax <= 0x1p24f)) {
-                // what runMeasured does with such a block, on its decoded values
-                HalfFloats.decodeBf16Scalar(src, off, len, tmp, 0);
-                if (len != blocksize || maxBits > 0x7F80) {
-                    measuredScalarBlock(tmp, 0, len, blocksize, packed, out, absmax, absmaxOff + b, dtype, errors);
-                } else {
-                    absmax[absmaxOff + b] = amax;
-                    codesBlock(tmp, 0, blocksize, 1.0f / amax, packed, out);
-                    QuantErrors.measure(tmp, 0, len, blocksize, packed, out, absmax, absmaxOff + b, type, dtype, errors);
-                }
+                oddBf16Block(src, off, len, blocksize, maxBits, tmp, packed, out, absmax, absmaxOff + b, dtype, errors);
                 continue;
             }
             absmax[absmaxOff + b] = amax;
             float inv = 1.0f / amax;
-            // the block's table: float32 in registers, other dtypes rounded value by value (the bf16 rounding
-            // as vector integer operations made the whole loop several times slower, with C2 recompiling it)
-            FloatVector tv = codebookParts[0].mul(amax);
-            if (dtype != DType.F32) {
-                tv = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0);
-            }
-            IntVector table = tv.reinterpretAsInts();
+            IntVector table = IntVector.fromArray(I, tables, k * L);
             FloatVector squaredError = FloatVector.zero(F);
             FloatVector squaredValue = FloatVector.zero(F);
             for (int j = 0; j < blocksize; j += L) {
@@ -497,8 +504,66 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 grouped = 0;
             }
         }
-        errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
-                groupValue.reduceLanes(VectorOperators.ADD), maxError.reduceLanes(VectorOperators.MAX));
+        maxError.intoArray(acc, 0);
+        groupError.intoArray(acc, L);
+        groupValue.intoArray(acc, 2 * L);
+        return grouped;
+    }
+
+    /** Blocks per batch of {@link #bf16Tables}. */
+    private static final int BATCH_BLOCKS = 64;
+    private final ThreadLocal<int[]> batchMaxBits = ThreadLocal.withInitial(() -> new int[BATCH_BLOCKS]);
+    private final ThreadLocal<int[]> batchTables = ThreadLocal.withInitial(() -> new int[BATCH_BLOCKS * L]);
+    private final ThreadLocal<float[]> batchSums = ThreadLocal.withInitial(() -> new float[3 * L]);
+
+    /**
+     * For blocks {@code [b0, b0 + count)} of a measured bf16 call: the largest |x| of each whole block as
+     * a 16-bit pattern into {@code maxes[k]} (0x7FFF, a NaN, for the short last block), and for those the
+     * vector loop measures (finite absmax within [2^-24, 2^24]) the 16-value dequantization table into
+     * {@code tables[k * L ..]}: code value x absmax in float32, rounded to {@code dtype} as
+     * {@link DtypeEncoding#round(DType, float)} does (bf16 lane-wise, the values being finite).
+     */
+    private void bf16Tables(byte[] src, int srcOff, int n, int blocksize, int b0, int count, DType dtype,
+                            int[] maxes, int[] tables) {
+        for (int k = 0; k < count; k++) {
+            int start = (b0 + k) * blocksize;
+            int off = srcOff + 2 * start;
+            int maxBits = 0x7FFF;
+            if (n - start >= blocksize) {
+                ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
+                for (int j = 2 * L; j < blocksize; j += 2 * L) {
+                    m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
+                }
+                maxBits = m.reduceLanes(VectorOperators.MAX);
+            }
+            maxes[k] = maxBits;
+            float amax = Float.intBitsToFloat(maxBits << 16);
+            if (maxBits > 0x7F80 || !(amax >= 0x1p-24f && amax <= 0x1p24f)) {
+                continue;
+            }
+            IntVector table = codebookParts[0].mul(amax).reinterpretAsInts();
+            if (dtype == DType.BF16) {
+                // round to nearest even bf16 (the values are finite): DtypeEncoding.bf16Bits lane-wise
+                table = table.add(table.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
+            } else if (dtype != DType.F32) {
+                table = FloatVector.fromArray(F, scalarTable(0, amax, dtype), 0).reinterpretAsInts();
+            }
+            table.intoArray(tables, k * L);
+        }
+    }
+
+    /** A block of a measured bf16 call that the vector loop does not measure, decoded into {@code tmp}: as runMeasured takes it. */
+    private void oddBf16Block(byte[] src, int off, int len, int blocksize, int maxBits, float[] tmp, byte[] packed, int out,
+                              float[] absmax, int absmaxAt, DType dtype, ErrorSums errors) {
+        HalfFloats.decodeBf16Scalar(src, off, len, tmp, 0);
+        if (len != blocksize || maxBits > 0x7F80) {
+            measuredScalarBlock(tmp, 0, len, blocksize, packed, out, absmax, absmaxAt, dtype, errors);
+        } else {
+            float amax = Float.intBitsToFloat(maxBits << 16);
+            absmax[absmaxAt] = amax;
+            codesBlock(tmp, 0, blocksize, 1.0f / amax, packed, out);
+            QuantErrors.measure(tmp, 0, len, blocksize, packed, out, absmax, absmaxAt, type, dtype, errors);
+        }
     }
 
     /** One whole block's codes, packed: by the bucket lookup where it applies, else by {@link #searchBlock}. */

@@ -39,6 +39,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * keeping weights of the same shapes chosen at random.
  */
 class DynamicConversionTest {
+    /**
+     * Two measurements of the same weights agree to this relative bound, not bit for bit: the error
+     * sums are float lane sums whose order differs between the interpreter and compiled code
+     * (QuantErrors.sumTolerance bounds the sums to about 2.6e-6 relative at blocksize 64 on 16 lanes;
+     * a root of their ratio moves by no more).
+     */
+    private static final double SAME_MEASURE = 1e-5;
+
     @TempDir
     Path tmp;
 
@@ -108,7 +116,7 @@ class DynamicConversionTest {
             TensorQuality kept = tensor(dyn, p);
             assertFalse(kept.quantized());
             assertEquals("bfloat16", kept.storedAs());
-            assertEquals(tensor(all, p).relativeRms(), kept.relativeRmsIfQuantized(), 0.0, p);
+            assertEquals(tensor(all, p).relativeRms(), kept.relativeRmsIfQuantized(), SAME_MEASURE * tensor(all, p).relativeRms(), p);
         }
         assertEquals(all.quality().meanRelativeRms(), d.baselineMeanRelativeRms(), 1e-12);
         assertEquals(dyn.quality().meanRelativeRms(), d.meanRelativeRms(), 1e-12);
@@ -163,7 +171,8 @@ class DynamicConversionTest {
         assertFalse(d.keptModules().isEmpty());
         assertTrue(merged.output().weightBytes() <= room);
         for (String m : d.keptModules()) {
-            assertEquals(tensor(mergedAll, m + ".weight").relativeRms(), tensor(merged, m + ".weight").relativeRmsIfQuantized(), 0.0, m);
+            assertEquals(tensor(mergedAll, m + ".weight").relativeRms(), tensor(merged, m + ".weight").relativeRmsIfQuantized(),
+                    SAME_MEASURE * tensor(mergedAll, m + ".weight").relativeRms(), m);
         }
         // a format that quantizes nothing cannot be dynamic
         Converter.Request none = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"),
@@ -227,7 +236,7 @@ class DynamicConversionTest {
             }
         }
         double mean = sum / draws;
-        assertTrue(chosen <= best * (1 + 1e-9), tag + ": dynamic " + chosen + " keeping " + d.keptModules()
+        assertTrue(chosen <= best * (1 + SAME_MEASURE), tag + ": dynamic " + chosen + " keeping " + d.keptModules()
                 + ", best random draw " + best + " keeping " + bestSet);
         assertTrue(chosen < mean, tag + ": dynamic " + chosen + ", random draws' mean " + mean);
         assertEquals(mean, d.randomSameShapeMeanRelativeRms(), 0.02 * mean, tag + ": the manifest's expectation");
