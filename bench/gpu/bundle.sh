@@ -19,8 +19,9 @@ if [ ! -f "$dev/jre.tgz" ]; then
 fi
 ./mvnw -q -o -pl services/core,services/cli -am -DskipTests install
 rm -rf "$dev/lib" "$dev/fixtures"
+# only the test runner's libraries: everything else is in the CLI jar already (the bundle must stay under 64 MiB)
 ./mvnw -q -o -pl services/core dependency:copy-dependencies -DincludeScope=test \
-    -DexcludeArtifactIds=jcuda,jcuda-natives,jackson-databind,jackson-core,jackson-annotations \
+    -DincludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian \
     -DoutputDirectory="$dev/lib"
 cp services/cli/target/quantflow.jar "$dev/quantflow.jar"
 cp services/core/target/quantflow-core-*-tests.jar "$dev/quantflow-core-tests.jar"
