@@ -16,7 +16,7 @@ import java.util.Map;
         mixinStandardHelpOptions = true,
         versionProvider = QuantflowCommand.Version.class,
         description = "Turns safetensors checkpoints into bitsandbytes 4-bit checkpoints, on this machine.",
-        subcommands = {ConvertCommand.class, InspectCommand.class, ReportCommand.class, SynthCommand.class, DemoCommand.class,
+        subcommands = {ConvertCommand.class, SubmitCommand.class, InspectCommand.class, ReportCommand.class, SynthCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class QuantflowCommand implements Runnable {
     public static final int EXIT_USAGE = 2;

@@ -26,7 +26,7 @@ public final class Backends {
      * when the probe finds one and falls back to the CPU when it does not, or when the GPU cannot be
      * set up (its memory is taken, say).
      */
-    static TensorQuantizer openAccelerator(Device device) {
+    public static TensorQuantizer openAccelerator(Device device) {
         boolean gpu = device == Device.GPU || (device == Device.AUTO && GpuBackend.probe().usable());
         if (gpu) {
             try {

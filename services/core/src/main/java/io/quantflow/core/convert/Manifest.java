@@ -8,6 +8,7 @@ import io.quantflow.core.quality.Quality;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code quantflow-manifest.json}, written last into every artifact: what was converted, with which
@@ -93,7 +94,12 @@ public record Manifest(
     public record FileEntry(String path, long bytes, String sha256) {
     }
 
-    public record Timings(long totalMillis) {
+    /** How long the conversion took; in the pipeline, also the time spent in each stage (fetch, merge, quantize, publish). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Timings(long totalMillis, Map<String, Long> stages) {
+        public Timings(long totalMillis) {
+            this(totalMillis, null);
+        }
     }
 
     /**

@@ -27,6 +27,7 @@ import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -299,6 +300,153 @@ public final class S3Storage implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /** An object's size and ETag, or null when there is no such key. */
+    public ObjectInfo head(String bucket, String key) {
+        try {
+            var r = s3.headObject(b -> b.bucket(bucket).key(key));
+            return new ObjectInfo(key, r.contentLength(), HubClient.unquote(r.eTag()));
+        } catch (NoSuchKeyException e) {
+            return null;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404 && !(e.awsErrorDetails() != null && "NoSuchBucket".equals(e.awsErrorDetails().errorCode()))) {
+                return null;
+            }
+            throw failure(e, "s3://" + bucket + "/" + key, true);
+        } catch (SdkException e) {
+            throw failure(e, "s3://" + bucket + "/" + key, true);
+        }
+    }
+
+    /** A small object's bytes (a manifest, a plan, a marker), or null when there is no such key. */
+    public byte[] readSmall(String bucket, String key) {
+        try {
+            return s3.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
+        } catch (NoSuchKeyException e) {
+            return null;
+        } catch (SdkException e) {
+            throw failure(e, "s3://" + bucket + "/" + key, true);
+        }
+    }
+
+    /** {@code length} bytes of an object from {@code offset} (a ranged GET): a safetensors header, say. */
+    public byte[] readRange(String bucket, String key, long offset, int length) {
+        if (length == 0) {
+            return new byte[0];
+        }
+        try {
+            return s3.getObjectAsBytes(b -> b.bucket(bucket).key(key).range("bytes=" + offset + "-" + (offset + length - 1)))
+                    .asByteArray();
+        } catch (SdkException e) {
+            throw failure(e, "s3://" + bucket + "/" + key, true);
+        }
+    }
+
+    /**
+     * Downloads an object into {@code file} in a streamed, resumable ranged GET (never in memory),
+     * checking its size and that it does not change meanwhile; returns the sha256 of its bytes.
+     */
+    public String download(String bucket, String key, Path file) {
+        ObjectInfo o = head(bucket, key);
+        String what = "s3://" + bucket + "/" + key;
+        if (o == null) {
+            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, what + ": not found");
+        }
+        try {
+            Files.deleteIfExists(file);
+            ResumableDownload download = new ResumableDownload(settings.backoff(), settings.stallTimeout(), () -> false);
+            return download.fetch(file, o.size(), offset -> open(bucket, key, o.etag(), offset), what, n -> {
+            });
+        } catch (IOException e) {
+            throw new QuantflowException(ErrorCode.INTERNAL, "cannot write " + file + ": " + ResumableDownload.describe(e), e);
+        }
+    }
+
+    /** Writes a small object in one PUT. */
+    public void put(String bucket, String key, byte[] body) {
+        try {
+            s3.putObject(b -> b.bucket(bucket).key(key).contentMD5(md5(body)).contentType(contentType(key)), RequestBody.fromBytes(body));
+        } catch (SdkException e) {
+            throw failure(e, "s3://" + bucket + "/" + key, false);
+        }
+    }
+
+    /**
+     * Writes a small object only if the key holds none ({@code If-None-Match: *}); returns false when
+     * one was there. A store that does not implement conditional writes (HTTP 501) gets a check
+     * followed by a plain write instead, which two racing writers can both pass.
+     */
+    public boolean putIfAbsent(String bucket, String key, byte[] body) {
+        String where = "s3://" + bucket + "/" + key;
+        try {
+            s3.putObject(b -> b.bucket(bucket).key(key).ifNoneMatch("*").contentMD5(md5(body)).contentType(contentType(key)),
+                    RequestBody.fromBytes(body));
+            return true;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 412 || e.statusCode() == 409) {
+                return false;
+            }
+            if (e.statusCode() == 501 || e.statusCode() == 400 && e.awsErrorDetails() != null
+                    && "NotImplemented".equals(e.awsErrorDetails().errorCode())) {
+                if (head(bucket, key) != null) {
+                    return false;
+                }
+                put(bucket, key, body);
+                return true;
+            }
+            throw failure(e, where, false);
+        } catch (SdkException e) {
+            throw failure(e, where, false);
+        }
+    }
+
+    /**
+     * Copies an object inside the store (no bytes through this process): one CopyObject up to 5 GiB,
+     * a multipart copy of ranged parts above (aborted if any part fails).
+     */
+    public void copy(String fromBucket, String fromKey, String toBucket, String toKey, long size) {
+        String where = "s3://" + toBucket + "/" + toKey;
+        long single = 5L << 30;
+        if (size < single) {
+            try {
+                s3.copyObject(b -> b.sourceBucket(fromBucket).sourceKey(fromKey).destinationBucket(toBucket).destinationKey(toKey));
+                return;
+            } catch (SdkException e) {
+                throw failure(e, where, false);
+            }
+        }
+        String uploadId;
+        try {
+            uploadId = s3.createMultipartUpload(b -> b.bucket(toBucket).key(toKey)).uploadId();
+        } catch (SdkException e) {
+            throw failure(e, where, false);
+        }
+        openUploads.put(uploadId, new String[] {toBucket, toKey});
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            long partSize = Math.max(settings.partSize(), 512L << 20);
+            int number = 1;
+            for (long offset = 0; offset < size; offset += partSize, number++) {
+                String range = "bytes=" + offset + "-" + (Math.min(size, offset + partSize) - 1);
+                int n = number;
+                var r = s3.uploadPartCopy(b -> b.sourceBucket(fromBucket).sourceKey(fromKey).copySourceRange(range)
+                        .destinationBucket(toBucket).destinationKey(toKey).uploadId(uploadId).partNumber(n));
+                parts.add(CompletedPart.builder().partNumber(n).eTag(r.copyPartResult().eTag()).build());
+            }
+            s3.completeMultipartUpload(b -> b.bucket(toBucket).key(toKey).uploadId(uploadId).multipartUpload(u -> u.parts(parts)));
+            openUploads.remove(uploadId);
+        } catch (RuntimeException e) {
+            abort(toBucket, toKey, uploadId);
+            if (e instanceof SdkException s) {
+                throw failure(s, where, false);
+            }
+            throw e;
+        }
+    }
+
+    private static String contentType(String key) {
+        return key.endsWith(".json") ? "application/json" : key.endsWith(".md") ? "text/markdown" : "application/octet-stream";
     }
 
     /** Deletes objects (missing ones are no error). */

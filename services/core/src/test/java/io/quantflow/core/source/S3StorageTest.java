@@ -12,6 +12,7 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
 import java.io.ByteArrayInputStream;
+import io.quantflow.core.convert.Converter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -26,6 +27,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -93,6 +95,31 @@ class S3StorageTest {
                 assertArrayEquals(java.util.Arrays.copyOfRange(data, 5_000_000, data.length), tail);
             }
             assertEquals(List.of(), s3.openUploads(bucket, ""));
+        }
+    }
+
+    @Test
+    void smallObjectsRangesCopiesAndConditionalWritesForThePipeline() throws IOException {
+        String bucket = newBucket();
+        byte[] data = random(7 << 20, 2);
+        Path file = tmp.resolve("shard");
+        Files.write(file, data);
+        try (S3Storage s3 = storage()) {
+            s3.upload(bucket, "work/a/shard", file);
+            assertArrayEquals(java.util.Arrays.copyOfRange(data, 8, 8 + 1000), s3.readRange(bucket, "work/a/shard", 8, 1000));
+            s3.copy(bucket, "work/a/shard", bucket, "out/shard", data.length);
+            Path back = tmp.resolve("back");
+            assertEquals(Converter.sha256(file), s3.download(bucket, "out/shard", back));
+            assertArrayEquals(data, Files.readAllBytes(back));
+            assertEquals(data.length, s3.head(bucket, "out/shard").size());
+            assertNull(s3.head(bucket, "out/none"));
+            assertNull(s3.readSmall(bucket, "out/none"));
+
+            assertTrue(s3.putIfAbsent(bucket, "work/a/answer.json", "first".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            assertFalse(s3.putIfAbsent(bucket, "work/a/answer.json", "second".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            assertEquals("first", new String(s3.readSmall(bucket, "work/a/answer.json"), java.nio.charset.StandardCharsets.UTF_8));
+            QuantflowException missing = assertThrows(QuantflowException.class, () -> s3.download(bucket, "nope", tmp.resolve("x")));
+            assertEquals(ErrorCode.SOURCE_NOT_FOUND, missing.code());
         }
     }
 

@@ -1,0 +1,306 @@
+package io.quantflow.cli;
+
+import io.quantflow.core.convert.Converter;
+import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.pipeline.events.Answers;
+import io.quantflow.core.pipeline.events.CloudEvent;
+import io.quantflow.core.pipeline.events.ConversionRequest;
+import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.OutputRequest;
+import io.quantflow.core.pipeline.events.TargetRef;
+import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.source.S3Settings;
+import io.quantflow.core.source.S3Storage;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * {@code quantflow submit}: the same conversion as {@code convert}, done by the pipeline. Publishes a
+ * conversion-requested event, shows progress, waits for the one answer and exits like convert (0,
+ * or 3 with {@code error: CODE: message}).
+ */
+@Command(name = "submit", sortOptions = false,
+        description = {"Has the pipeline (scripts/stack up, or a deployment) convert a model: publishes conversion-requested on Kafka,",
+                "shows progress, waits for conversion-completed or conversion-failed and exits like convert.",
+                "SOURCE is s3://bucket/prefix, hf://org/name[@revision], or a local directory (uploaded to the work bucket first)."})
+final class SubmitCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "SOURCE", description = "The model: s3://bucket/prefix, hf://org/name[@revision] or a local directory.")
+    String source;
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "s3://BUCKET/PREFIX", description = "Where the pipeline writes the artifact.")
+    String target;
+
+    @Option(names = "--adapter", paramLabel = "ADAPTER", description = "A PEFT LoRA adapter: s3://, hf:// or a local directory (uploaded first).")
+    String adapter;
+
+    @Mixin
+    ConversionOptions conversion;
+
+    @Option(names = "--bootstrap", paramLabel = "HOST:PORT", description = "Kafka bootstrap servers (default: kafka.bootstrap of the stack file).")
+    String bootstrap;
+
+    @Option(names = "--stack", paramLabel = "FILE", description = "The stack's endpoints (default: QUANTFLOW_STACK_FILE, else .stack/stack.properties).")
+    Path stackFile;
+
+    @Option(names = "--request-id", paramLabel = "ID", description = "The idempotency key: submitting the same request with the same id again gets the same answer (default: a new id).")
+    String requestId;
+
+    @Option(names = "--download", paramLabel = "DIR", description = "Copy the finished artifact to DIR (each file's sha256 checked against the manifest).")
+    Path download;
+
+    @Option(names = "--timeout", defaultValue = "3600", paramLabel = "SECONDS", description = "Give up waiting for the answer after this long (default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds;
+
+    @CommandLine.ParentCommand
+    QuantflowCommand parent;
+
+    @Mixin
+    CommonOptions common;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        Map<String, String> env = parent == null ? System.getenv() : parent.environment();
+        Converter.Request checked = conversion.request(spec, Path.of("."), adapter == null ? null : Path.of("."), Path.of("."), 0);
+        if (!(ModelLocation.parse(target) instanceof ModelLocation.S3 out)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--out must be s3://bucket/prefix: the pipeline writes to the object store");
+        }
+        if (download != null && Files.exists(download) && !isEmptyDir(download)) {
+            throw new QuantflowException(ErrorCode.TARGET_EXISTS, download + " already holds files; --download needs a new or empty directory");
+        }
+        String rid = requestId != null ? requestId : "submit-" + UUID.randomUUID();
+        StackEndpoints stack = StackEndpoints.resolve(stackFile, bootstrap, env);
+        PrintStream err = System.err;
+        try (S3Storage s3 = S3Storage.open(S3Settings.from(null, null, null, null, stack.s3Environment(), 4))) {
+            String staging = "staging/" + rid + "/";
+            String src = stageIfLocal(source, s3, stack.workBucket(), staging + "source/", err);
+            String ad = adapter == null ? null : stageIfLocal(adapter, s3, stack.workBucket(), staging + "adapter/", err);
+            try {
+                ConversionRequest request = new ConversionRequest(rid, src, ad, outputs(checked),
+                        new TargetRef(out.uri(), checked.ifExists().name().toLowerCase(Locale.ROOT)));
+                CloudEvent answer = submit(stack.bootstrap(), request, err);
+                if (EventTypes.FAILED.equals(answer.type())) {
+                    Answers.Failed f = answer.data(Answers.Failed.class);
+                    throw new QuantflowException(code(f.code()), f.message());
+                }
+                Answers.Completed done = answer.data(Answers.Completed.class);
+                for (Answers.CompletedOutput o : done.outputs()) {
+                    ConvertCommand.printSummary(System.out, source, o.uri(), o.manifest());
+                    for (Manifest.FileEntry f : o.manifest().files()) {
+                        System.out.printf(Locale.ROOT, "  %s  %s%n", f.sha256(), f.path());
+                    }
+                }
+                if (download != null) {
+                    download(s3, done, err);
+                }
+                return 0;
+            } finally {
+                if (!src.equals(source) || ad != null && !ad.equals(adapter)) {
+                    List<String> keys = s3.list(stack.workBucket(), staging, false).stream().map(S3Storage.ObjectInfo::key).toList();
+                    if (!keys.isEmpty()) {
+                        s3.delete(stack.workBucket(), keys);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The request's outputs: the options convert would use, written out in full. */
+    private static List<OutputRequest> outputs(Converter.Request r) {
+        List<OutputRequest> out = new ArrayList<>();
+        for (OutputFormat f : r.formats()) {
+            boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
+            boolean merged = f == OutputFormat.MERGED_16BIT || f == OutputFormat.MERGED_4BIT;
+            String dtype = merged && r.dtype() != null ? r.dtype().torchName() : null;
+            if (!quantizes) {
+                out.add(new OutputRequest(null, f.id(), null, null, null, null, null, dtype, null, null));
+                continue;
+            }
+            var q = r.quant();
+            OutputRequest.DynamicRequest dyn = r.dynamic() == null ? null
+                    : new OutputRequest.DynamicRequest(r.dynamic().maxBitsPerParameter(), r.dynamic().maxBytes());
+            out.add(new OutputRequest(null, f.id(), q.quantType().id(), q.doubleQuant(), q.blocksize(), q.computeDtype().torchName(),
+                    q.skipModules().isEmpty() ? null : q.skipModules(), dtype, dyn, r.device().name().toLowerCase(Locale.ROOT)));
+        }
+        return out;
+    }
+
+    /** A local directory uploaded to the work bucket; an s3:// or hf:// location as it is. */
+    private static String stageIfLocal(String location, S3Storage s3, String bucket, String prefix, PrintStream err) {
+        if (!(ModelLocation.parse(location) instanceof ModelLocation.Local local)) {
+            return location;
+        }
+        Path dir = local.dir();
+        if (!Files.isDirectory(dir)) {
+            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> list = files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList();
+            long bytes = 0;
+            for (Path p : list) {
+                bytes += Files.size(p);
+            }
+            err.printf(Locale.ROOT, "uploading %s (%d files, %s) to s3://%s/%s%n", dir, list.size(), Sizes.human(bytes), bucket, prefix);
+            for (Path p : list) {
+                s3.upload(bucket, prefix + p.getFileName(), p);
+            }
+        } catch (IOException e) {
+            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "cannot read " + dir + ": " + e.getMessage());
+        }
+        return "s3://" + bucket + "/" + prefix.substring(0, prefix.length() - 1);
+    }
+
+    /** Publishes the request and waits for its answer, printing progress. */
+    private CloudEvent submit(String bootstrap, ConversionRequest request, PrintStream err) {
+        String rid = request.requestId();
+        CloudEvent event = CloudEvent.of(EventTypes.REQUESTED, "urn:quantflow:cli", UUID.randomUUID().toString(), rid, request);
+        Properties common = new Properties();
+        common.put("bootstrap.servers", bootstrap);
+        common.put("client.id", "quantflow-submit");
+        Properties pc = new Properties();
+        pc.putAll(common);
+        pc.put(ProducerConfig.ACKS_CONFIG, "all");
+        pc.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        pc.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "30000");
+        pc.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
+        Properties cc = new Properties();
+        cc.putAll(common);
+        cc.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        cc.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(cc, new StringDeserializer(), new StringDeserializer());
+             KafkaProducer<String, String> producer = new KafkaProducer<>(pc, new StringSerializer(), new StringSerializer())) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (String topic : List.of(Topics.COMPLETED, Topics.FAILED, Topics.PROGRESS)) {
+                consumer.partitionsFor(topic, Duration.ofSeconds(30)).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+            }
+            consumer.assign(partitions);
+            consumer.seekToEnd(partitions);
+            partitions.forEach(consumer::position); // the end as of now: answers from here on are ours
+            ProducerRecord<String, String> record = new ProducerRecord<>(Topics.REQUESTED, rid, event.toJson());
+            record.headers().add("content-type", CloudEvent.CONTENT_TYPE.getBytes(StandardCharsets.UTF_8));
+            producer.send(record).get(60, TimeUnit.SECONDS);
+            err.println("submitted request " + rid + " to " + bootstrap);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (!rid.equals(r.key())) {
+                        continue;
+                    }
+                    CloudEvent e;
+                    try {
+                        e = CloudEvent.parse(r.value());
+                    } catch (CloudEvent.MalformedEvent x) {
+                        continue;
+                    }
+                    if (EventTypes.PROGRESS.equals(e.type())) {
+                        printProgress(e.data(Answers.Progress.class), err);
+                    } else if (EventTypes.COMPLETED.equals(e.type()) || EventTypes.FAILED.equals(e.type())) {
+                        return e;
+                    }
+                }
+            }
+            throw new QuantflowException(ErrorCode.INTERNAL, "no answer to request " + rid + " within " + timeoutSeconds
+                    + " s; it may still finish (scripts/stack status shows whether the services run; --timeout waits longer)");
+        } catch (KafkaException | ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new QuantflowException(ErrorCode.INTERNAL, "cannot reach Kafka at " + bootstrap + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while waiting for request " + rid);
+        }
+    }
+
+    private static void printProgress(Answers.Progress p, PrintStream err) {
+        if (p.shard() == null) {
+            err.printf(Locale.ROOT, "%s: planned (%s of weights)%n", p.stage(), Sizes.human(p.bytesTotal()));
+        } else if (p.stage().equals("publish")) {
+            err.printf(Locale.ROOT, "publish: %d of %d shards in%n", p.bytesDone(), p.bytesTotal());
+        } else if (p.bytesDone() >= p.bytesTotal()) {
+            err.printf(Locale.ROOT, "%s %s: shard %d/%d %s done%n", p.stage(), p.format(), p.shard().index() + 1, p.shard().count(),
+                    p.shard().file());
+        }
+    }
+
+    /** Copies each output into DIR (or DIR/format with several), checking every file's sha256; the manifest last. */
+    private void download(S3Storage s3, Answers.Completed done, PrintStream err) {
+        Path staging = download.toAbsolutePath().resolveSibling("." + download.getFileName() + ".partial-" + UUID.randomUUID());
+        try {
+            for (Answers.CompletedOutput o : done.outputs()) {
+                ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
+                Path dir = done.outputs().size() == 1 ? staging : staging.resolve(o.format());
+                Files.createDirectories(dir);
+                for (Manifest.FileEntry f : o.manifest().files()) {
+                    String sha = s3.download(at.bucket(), at.keyPrefix() + f.path(), dir.resolve(f.path()));
+                    if (!sha.equals(f.sha256())) {
+                        throw QuantflowException.invalidCheckpoint(o.uri() + "/" + f.path() + " does not match its manifest (sha256 " + sha + ")");
+                    }
+                }
+                s3.download(at.bucket(), at.keyPrefix() + Manifest.FILE_NAME, dir.resolve(Manifest.FILE_NAME));
+            }
+            if (Files.exists(download)) {
+                Files.delete(download);
+            }
+            Files.move(staging, download);
+            err.println("downloaded to " + download);
+        } catch (IOException e) {
+            throw new QuantflowException(ErrorCode.NO_SPACE, "cannot write " + download + ": " + e.getMessage(), e);
+        } finally {
+            if (Files.exists(staging)) {
+                TargetDirectory.deleteTree(staging);
+            }
+        }
+    }
+
+    private static boolean isEmptyDir(Path p) {
+        try (Stream<Path> s = Files.list(p)) {
+            return s.findAny().isEmpty();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static ErrorCode code(String c) {
+        try {
+            return ErrorCode.valueOf(c);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return ErrorCode.INTERNAL;
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package io.quantflow.core.pipeline.events;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.quantflow.core.convert.Manifest;
+
+import java.util.List;
+
+/** The payloads of the answers and progress events. */
+public final class Answers {
+    private Answers() {
+    }
+
+    /** {@code conversion-completed}: one entry per output, in the request's order. */
+    public record Completed(String requestId, boolean cached, List<CompletedOutput> outputs) {
+    }
+
+    public record CompletedOutput(String format, String uri, Manifest manifest) {
+    }
+
+    /** {@code conversion-failed}: a stable code, one line a person can act on, and where it happened. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Failed(String requestId, String code, String message, String stage, String format, String shard) {
+    }
+
+    /** {@code conversion-progress}: best effort. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Progress(String requestId, String stage, String format, ProgressShard shard, long bytesDone, long bytesTotal) {
+    }
+
+    public record ProgressShard(int index, int count, String file) {
+    }
+}

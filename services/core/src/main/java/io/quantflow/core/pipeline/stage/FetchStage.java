@@ -1,0 +1,388 @@
+package io.quantflow.core.pipeline.stage;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.lora.LoraAdapter;
+import io.quantflow.core.pipeline.RequestCheck;
+import io.quantflow.core.pipeline.events.Answers;
+import io.quantflow.core.pipeline.events.CloudEvent;
+import io.quantflow.core.pipeline.events.ConversionRequest;
+import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.Json;
+import io.quantflow.core.pipeline.events.ObjectRef;
+import io.quantflow.core.pipeline.events.OutputRequest;
+import io.quantflow.core.pipeline.events.ShardWork;
+import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.TargetRef;
+import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.source.ResolvedSource;
+import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.source.SourceListener;
+import io.quantflow.core.source.SourceResolver;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * The fetcher's work on one {@code conversion-requested} event: check the request, answer at once
+ * what can be answered (a duplicate, a target that holds a model, a source that is not there),
+ * stage a source or adapter that is not in the object store, read the source's config, index and
+ * shard headers (ranged reads; no weights are downloaded), check the outputs against them as
+ * {@code quantflow convert} would, write the plan, and send one work item per (output, shard).
+ */
+public final class FetchStage {
+    private static final Logger LOG = Logger.getLogger(FetchStage.class.getName());
+    private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    static final String SOURCE = "/quantflow/fetcher";
+
+    private final WorkStore store;
+    private final Function<Path, SourceResolver> resolvers;
+    private final StageMetrics metrics;
+
+    /**
+     * @param resolvers makes a resolver of hf:// (and s3://) locations caching under a directory
+     */
+    public FetchStage(WorkStore store, Function<Path, SourceResolver> resolvers, StageMetrics metrics) {
+        this.store = store;
+        this.resolvers = resolvers;
+        this.metrics = metrics;
+    }
+
+    /** Handles one record value; a record that is not a CloudEvent throws {@link CloudEvent.MalformedEvent}. */
+    public void handle(String value, Bus bus) {
+        CloudEvent event = CloudEvent.parse(value);
+        if (!EventTypes.REQUESTED.equals(event.type())) {
+            throw new CloudEvent.MalformedEvent("topic conversion-requested carries " + EventTypes.REQUESTED + ", not " + event.type());
+        }
+        long t0 = System.currentTimeMillis();
+        String requestId = requestId(event);
+        try {
+            ConversionRequest request = parseRequest(event, requestId);
+            if (!REQUEST_ID.matcher(requestId).matches()) {
+                throw QuantflowException.invalidRequest("requestId must be letters, digits, '.', '_' or '-' (at most 128), starting"
+                        + " with a letter or digit: it is part of object keys");
+            }
+            if (store.answerSent(requestId)) {
+                metrics.duplicate();
+                LOG.info(() -> "request " + requestId + " was answered already; the duplicate is dropped");
+                return;
+            }
+            WorkStore.Answer claimed = store.answer(requestId);
+            if (claimed != null) {
+                // answered, but the answer may not have reached the broker before a crash
+                store.answer(requestId, claimed.topic(), claimed.cloudEvent(), bus);
+                return;
+            }
+            String hash = hash(request);
+            RequestRecord first = new RequestRecord(requestId, hash, event.source(), event.id());
+            if (!store.writeIfAbsent(store.ref(requestId, "request.json"), first)) {
+                RequestRecord seen = store.read(store.ref(requestId, "request.json"), RequestRecord.class);
+                if (seen != null && !seen.hash().equals(hash)) {
+                    metrics.reusedId();
+                    LOG.warning(() -> "request id " + requestId + " was reused for a different request (event " + event.source()
+                            + " " + event.id() + "); it is not converted, the first request's answer stands");
+                    return;
+                }
+                metrics.duplicate();
+                LOG.info(() -> "request " + requestId + " is being converted; planning it again (a redelivery)");
+            }
+            plan(requestId, request, t0, bus);
+        } catch (QuantflowException e) {
+            fail(requestId, e.code(), e.getMessage(), bus);
+        } catch (CloudEvent.InvalidPayload e) {
+            fail(requestId, ErrorCode.INVALID_REQUEST, e.getMessage(), bus);
+        }
+    }
+
+    private void fail(String requestId, ErrorCode code, String message, Bus bus) {
+        Failures.answer(store, bus, SOURCE, requestId, code, message, Stages.FETCH, null, null);
+        metrics.failed(Stages.FETCH, code);
+    }
+
+    /** data.requestId, else derived from the event's source and id (docs/adr/0009). */
+    static String requestId(CloudEvent event) {
+        JsonNode id = event.data().get("requestId");
+        if (id != null && id.isTextual() && REQUEST_ID.matcher(id.textValue()).matches()) {
+            return id.textValue();
+        }
+        return "ce-" + sha256(event.source() + "\n" + event.id()).substring(0, 32);
+    }
+
+    private static ConversionRequest parseRequest(CloudEvent event, String requestId) {
+        ConversionRequest r = event.data(ConversionRequest.class);
+        if (r.requestId() != null && event.subject() != null && !event.subject().equals(r.requestId())) {
+            throw QuantflowException.invalidRequest("the event's subject (" + event.subject() + ") differs from data.requestId ("
+                    + r.requestId() + ")");
+        }
+        if (r.requestId() != null && !r.requestId().equals(requestId)) {
+            throw QuantflowException.invalidRequest("requestId must be letters, digits, '.', '_' or '-' (at most 128)");
+        }
+        if (r.source() == null || r.outputs() == null || r.outputs().isEmpty() || r.target() == null || r.target().uri() == null) {
+            throw QuantflowException.invalidRequest("a request needs source, outputs (at least one) and target.uri");
+        }
+        if (r.outputs().size() > 4) {
+            throw QuantflowException.invalidRequest("at most 4 outputs, one per format");
+        }
+        return new ConversionRequest(requestId, r.source(), r.adapter(), r.outputs(), r.target());
+    }
+
+    private void plan(String requestId, ConversionRequest request, long t0, Bus bus) {
+        boolean withAdapter = request.adapter() != null;
+        List<OutputRequest> resolved = new ArrayList<>();
+        for (int i = 0; i < request.outputs().size(); i++) {
+            resolved.add(OutputOptions.resolve(request.outputs().get(i), i, withAdapter));
+        }
+        if (resolved.stream().map(OutputRequest::format).distinct().count() != resolved.size()) {
+            throw QuantflowException.invalidRequest("a format is asked for twice; each format at most once per request");
+        }
+        ModelLocation.S3 target = s3Location(request.target().uri(), "target");
+        IfExists ifExists = ifExists(request.target());
+        List<String> uris = new ArrayList<>();
+        for (OutputRequest o : resolved) {
+            uris.add(resolved.size() == 1 ? target.uri() : target.uri() + "/" + o.format());
+        }
+        if (ifExists == IfExists.FAIL && !store.s3().isEmpty(target.bucket(), target.keyPrefix(), true)) {
+            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " already holds files; ask for ifExists: overwrite"
+                    + " to replace them");
+        }
+        Path scratch = store.scratch(requestId + "-fetch");
+        try (SourceResolver resolver = resolvers.apply(scratch.resolve("cache"))) {
+            Located source = locate(requestId, request.source(), "source", resolver, scratch);
+            Located adapter = withAdapter ? locate(requestId, request.adapter(), "adapter", resolver, scratch) : null;
+            Path headers = scratch.resolve("headers");
+            Files.createDirectories(headers);
+            Map<String, S3Storage.ObjectInfo> files = mirrorHeaders(source, headers);
+            Path adapterDir = null;
+            if (adapter != null) {
+                adapterDir = scratch.resolve("adapter");
+                Files.createDirectories(adapterDir);
+                for (S3Storage.ObjectInfo o : adapter.objects()) {
+                    store.s3().download(adapter.bucket(), o.key(), adapterDir.resolve(name(o.key())));
+                }
+            }
+            List<OutputSpec> specs = resolved.stream().map(o -> OutputOptions.spec(o, resolved.size())).toList();
+            try (Checkpoint checkpoint = Checkpoint.open(headers);
+                 LoraAdapter lora = adapterDir == null ? null : LoraAdapter.open(adapterDir)) {
+                RequestCheck.Summary summary = RequestCheck.check(checkpoint, lora, specs);
+                List<Plan.PlannedOutput> outputs = new ArrayList<>();
+                for (int i = 0; i < resolved.size(); i++) {
+                    OutputRequest o = resolved.get(i);
+                    boolean lorOnly = OutputFormat.parse(o.format()) == OutputFormat.LORA;
+                    List<String> shardFiles = lorOnly ? List.of() : checkpoint.shards().stream().map(Checkpoint.Shard::fileName).toList();
+                    RequestCheck.OutputCounts c = summary.outputs().get(i);
+                    outputs.add(new Plan.PlannedOutput(i, o, uris.get(i), shardFiles, c.quantizedTensors(), c.keptTensors(),
+                            c.quantizedParameters()));
+                }
+                List<Plan.NamedObject> other = new ArrayList<>();
+                for (Path p : checkpoint.otherFiles()) {
+                    String n = p.getFileName().toString();
+                    S3Storage.ObjectInfo o = files.get(n);
+                    other.add(new Plan.NamedObject(n, new ObjectRef(source.bucket(), o.key()), o.size()));
+                }
+                Manifest.Source ms = new Manifest.Source(request.source(), checkpoint.weightBytes(), checkpoint.parameters(),
+                        checkpoint.dominantDtype().torchName(), checkpoint.shards().size(), request.source(), source.revision(), null);
+                Manifest.Adapter ma = lora == null ? null : new Manifest.Adapter(request.adapter(), lora.modules().size(),
+                        lora.replacedTensors().size(), lora.config().r(), lora.config().loraAlpha(), lora.config().useRslora(),
+                        lora.config().useDora(), request.adapter(), null);
+                ShardWork.AdapterRef adapterRef = adapter == null ? null : new ShardWork.AdapterRef(adapter.bucket(), adapter.prefix());
+                List<String> adapterFiles = adapter == null ? List.of() : adapter.objects().stream().map(o -> name(o.key())).toList();
+                TargetRef targetRef = new TargetRef(target.uri(), ifExists.name().toLowerCase());
+                Plan plan = new Plan(requestId, hash(request), t0, System.currentTimeMillis() - t0,
+                        new ObjectRef(source.bucket(), files.get(Checkpoint.CONFIG_FILE).key()), checkpoint.indexed(), other,
+                        adapterRef, adapterFiles, ms, ma, outputs, targetRef);
+                store.write(store.ref(requestId, "plan.json"), plan);
+                send(plan, checkpoint, files, source, bus);
+                metrics.planned(plan.totalItems());
+            }
+        } catch (IOException e) {
+            throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage the request locally: " + e.getMessage(), e);
+        } finally {
+            store.release(scratch);
+        }
+    }
+
+    /** One work item per (output, shard), each to its first stage's topic. */
+    private void send(Plan plan, Checkpoint checkpoint, Map<String, S3Storage.ObjectInfo> files, Located source, Bus bus) {
+        for (Plan.PlannedOutput o : plan.outputs()) {
+            OutputFormat format = OutputFormat.parse(o.options().format());
+            List<String> itinerary = OutputOptions.itinerary(format);
+            ModelLocation.S3 out = s3Location(o.uri(), "target");
+            if (format == OutputFormat.LORA) {
+                String file = LoraAdapter.WEIGHTS_FILE;
+                ObjectRef in = new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + file);
+                ShardWork item = new ShardWork(plan.requestId(), o.options(), new ShardWork.Shard(0, 1, file, in,
+                        Math.max(1, store.s3().head(in.bucket(), in.key()).size()), null), plan.adapter(), itinerary, 0,
+                        Map.of("publish", new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
+                bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
+                continue;
+            }
+            List<String> shards = o.shardFiles();
+            for (int s = 0; s < shards.size(); s++) {
+                String file = shards.get(s);
+                S3Storage.ObjectInfo info = files.get(file);
+                Map<String, ObjectRef> keys = new LinkedHashMap<>();
+                for (String stage : itinerary) {
+                    keys.put(stage, stage.equals(Stages.PUBLISH) ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
+                            : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage + "/" + file));
+                }
+                boolean merges = format == OutputFormat.MERGED_16BIT || format == OutputFormat.MERGED_4BIT;
+                ShardWork item = new ShardWork(plan.requestId(), o.options(),
+                        new ShardWork.Shard(s, shards.size(), file, new ObjectRef(source.bucket(), info.key()), info.size(), null),
+                        merges ? plan.adapter() : null, itinerary, 0, keys, plan.target());
+                bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
+            }
+        }
+        long total = checkpoint.shardFileBytes();
+        bus.progress(plan.requestId(), CloudEvent.of(EventTypes.PROGRESS, SOURCE, "fetch/" + plan.requestId(), plan.requestId(),
+                new Answers.Progress(plan.requestId(), Stages.FETCH, null, null, total, total)));
+    }
+
+    static CloudEvent event(ShardWork item) {
+        return CloudEvent.of(EventTypes.SHARD_WORK, SOURCE, item.eventId(), item.requestId(), item);
+    }
+
+    /** Where a source's or adapter's objects are: in the store already, or staged there from the Hub. */
+    private record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision) {
+    }
+
+    private Located locate(String requestId, String uri, String what, SourceResolver resolver, Path scratch) {
+        ModelLocation location;
+        try {
+            location = ModelLocation.parse(uri);
+        } catch (IllegalArgumentException | QuantflowException e) {
+            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
+        }
+        return switch (location) {
+            case ModelLocation.S3 s -> {
+                List<S3Storage.ObjectInfo> objects = store.s3().list(s.bucket(), s.keyPrefix(), true);
+                if (objects.isEmpty()) {
+                    throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "the " + what + " " + s.uri() + " holds no files");
+                }
+                yield new Located(s.bucket(), s.keyPrefix(), objects, null);
+            }
+            case ModelLocation.Hub h -> {
+                ResolvedSource r = resolver.resolve(h, SourceListener.NONE);
+                String prefix = WorkStore.prefix(requestId) + what + "/";
+                List<S3Storage.ObjectInfo> objects = new ArrayList<>();
+                try (Stream<Path> list = Files.list(r.dir())) {
+                    for (Path p : list.filter(Files::isRegularFile).sorted().toList()) {
+                        String key = prefix + p.getFileName();
+                        store.s3().upload(store.bucket(), key, p);
+                        objects.add(new S3Storage.ObjectInfo(key, Files.size(p), null));
+                    }
+                } catch (IOException e) {
+                    throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
+                }
+                yield new Located(store.bucket(), prefix, objects, r.revision());
+            }
+            case ModelLocation.Local l -> throw QuantflowException.invalidRequest("the " + what + " must be in the object store"
+                    + " (s3://bucket/prefix) or on a hub (hf://org/name); quantflow submit uploads a local directory first");
+        };
+    }
+
+    /**
+     * A local directory that looks like the source to {@link Checkpoint#open}: config.json and the
+     * index as they are, every safetensors file with its real header and size but no data (a sparse
+     * file: only the header is read), every other file empty (only its name is used).
+     */
+    private Map<String, S3Storage.ObjectInfo> mirrorHeaders(Located source, Path dir) throws IOException {
+        Map<String, S3Storage.ObjectInfo> byName = new LinkedHashMap<>();
+        for (S3Storage.ObjectInfo o : source.objects()) {
+            String n = name(o.key());
+            byName.put(n, o);
+            Path local = dir.resolve(n);
+            if (n.equals(Checkpoint.CONFIG_FILE) || n.equals(Checkpoint.INDEX_FILE)) {
+                if (o.size() > 64L << 20) {
+                    throw QuantflowException.invalidCheckpoint(n + " is larger than 64 MB");
+                }
+                store.s3().download(source.bucket(), o.key(), local);
+            } else if (n.endsWith(".safetensors")) {
+                writeHeaderOnly(source.bucket(), o, local);
+            } else {
+                Files.createFile(local);
+            }
+        }
+        if (!byName.containsKey(Checkpoint.CONFIG_FILE)) {
+            throw QuantflowException.invalidCheckpoint("s3://" + source.bucket() + "/" + source.prefix()
+                    + " has no config.json; transformers cannot load a model without it");
+        }
+        return byName;
+    }
+
+    private void writeHeaderOnly(String bucket, S3Storage.ObjectInfo o, Path local) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(local.toFile(), "rw")) {
+            if (o.size() >= 8) {
+                byte[] len = store.s3().readRange(bucket, o.key(), 0, 8);
+                long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
+                f.write(len);
+                if (n > 0 && n <= io.quantflow.core.safetensors.SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
+                    f.write(store.s3().readRange(bucket, o.key(), 8, (int) n));
+                }
+            }
+            f.setLength(o.size());
+        }
+    }
+
+    private static String name(String key) {
+        return key.substring(key.lastIndexOf('/') + 1);
+    }
+
+    private static ModelLocation.S3 s3Location(String uri, String what) {
+        try {
+            if (ModelLocation.parse(uri) instanceof ModelLocation.S3 s) {
+                return s;
+            }
+        } catch (IllegalArgumentException | QuantflowException e) {
+            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3://bucket/prefix location: " + e.getMessage());
+        }
+        throw QuantflowException.invalidRequest("the " + what + " must be an s3://bucket/prefix location, not " + uri);
+    }
+
+    private static IfExists ifExists(TargetRef t) {
+        if (t.ifExists() == null || t.ifExists().equals("fail")) {
+            return IfExists.FAIL;
+        }
+        if (t.ifExists().equals("overwrite")) {
+            return IfExists.OVERWRITE;
+        }
+        throw QuantflowException.invalidRequest("target.ifExists must be fail or overwrite, not " + t.ifExists());
+    }
+
+    private static String hash(ConversionRequest r) {
+        return sha256(new String(Json.bytes(r), StandardCharsets.UTF_8));
+    }
+
+    static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The first request seen under an id. */
+    public record RequestRecord(String requestId, String hash, String eventSource, String eventId) {
+    }
+}

@@ -1,0 +1,231 @@
+package io.quantflow.core.pipeline.stage;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.convert.Converter;
+import io.quantflow.core.convert.LoraExport;
+import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.lora.LoraAdapter;
+import io.quantflow.core.pipeline.ModelFiles;
+import io.quantflow.core.pipeline.ShardResult;
+import io.quantflow.core.pipeline.events.Answers;
+import io.quantflow.core.pipeline.events.CloudEvent;
+import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.Json;
+import io.quantflow.core.pipeline.events.ObjectRef;
+import io.quantflow.core.pipeline.events.ShardWork;
+import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.source.S3Storage;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The publisher's work: record each finished shard; when the last one of a request is in, put the
+ * artifact together at the target (each shard copied inside the store, index, config, the files
+ * that travel with the weights, the adapter for lora) and write each output's manifest last and
+ * only if absent, then answer {@code conversion-completed} once. Until the manifest is written the
+ * target holds no manifest, which readers take as "not there".
+ */
+public final class PublishStage {
+    private static final Logger LOG = Logger.getLogger(PublishStage.class.getName());
+    static final String SOURCE = "/quantflow/publisher";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final WorkStore store;
+    private final StageMetrics metrics;
+
+    public PublishStage(WorkStore store, StageMetrics metrics) {
+        this.store = store;
+        this.metrics = metrics;
+    }
+
+    public void handle(String value, Bus bus) {
+        ShardWork item = WorkItems.parse(value, Stages.PUBLISH);
+        String rid = item.requestId();
+        WorkStore.Answer claimed = store.answer(rid);
+        if (claimed != null) {
+            if (!store.answerSent(rid)) {
+                store.answer(rid, claimed.topic(), claimed.cloudEvent(), bus);
+            }
+            if (claimed.topic().equals(Topics.FAILED)) {
+                store.deleteIntermediates(rid);
+            }
+            metrics.skipped(Stages.PUBLISH);
+            return;
+        }
+        try {
+            Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
+            if (plan == null) {
+                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+            }
+            store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
+            int done = store.s3().list(store.bucket(), WorkStore.prefix(rid) + "done/", false).size();
+            bus.progress(rid, CloudEvent.of(EventTypes.PROGRESS, SOURCE, "publish/" + item.eventId(), rid,
+                    new Answers.Progress(rid, Stages.PUBLISH, item.output().format(),
+                            new Answers.ProgressShard(item.shard().index(), item.shard().count(), item.shard().file()), done,
+                            plan.totalItems())));
+            if (done < plan.totalItems()) {
+                return;
+            }
+            publish(plan, bus);
+        } catch (QuantflowException e) {
+            Failures.answer(store, bus, SOURCE, rid, e.code(), e.getMessage(), Stages.PUBLISH, item.output().format(), null);
+            metrics.failed(Stages.PUBLISH, e.code());
+            store.deleteIntermediates(rid);
+        } catch (IOException | RuntimeException e) {
+            QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
+                    : new java.io.UncheckedIOException((IOException) e));
+            Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stages.PUBLISH, item.output().format(), null);
+            metrics.failed(Stages.PUBLISH, q.code());
+        }
+    }
+
+    private void publish(Plan plan, Bus bus) throws IOException {
+        long t0 = System.currentTimeMillis();
+        String rid = plan.requestId();
+        ModelLocation.S3 target = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
+        boolean overwrite = "overwrite".equals(plan.target().ifExists());
+        List<S3Storage.ObjectInfo> before = store.s3().list(target.bucket(), target.keyPrefix(), false);
+        if (!before.isEmpty() && !overwrite) {
+            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
+                    + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
+        }
+        if (overwrite) {
+            // first the old manifests: from here on a reader sees no complete artifact until the new one is
+            List<String> manifests = before.stream().map(S3Storage.ObjectInfo::key)
+                    .filter(k -> k.endsWith("/" + Manifest.FILE_NAME) || k.equals(Manifest.FILE_NAME)).toList();
+            if (!manifests.isEmpty()) {
+                store.s3().delete(target.bucket(), manifests);
+            }
+        }
+        Path scratch = store.scratch(rid + "-publish");
+        try {
+            Path config = scratch.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            store.download(plan.config(), config);
+            Map<String, Long> stageMillis = new LinkedHashMap<>();
+            stageMillis.put(Stages.FETCH, plan.fetchMillis());
+            List<PendingOutput> pending = new ArrayList<>();
+            Set<String> written = new HashSet<>();
+            for (Plan.PlannedOutput o : plan.outputs()) {
+                Path dir = scratch.resolve("out-" + o.index());
+                Files.createDirectories(dir);
+                pending.add(assemble(plan, o, config, dir, stageMillis, written));
+            }
+            if (overwrite) {
+                List<String> stale = before.stream().map(S3Storage.ObjectInfo::key).filter(k -> !written.contains(k)).toList();
+                if (!stale.isEmpty()) {
+                    store.s3().delete(target.bucket(), stale);
+                }
+            }
+            stageMillis.put(Stages.PUBLISH, System.currentTimeMillis() - t0);
+            long total = System.currentTimeMillis() - plan.receivedAt();
+            List<Answers.CompletedOutput> outputs = new ArrayList<>();
+            for (PendingOutput p : pending) {
+                Manifest m = p.manifest(new Manifest.Timings(total, Map.copyOf(stageMillis)));
+                ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
+                String key = at.keyPrefix() + Manifest.FILE_NAME;
+                if (!store.s3().putIfAbsent(at.bucket(), key, Json.bytes(m))) {
+                    throw new QuantflowException(ErrorCode.TARGET_EXISTS, p.output().uri() + " got a manifest from another writer while"
+                            + " this request was published");
+                }
+                outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
+            }
+            CloudEvent done = CloudEvent.of(EventTypes.COMPLETED, SOURCE, "completed/" + rid, rid,
+                    new Answers.Completed(rid, false, outputs));
+            if (store.answer(rid, Topics.COMPLETED, done, bus)) {
+                metrics.completed(total);
+                LOG.info(() -> "request " + rid + " completed in " + total + " ms: " + plan.target().uri());
+            }
+            store.deleteIntermediates(rid);
+        } finally {
+            store.release(scratch);
+        }
+    }
+
+    /** An output whose files are at the target; its manifest is written once all outputs are there. */
+    private record PendingOutput(Plan plan, Plan.PlannedOutput output, List<Manifest.FileEntry> files, String engine) {
+        Manifest manifest(Manifest.Timings timings) {
+            OutputSpec spec = OutputOptions.spec(output.options(), plan.outputs().size());
+            QuantOptions q = spec.quant();
+            long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
+            long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
+            long params = plan.source().parameters();
+            boolean withAdapter = spec.format() != OutputFormat.BNB_4BIT;
+            return new Manifest(Manifest.VERSION, spec.format().id(), plan.source(), withAdapter ? plan.adapterInfo() : null,
+                    q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
+                            q.computeDtype().torchName(), q.skipModules(), engine),
+                    new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
+                            output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(), null),
+                    files, timings, null, null, null, null);
+        }
+    }
+
+    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, Path config, Path dir, Map<String, Long> stageMillis,
+                                   Set<String> written) throws IOException {
+        ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
+        OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
+        List<Manifest.FileEntry> files = new ArrayList<>();
+        String engine = null;
+        if (spec.format() == OutputFormat.LORA) {
+            Path adapterDir = dir.resolve(".adapter");
+            Files.createDirectories(adapterDir);
+            for (String f : plan.adapterFiles()) {
+                store.download(new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + f), adapterDir.resolve(f));
+            }
+            try (LoraAdapter adapter = LoraAdapter.open(adapterDir)) {
+                LoraExport.write(adapter, dir);
+            }
+        } else {
+            List<String> itinerary = OutputOptions.itinerary(spec.format());
+            String last = itinerary.get(itinerary.size() - 2);
+            List<ShardResult> results = new ArrayList<>();
+            for (String file : o.shardFiles()) {
+                ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last + "/" + file);
+                StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
+                if (out == null) {
+                    throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
+                }
+                String key = at.keyPrefix() + file;
+                store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());
+                written.add(key);
+                files.add(new Manifest.FileEntry(file, out.result().bytes(), out.result().sha256()));
+                results.add(out.result());
+                stageMillis.merge(last, out.millis(), Long::sum);
+                engine = engine == null ? out.engine() : engine;
+            }
+            ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
+            ModelFiles.writeIndexAndConfig(sourceConfig, plan.indexed(), spec, results, dir);
+            for (Plan.NamedObject other : plan.otherFiles()) {
+                store.download(other.object(), dir.resolve(other.name()));
+            }
+        }
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path p : list.filter(Files::isRegularFile).toList()) {
+                String key = at.keyPrefix() + p.getFileName();
+                store.s3().upload(at.bucket(), key, p);
+                written.add(key);
+                files.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Converter.sha256(p)));
+            }
+        }
+        files.sort(Comparator.comparing(Manifest.FileEntry::path));
+        return new PendingOutput(plan, o, List.copyOf(files), engine);
+    }
+}

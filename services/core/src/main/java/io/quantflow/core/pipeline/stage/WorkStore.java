@@ -1,0 +1,143 @@
+package io.quantflow.core.pipeline.stage;
+
+import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.pipeline.events.CloudEvent;
+import io.quantflow.core.pipeline.events.Json;
+import io.quantflow.core.pipeline.events.ObjectRef;
+import io.quantflow.core.source.S3Storage;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The pipeline's state, all of it in the object store under {@code work/<requestId>/} of the work
+ * bucket, so that any instance of a stage can pick up any item after a crash or a rebalance:
+ * <ul>
+ * <li>{@code request.json}: the request as first received (its body hash detects a reused id);</li>
+ * <li>{@code plan.json}: what the fetcher planned ({@link Plan});</li>
+ * <li>{@code source/}, {@code adapter/}: a source or adapter the fetcher staged (hf://);</li>
+ * <li>{@code <output>-<format>/<stage>/<file>} and {@code ….result.json}: each stage's output shard and what it wrote;</li>
+ * <li>{@code done/<output>/<shard>.json}: the shards the publisher has seen;</li>
+ * <li>{@code answer.json}: the one answer of the request, written if absent (the first stage to
+ * claim it wins); {@code answer.sent}: written once the broker has the answer.</li>
+ * </ul>
+ * Plus a local scratch directory where a stage downloads what it works on.
+ */
+public final class WorkStore {
+    private final S3Storage s3;
+    private final String bucket;
+    private final Path scratch;
+
+    public WorkStore(S3Storage s3, String bucket, Path scratch) {
+        this.s3 = s3;
+        this.bucket = bucket;
+        this.scratch = scratch;
+    }
+
+    public S3Storage s3() {
+        return s3;
+    }
+
+    public String bucket() {
+        return bucket;
+    }
+
+    public static String prefix(String requestId) {
+        return "work/" + requestId + "/";
+    }
+
+    public ObjectRef ref(String requestId, String rest) {
+        return new ObjectRef(bucket, prefix(requestId) + rest);
+    }
+
+    /** A fresh local directory for one piece of work; delete it with {@link #release}. */
+    public Path scratch(String name) {
+        try {
+            Files.createDirectories(scratch);
+            return Files.createTempDirectory(scratch, name.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
+        } catch (IOException e) {
+            throw new QuantflowException(ErrorCode.NO_SPACE, "cannot create a scratch directory under " + scratch + ": " + e.getMessage(), e);
+        }
+    }
+
+    public void release(Path dir) {
+        if (dir != null) {
+            TargetDirectory.deleteTree(dir);
+        }
+    }
+
+    public <T> T read(ObjectRef ref, Class<T> type) {
+        byte[] b = s3.readSmall(ref.bucket(), ref.key());
+        return b == null ? null : Json.read(b, type);
+    }
+
+    public void write(ObjectRef ref, Object value) {
+        s3.put(ref.bucket(), ref.key(), Json.bytes(value));
+    }
+
+    public boolean writeIfAbsent(ObjectRef ref, Object value) {
+        return s3.putIfAbsent(ref.bucket(), ref.key(), Json.bytes(value));
+    }
+
+    // ---- the one answer of a request
+
+    /** The answer claimed for a request: the event and the topic it goes to. */
+    public record Answer(String topic, String event) {
+        public CloudEvent cloudEvent() {
+            return CloudEvent.parse(event);
+        }
+    }
+
+    /** Whether the broker has the request's answer: nothing more is to be done for it. */
+    public boolean answerSent(String requestId) {
+        return s3.head(bucket, prefix(requestId) + "answer.sent") != null;
+    }
+
+    /** The claimed answer, or null. */
+    public Answer answer(String requestId) {
+        return read(ref(requestId, "answer.json"), Answer.class);
+    }
+
+    /**
+     * Answers a request once: claims {@code answer.json} unless another answer was claimed first,
+     * sends the claimed answer (this one or the earlier) unless it was sent, then records it sent.
+     * A crash between sending and recording can send it twice; nothing else can.
+     *
+     * @return whether this answer (and not an earlier one) is the request's answer
+     */
+    public boolean answer(String requestId, String topic, CloudEvent event, Bus bus) {
+        boolean mine = writeIfAbsent(ref(requestId, "answer.json"), new Answer(topic, event.toJson()));
+        Answer claimed = mine ? new Answer(topic, event.toJson()) : answer(requestId);
+        if (!answerSent(requestId)) {
+            bus.send(claimed.topic(), requestId, claimed.cloudEvent());
+            s3.put(bucket, prefix(requestId) + "answer.sent", new byte[0]);
+        }
+        return mine;
+    }
+
+    /** Deletes the request's intermediate objects, keeping its request, plan and answer records. */
+    public void deleteIntermediates(String requestId) {
+        List<String> keys = s3.list(bucket, prefix(requestId), false).stream().map(S3Storage.ObjectInfo::key)
+                .filter(k -> !k.equals(prefix(requestId) + "request.json") && !k.equals(prefix(requestId) + "plan.json")
+                        && !k.startsWith(prefix(requestId) + "answer."))
+                .toList();
+        if (!keys.isEmpty()) {
+            s3.delete(bucket, keys);
+        }
+    }
+
+    /** Downloads an object into a local file; returns its sha256. */
+    public String download(ObjectRef ref, Path file) {
+        return s3.download(ref.bucket(), ref.key(), file);
+    }
+
+    public String readString(ObjectRef ref) {
+        byte[] b = s3.readSmall(ref.bucket(), ref.key());
+        return b == null ? null : new String(b, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,71 @@
+package io.quantflow.core.pipeline.stage;
+
+import io.quantflow.core.pipeline.events.CloudEvent;
+import io.quantflow.core.pipeline.events.Topics;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+/**
+ * The pipeline's topics as in-process queues, with the four stages subscribed: what Kafka does for
+ * the services, for tests of the stages together. Records on topics nobody consumes (answers,
+ * progress) are kept for the test to read. {@code deliveries} > 1 delivers every work record that
+ * many times (a redelivery after a crash, a rebalance).
+ */
+final class LocalBus implements Bus {
+    record Sent(String topic, String key, String value) {
+    }
+
+    private final Deque<Sent> queue = new ArrayDeque<>();
+    private final Map<String, BiConsumer<String, Bus>> consumers = new HashMap<>();
+    final List<Sent> kept = new ArrayList<>();
+    final List<Sent> deadLetters = new ArrayList<>();
+    int deliveries = 1;
+
+    void subscribe(String topic, BiConsumer<String, Bus> consumer) {
+        consumers.put(topic, consumer);
+    }
+
+    @Override
+    public void send(String topic, String key, CloudEvent event) {
+        queue.add(new Sent(topic, key, event.toJson()));
+    }
+
+    @Override
+    public void progress(String key, CloudEvent event) {
+        kept.add(new Sent(Topics.PROGRESS, key, event.toJson()));
+    }
+
+    void publish(String topic, String key, String value) {
+        queue.add(new Sent(topic, key, value));
+    }
+
+    /** Delivers until every queue is empty; a consumer that throws sends the record to the topic's dead-letter list. */
+    void drain() {
+        while (!queue.isEmpty()) {
+            Sent s = queue.poll();
+            BiConsumer<String, Bus> c = consumers.get(s.topic());
+            if (c == null) {
+                kept.add(s);
+                continue;
+            }
+            for (int i = 0; i < deliveries; i++) {
+                try {
+                    c.accept(s.value(), this);
+                } catch (CloudEvent.MalformedEvent e) {
+                    deadLetters.add(new Sent(Topics.deadLetter(s.topic()), s.key(), s.value()));
+                    break;
+                }
+            }
+        }
+    }
+
+    List<CloudEvent> on(String topic, String key) {
+        return kept.stream().filter(s -> s.topic().equals(topic) && s.key().equals(key)).map(s -> CloudEvent.parse(s.value())).toList();
+    }
+}

@@ -1,0 +1,318 @@
+package io.quantflow.core.pipeline.stage;
+
+import io.quantflow.core.Fixtures;
+import io.quantflow.core.convert.Converter;
+import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.pipeline.events.Answers;
+import io.quantflow.core.pipeline.events.CloudEvent;
+import io.quantflow.core.pipeline.events.ConversionRequest;
+import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.OutputRequest;
+import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.TargetRef;
+import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.quant.QuantType;
+import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.source.HubSettings;
+import io.quantflow.core.source.S3Settings;
+import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.synth.ModelShape;
+import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.testing.S3TestServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The four stages together over an in-process bus and a real S3 server (S3Proxy on loopback): the
+ * artifact of a request equals, file for file, what {@code quantflow convert} writes; a request
+ * gets exactly one answer however often its records are delivered; every failure a user can
+ * cause is one conversion-failed with its code.
+ */
+class PipelineTest {
+    static S3TestServer server;
+    static S3Client admin;
+    static S3Storage s3;
+    static ExecutorService pool;
+
+    @TempDir
+    Path tmp;
+
+    LocalBus bus;
+    String work;
+    String models;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = S3TestServer.start();
+        admin = server.client();
+        s3 = S3Storage.open(S3Settings.from(null, null, null, null, server.environment(), 2));
+        pool = Executors.newFixedThreadPool(2);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (pool != null) {
+            pool.shutdownNow();
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+        if (admin != null) {
+            admin.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    @BeforeEach
+    void stack() {
+        work = bucket();
+        models = bucket();
+        WorkStore store = new WorkStore(s3, work, tmp.resolve("scratch"));
+        bus = new LocalBus();
+        FetchStage fetch = new FetchStage(store, cache -> new SourceResolver(cache, HubSettings.from("http://127.0.0.1:9", Map.of(), 1),
+                () -> s3.settings()), StageMetrics.NONE);
+        bus.subscribe(Topics.REQUESTED, fetch::handle);
+        bus.subscribe(Topics.MERGE, new ShardStage(Stages.MERGE, store, pool, StageMetrics.NONE)::handle);
+        bus.subscribe(Topics.QUANTIZE, new ShardStage(Stages.QUANTIZE, store, pool, StageMetrics.NONE)::handle);
+        bus.subscribe(Topics.PUBLISH, new PublishStage(store, StageMetrics.NONE)::handle);
+    }
+
+    static String bucket() {
+        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
+        admin.createBucket(r -> r.bucket(b));
+        return b;
+    }
+
+    static String upload(Path dir, String bucket, String prefix) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                admin.putObject(r -> r.bucket(bucket).key(prefix + "/" + p.getFileName()), RequestBody.fromFile(p));
+            }
+        }
+        return "s3://" + bucket + "/" + prefix;
+    }
+
+    static OutputRequest output(String format) {
+        return new OutputRequest(null, format, null, null, null, null, null, null, null, null);
+    }
+
+    String request(String id, String source, String adapter, List<OutputRequest> outputs, String target, String ifExists) {
+        ConversionRequest r = new ConversionRequest(id, source, adapter, outputs, new TargetRef(target, ifExists));
+        return CloudEvent.of(EventTypes.REQUESTED, "urn:test", UUID.randomUUID().toString(), id, r).toJson();
+    }
+
+    Answers.Completed completed(String id) {
+        List<CloudEvent> done = bus.on(Topics.COMPLETED, id);
+        assertEquals(List.of(), bus.on(Topics.FAILED, id).stream().map(e -> e.data(Answers.Failed.class)).toList());
+        assertEquals(1, done.size(), "exactly one completed");
+        return done.get(0).data(Answers.Completed.class);
+    }
+
+    Answers.Failed failed(String id) {
+        assertEquals(0, bus.on(Topics.COMPLETED, id).size());
+        List<CloudEvent> f = bus.on(Topics.FAILED, id);
+        assertEquals(1, f.size(), "exactly one failed");
+        return f.get(0).data(Answers.Failed.class);
+    }
+
+    /** Every file of the local conversion, with its sha256, except the manifest. */
+    static Map<String, String> files(Path dir) throws IOException {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                String rel = dir.relativize(p).toString();
+                if (!p.getFileName().toString().equals(Manifest.FILE_NAME)) {
+                    out.put(rel, Converter.sha256(p));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The artifact's files as its manifests list them, checked against the objects at the target. */
+    Map<String, String> published(Answers.Completed c, String targetPrefix) {
+        Map<String, String> out = new TreeMap<>();
+        for (Answers.CompletedOutput o : c.outputs()) {
+            String sub = o.uri().equals("s3://" + models + "/" + targetPrefix) ? "" : o.format() + "/";
+            for (Manifest.FileEntry f : o.manifest().files()) {
+                out.put(sub + f.path(), f.sha256());
+                String key = o.uri().substring(("s3://" + models + "/").length()) + "/" + f.path();
+                assertEquals(f.bytes(), s3.head(models, key).size(), key);
+            }
+        }
+        return out;
+    }
+
+    List<String> keys(String bucket, String prefix) {
+        return admin.listObjectsV2(r -> r.bucket(bucket).prefix(prefix)).contents().stream().map(S3Object::key).sorted().toList();
+    }
+
+    @Test
+    void aBnb4bitRequestPublishesWhatConvertWrites() throws IOException {
+        Path base = Fixtures.path("tiny-llama/base-bf16");
+        String src = upload(base, bucket(), "tiny/base");
+        bus.publish(Topics.REQUESTED, "r1", request("r1", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/tiny/nf4", "fail"));
+        bus.drain();
+        Answers.Completed c = completed("r1");
+        Path local = tmp.resolve("local");
+        new Converter().convert(Converter.Request.bnb4bit(base, local, QuantOptions.defaults(), IfExists.FAIL, 2), Converter.Listener.NONE);
+        assertEquals(files(local), published(c, "tiny/nf4"));
+        assertTrue(keys(models, "tiny/nf4/").contains("tiny/nf4/" + Manifest.FILE_NAME));
+        Manifest m = c.outputs().get(0).manifest();
+        assertEquals(src, m.source().uri());
+        assertTrue(m.timings().stages().containsKey(Stages.QUANTIZE));
+        // nothing of the request is left in the work bucket but its records
+        assertEquals(List.of("work/r1/answer.json", "work/r1/answer.sent", "work/r1/plan.json", "work/r1/request.json"),
+                keys(work, "work/r1/"));
+    }
+
+    @Test
+    void mergedAndAdapterOutputsOfOneRequestMatchConvertWithTheSameFormats() throws IOException {
+        Path base = Fixtures.path("tiny-llama/base-bf16");
+        Path adapter = Fixtures.path("tiny-llama/lora-adapter");
+        String src = upload(base, bucket(), "tiny/base");
+        String ad = upload(adapter, bucket(), "tiny/adapter");
+        OutputRequest fp4 = new OutputRequest(null, "merged-4bit", "fp4", false, 128, null, null, null, null, "cpu");
+        bus.publish(Topics.REQUESTED, "r2", request("r2", src, ad,
+                List.of(output("merged-16bit"), fp4, output("lora")), "s3://" + models + "/tiny/merged", "fail"));
+        bus.drain();
+        Answers.Completed c = completed("r2");
+        Path local = tmp.resolve("local");
+        new Converter().convert(new Converter.Request(base, adapter, local,
+                List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT, OutputFormat.LORA),
+                new QuantOptions(QuantType.FP4, false, 128, DType.BF16, List.of()), null, IfExists.FAIL, 2), Converter.Listener.NONE);
+        assertEquals(files(local), published(c, "tiny/merged"));
+        assertEquals(List.of("merged-16bit", "merged-4bit", "lora"), c.outputs().stream().map(Answers.CompletedOutput::format).toList());
+    }
+
+    @Test
+    void aShardedModelIsPlannedShardByShardAndItsIndexMatches() throws IOException {
+        Path base = tmp.resolve("sharded");
+        SyntheticCheckpoint.write(ModelShape.named("tiny-llama"), DType.BF16, 7, base, 600_000, IfExists.FAIL, n -> {
+        });
+        String src = upload(base, bucket(), "synth");
+        bus.publish(Topics.REQUESTED, "r3", request("r3", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/synth-nf4", "fail"));
+        bus.drain();
+        Answers.Completed c = completed("r3");
+        Path local = tmp.resolve("local");
+        new Converter().convert(Converter.Request.bnb4bit(base, local, QuantOptions.defaults(), IfExists.FAIL, 2), Converter.Listener.NONE);
+        Map<String, String> expected = files(local);
+        assertTrue(expected.keySet().stream().filter(f -> f.endsWith(".safetensors")).count() > 2, "several shards: " + expected.keySet());
+        assertTrue(expected.containsKey("model.safetensors.index.json"));
+        assertEquals(expected, published(c, "synth-nf4"));
+    }
+
+    @Test
+    void everyRecordDeliveredTwiceStillGivesOneArtifactAndOneAnswer() throws IOException {
+        String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
+        bus.deliveries = 2;
+        String event = request("r4", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/tiny/twice", "fail");
+        bus.publish(Topics.REQUESTED, "r4", event);
+        bus.drain();
+        Answers.Completed c = completed("r4");
+        // and the same request again, later
+        bus.publish(Topics.REQUESTED, "r4", event);
+        bus.drain();
+        assertEquals(1, bus.on(Topics.COMPLETED, "r4").size());
+        assertEquals(0, bus.on(Topics.FAILED, "r4").size());
+        assertEquals(c.outputs().get(0).manifest().files().size() + 1, keys(models, "tiny/twice/").size());
+    }
+
+    @Test
+    void aReusedRequestIdWithAnotherBodyIsNotConvertedAgain() throws IOException {
+        String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
+        bus.publish(Topics.REQUESTED, "r5", request("r5", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/a", "fail"));
+        bus.drain();
+        completed("r5");
+        bus.publish(Topics.REQUESTED, "r5", request("r5", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/b", "fail"));
+        bus.drain();
+        assertEquals(1, bus.on(Topics.COMPLETED, "r5").size());
+        assertEquals(List.of(), keys(models, "b/"));
+    }
+
+    @Test
+    void aMissingSourceIsOneSourceNotFound() {
+        bus.publish(Topics.REQUESTED, "r6", request("r6", "s3://" + work + "/nothing/here", null, List.of(output("bnb-4bit")),
+                "s3://" + models + "/x", "fail"));
+        bus.drain();
+        Answers.Failed f = failed("r6");
+        assertEquals("SOURCE_NOT_FOUND", f.code());
+        assertEquals(Stages.FETCH, f.stage());
+        assertFalse(f.message().contains("\n"));
+        assertEquals(List.of(), keys(models, ""));
+    }
+
+    @Test
+    void anOccupiedTargetIsTargetExistsAndOverwriteReplacesIt() throws IOException {
+        String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
+        admin.putObject(r -> r.bucket(models).key("taken/stale.bin"), RequestBody.fromString("old"));
+        bus.publish(Topics.REQUESTED, "r7", request("r7", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/taken", "fail"));
+        bus.drain();
+        assertEquals("TARGET_EXISTS", failed("r7").code());
+        assertEquals(List.of("taken/stale.bin"), keys(models, "taken/"));
+
+        bus.publish(Topics.REQUESTED, "r8", request("r8", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/taken", "overwrite"));
+        bus.drain();
+        Answers.Completed c = completed("r8");
+        assertFalse(keys(models, "taken/").contains("taken/stale.bin"));
+        assertEquals(c.outputs().get(0).manifest().files().size() + 1, keys(models, "taken/").size());
+    }
+
+    @Test
+    void badRequestsAreInvalidRequestAndNonEventsGoToTheDeadLetterTopic() throws IOException {
+        String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
+        bus.publish(Topics.REQUESTED, "r9", request("r9", src, null, List.of(output("merged-16bit")), "s3://" + models + "/m", "fail"));
+        bus.publish(Topics.REQUESTED, "junk", "{not json");
+        bus.publish(Topics.REQUESTED, "junk", "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"x\",\"type\":\"com.example.other\",\"data\":{}}");
+        bus.drain();
+        Answers.Failed f = failed("r9");
+        assertEquals("INVALID_REQUEST", f.code());
+        assertTrue(f.message().contains("adapter"), f.message());
+        assertEquals(2, bus.deadLetters.size());
+        assertEquals(Topics.deadLetter(Topics.REQUESTED), bus.deadLetters.get(0).topic());
+    }
+
+    @Test
+    void anAdapterThatDoesNotFitTheBaseIsInvalidRequestNamingTheModule() throws IOException {
+        Path base = tmp.resolve("other");
+        SyntheticCheckpoint.write(new ModelShape("other", 128, 256, 1, 2, 1, 100, false), DType.BF16, 1, base,
+                SyntheticCheckpoint.DEFAULT_MAX_SHARD_BYTES, IfExists.FAIL, n -> {
+                });
+        String src = upload(base, bucket(), "other");
+        String ad = upload(Fixtures.path("tiny-llama/lora-adapter"), bucket(), "adapter");
+        bus.publish(Topics.REQUESTED, "r10", request("r10", src, ad, List.of(output("merged-16bit")), "s3://" + models + "/o", "fail"));
+        bus.drain();
+        Answers.Failed f = failed("r10");
+        assertEquals("INVALID_REQUEST", f.code());
+        assertTrue(f.message().contains("proj"), f.message());
+        assertNull(f.shard());
+    }
+}
