@@ -24,11 +24,12 @@ import java.util.stream.Stream;
  * PEFT writes it ({@code indent=2, sort_keys=True}), its tensors rewritten in the reference writer's
  * order (bytes unchanged), and the files that travel with it (model card).
  */
-final class LoraExport {
+public final class LoraExport {
     private LoraExport() {
     }
 
-    static void write(LoraAdapter adapter, Path dir) throws IOException {
+    /** Writes the adapter's config, weights and other files into {@code dir}. */
+    public static void write(LoraAdapter adapter, Path dir) throws IOException {
         Path config = adapter.dir().resolve(LoraAdapter.CONFIG_FILE);
         Files.writeString(dir.resolve(LoraAdapter.CONFIG_FILE),
                 PythonJson.toIndentedSorted(new ObjectMapper().readTree(config.toFile())), StandardCharsets.UTF_8);
