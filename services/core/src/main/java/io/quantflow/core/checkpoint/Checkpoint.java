@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -82,11 +83,12 @@ public final class Checkpoint implements AutoCloseable {
             if (indexed) {
                 checkIndexAgainstShards(byName.get(INDEX_FILE), shards);
             }
-            ObjectNode config = readConfig(byName.get(CONFIG_FILE));
+            Path configFile = byName.get(CONFIG_FILE);
+            ObjectNode config = configFile == null ? null : readConfig(configFile);
             List<Path> other = new ArrayList<>();
             for (Path f : files) {
                 String n = f.getFileName().toString();
-                if (!isWeightOrIndex(n) && !n.equals(CONFIG_FILE) && !n.startsWith(".")) {
+                if (carriedAlong(n)) {
                     other.add(f);
                 }
             }
@@ -157,8 +159,12 @@ public final class Checkpoint implements AutoCloseable {
         return names;
     }
 
-    /** Which shard holds each tensor; a name in two shards is refused. */
-    private static Map<String, String> tensorLocations(List<Shard> shards) {
+    /**
+     * Which shard holds each tensor.
+     *
+     * @throws QuantflowException INVALID_CHECKPOINT when a tensor is in two shards
+     */
+    public static Map<String, String> tensorLocations(List<Shard> shards) {
         Map<String, String> where = new HashMap<>();
         for (Shard s : shards) {
             for (TensorInfo t : s.file().header().tensors()) {
@@ -188,10 +194,8 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    private static ObjectNode readConfig(Path config) {
-        if (config == null) {
-            return null;
-        }
+    /** Reads a config.json, checked as {@link #open} checks a model's (INVALID_CHECKPOINT when malformed). */
+    public static ObjectNode readConfig(Path config) {
         JsonNode n = readJson(config, CONFIG_FILE);
         if (!n.isObject()) {
             throw QuantflowException.invalidCheckpoint(CONFIG_FILE + " is not a JSON object");
@@ -218,7 +222,15 @@ public final class Checkpoint implements AutoCloseable {
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    static boolean isWeightOrIndex(String name) {
+    /**
+     * Whether a top-level file of a model directory travels with the weights unchanged (one of
+     * {@link #otherFiles()}): not a weight file, an index, config.json or a hidden file.
+     */
+    public static boolean carriedAlong(String fileName) {
+        return !isWeightOrIndex(fileName) && !fileName.equals(CONFIG_FILE) && !fileName.startsWith(".");
+    }
+
+    private static boolean isWeightOrIndex(String name) {
         String n = name.toLowerCase(Locale.ROOT);
         return n.endsWith(".safetensors") || n.equals(INDEX_FILE) || n.endsWith(".safetensors.index.json")
                 || n.endsWith(".bin.index.json") || PICKLE_SUFFIXES.stream().anyMatch(n::endsWith)
@@ -261,22 +273,12 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public long parameters() {
-        long n = 0;
-        for (Shard s : shards) {
-            for (TensorInfo t : s.file().header().tensors()) {
-                n += t.elements();
-            }
-        }
-        return n;
+        return parameters(shards);
     }
 
     /** Bytes of tensor data in all shards. */
     public long weightBytes() {
-        long n = 0;
-        for (Shard s : shards) {
-            n += s.file().header().dataLength();
-        }
-        return n;
+        return weightBytes(shards);
     }
 
     /** Bytes on disk of all shards including their headers. */
@@ -289,15 +291,39 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Element type of most weight bytes (what the model is "in"). */
-    public io.quantflow.core.safetensors.DType dominantDtype() {
-        Map<io.quantflow.core.safetensors.DType, Long> bytes = new TreeMap<>();
+    public DType dominantDtype() {
+        return dominantDtype(shards);
+    }
+
+    /** Elements of every tensor of {@code shards}: the parameters of the model they make up. */
+    public static long parameters(List<Shard> shards) {
+        long n = 0;
+        for (Shard s : shards) {
+            for (TensorInfo t : s.file().header().tensors()) {
+                n += t.elements();
+            }
+        }
+        return n;
+    }
+
+    /** Bytes of tensor data in {@code shards}. */
+    public static long weightBytes(List<Shard> shards) {
+        long n = 0;
+        for (Shard s : shards) {
+            n += s.file().header().dataLength();
+        }
+        return n;
+    }
+
+    /** Element type of most weight bytes of {@code shards}. */
+    public static DType dominantDtype(List<Shard> shards) {
+        Map<DType, Long> bytes = new TreeMap<>();
         for (Shard s : shards) {
             for (TensorInfo t : s.file().header().tensors()) {
                 bytes.merge(t.dtype(), t.byteSize(), Long::sum);
             }
         }
-        return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey)
-                .orElse(io.quantflow.core.safetensors.DType.BF16);
+        return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.BF16);
     }
 
     @Override

@@ -26,16 +26,37 @@ final class AdapterMerge {
     }
 
     /**
+     * Merges the adapter into the whole model, first checking that every tensor it changes is there
+     * with the shape it expects.
+     *
      * @param dtype the dtype merged tensors are rounded to; null keeps each tensor's own
      */
     static List<SourceShard> apply(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
+        adapter.validateAgainstShapes(shapes(shards));
+        return merge(shards, adapter, dtype, applier);
+    }
+
+    /**
+     * Merges the adapter into some shards of the model (one, in the pipeline): the tensors it changes
+     * that are in them are checked; the others may be in other shards (checking the whole model is the
+     * job of whoever splits it).
+     */
+    static List<SourceShard> applyToPart(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
+        adapter.validateAgainstPart(shapes(shards));
+        return merge(shards, adapter, dtype, applier);
+    }
+
+    private static Map<String, long[]> shapes(List<SourceShard> shards) {
         Map<String, long[]> shapes = new HashMap<>();
         for (SourceShard s : shards) {
             for (SourceTensor t : s.tensors()) {
                 shapes.put(t.name(), t.shape());
             }
         }
-        adapter.validateAgainstShapes(shapes);
+        return shapes;
+    }
+
+    private static List<SourceShard> merge(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
         String init = adapter.baseModifyingInit();
         if (init != null) {
             throw QuantflowException.invalidRequest("the adapter was trained with init_lora_weights=" + init

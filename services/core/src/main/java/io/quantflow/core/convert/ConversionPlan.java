@@ -42,19 +42,23 @@ public final class ConversionPlan {
         return plans;
     }
 
-    List<ShardPlan> plans(OutputSpec o) {
+    /** One output's shard plans, in source order (none for an output without weights). */
+    public List<ShardPlan> plans(OutputSpec o) {
         return plans.getOrDefault(o, List.of());
     }
 
-    int quantizedCount(OutputSpec o) {
+    /** Weights the output quantizes. */
+    public int quantizedCount(OutputSpec o) {
         return plans(o).stream().mapToInt(ShardPlan::quantizedCount).sum();
     }
 
-    int keptCount(OutputSpec o) {
+    /** Source tensors the output keeps as they are or in 16 bit. */
+    public int keptCount(OutputSpec o) {
         return plans(o).stream().mapToInt(ShardPlan::keptCount).sum();
     }
 
-    long quantizedParameters(OutputSpec o) {
+    /** Elements of the weights the output quantizes. */
+    public long quantizedParameters(OutputSpec o) {
         return plans(o).stream().mapToLong(ShardPlan::quantizedParameters).sum();
     }
 

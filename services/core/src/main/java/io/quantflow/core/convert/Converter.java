@@ -1,13 +1,9 @@
 package io.quantflow.core.convert;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
-import io.quantflow.core.json.PythonJson;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.merge.DeltaApplier;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
@@ -20,7 +16,6 @@ import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -31,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -131,27 +125,9 @@ public final class Converter {
         TargetDirectory.checkTarget(target, request.ifExists());
         try (Checkpoint checkpoint = Checkpoint.open(source);
              LoraAdapter adapter = request.adapter() == null ? null : LoraAdapter.open(request.adapter())) {
-            ObjectNode config = checkpoint.config();
-            if (config == null) {
-                throw QuantflowException.invalidCheckpoint(source + " has no config.json; transformers cannot load a model without it");
-            }
-            boolean base4bit = SourceModel.isBnb4bit(config);
-            if (base4bit && request.formats().contains(OutputFormat.BNB_4BIT)) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
-                        + " is already a bitsandbytes 4-bit model; bnb-4bit starts from the 16-bit model"
-                        + " (with an adapter, merged-16bit and merged-4bit take a 4-bit base)");
-            }
-            List<SourceShard> shards = base4bit ? SourceModel.dequantized(checkpoint) : SourceModel.plain(checkpoint);
-            if (adapter != null) {
-                shards = AdapterMerge.apply(shards, adapter, request.dtype(), DeltaApplier.best());
-            }
-            ConversionPlan plan = ConversionPlan.of(shards, outputs);
-            for (OutputSpec o : outputs) {
-                if (o.quantizes() && plan.quantizedCount(o) == 0) {
-                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
-                            + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
-                }
-            }
+            ConversionPlan plan = Planner.forModel(source.toString(), checkpoint.config(), checkpoint.shards(), adapter, outputs);
+            boolean base4bit = SourceModel.isBnb4bit(checkpoint.config());
+            List<SourceShard> shards = plan.shards();
             int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
             BlockwiseQuantizer quantizer = Quantizers.best(request.quant() == null ? QuantOptions.defaults().quantType() : request.quant().quantType());
             ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
@@ -284,10 +260,10 @@ public final class Converter {
 
     /**
      * Checks that formats, adapter and dtype fit together (INVALID_REQUEST otherwise), before any
-     * source is opened or fetched.
+     * source is opened or fetched; returns the outputs they make, in the order of {@code formats}.
      */
-    public static void checkOutputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
-        outputs(formats, withAdapter, quant, dtype);
+    public static List<OutputSpec> checkOutputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
+        return outputs(formats, withAdapter, quant, dtype);
     }
 
     /** The outputs a request asks for, checked against each other and the adapter. */
@@ -367,31 +343,13 @@ public final class Converter {
         if (!o.hasWeights()) {
             return;
         }
-        if (checkpoint.indexed()) {
-            Map<String, String> weightMap = new TreeMap<>();
-            long totalSize = 0;
-            List<ShardPlan> plans = plan.plans(o);
-            for (int i = 0; i < plans.size(); i++) {
-                for (TensorInfo t : layouts.get(i).entries()) {
-                    weightMap.put(t.name(), plans.get(i).fileName());
-                }
-                totalSize += layouts.get(i).dataLength();
-            }
-            writeIndex(dir.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
+        List<IndexAndConfig.WeightFile> files = new ArrayList<>();
+        List<ShardPlan> plans = plan.plans(o);
+        for (int i = 0; i < plans.size(); i++) {
+            files.add(new IndexAndConfig.WeightFile(plans.get(i).fileName(),
+                    layouts.get(i).entries().stream().map(TensorInfo::name).toList(), layouts.get(i).dataLength()));
         }
-        ObjectNode config = checkpoint.config();
-        config.remove("quantization_config");
-        if (o.quantizes()) {
-            config.set("quantization_config", QuantizationConfig.of(o.quant()));
-        }
-        if (o.dtype() != null) {
-            for (String key : List.of("dtype", "torch_dtype")) {
-                if (config.has(key)) {
-                    config.put(key, o.dtype().torchName());
-                }
-            }
-        }
-        Files.writeString(dir.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config), StandardCharsets.UTF_8);
+        IndexAndConfig.write(checkpoint.config(), checkpoint.indexed(), o, files, dir);
         for (Path other : checkpoint.otherFiles()) {
             // copied as content: the output's files belong to whoever runs the conversion, whatever the source's modes
             try (InputStream in = Files.newInputStream(other)) {
@@ -410,16 +368,6 @@ public final class Converter {
             }
         }
         return n;
-    }
-
-    /** The shard index as transformers writes it: total_size and a sorted weight_map. */
-    static void writeIndex(Path file, Map<String, String> weightMap, long totalSize) throws IOException {
-        JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode root = f.objectNode();
-        root.putObject("metadata").put("total_size", totalSize);
-        ObjectNode map = root.putObject("weight_map");
-        weightMap.forEach(map::put);
-        Files.writeString(file, PythonJson.toIndentedSorted(root), StandardCharsets.UTF_8);
     }
 
     /** Forces a written file to the disk, then hashes it. */

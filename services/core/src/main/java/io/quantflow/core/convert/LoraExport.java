@@ -28,6 +28,7 @@ public final class LoraExport {
     private LoraExport() {
     }
 
+    /** Writes the adapter's config, weights and other files into {@code dir}. */
     public static void write(LoraAdapter adapter, Path dir) throws IOException {
         Path config = adapter.dir().resolve(LoraAdapter.CONFIG_FILE);
         Files.writeString(dir.resolve(LoraAdapter.CONFIG_FILE),

@@ -4,5 +4,5 @@ import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quant.ErrorSums;
 
 /** What quantizing one weight cost: its error sums and its absmax outliers. */
-record MeasuredTensor(ErrorSums error, AbsmaxOutliers.Result outliers) {
+public record MeasuredTensor(ErrorSums error, AbsmaxOutliers.Result outliers) {
 }

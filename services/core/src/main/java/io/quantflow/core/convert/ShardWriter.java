@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -37,8 +39,11 @@ import java.util.function.LongConsumer;
  * <p>Tensors with values are done in name order, each one's chunks in parallel; a quantized
  * tensor's absmax statistics (with double quantization: its 8-bit codes) are computed by the pool
  * while the next tensor runs (docs/adr/0001).
+ *
+ * <p>{@link #write(ShardPlan, Path, BlockwiseQuantizer, TensorQuantizer, ExecutorService)} writes one
+ * output's file alone: the same bytes, for the pipeline that converts a model shard by shard.
  */
-final class ShardWriter {
+public final class ShardWriter {
     /** Values per chunk: 512 KiB of bf16, small enough to stay in cache. */
     static final int CHUNK_ELEMENTS = 1 << 18;
     /** Bytes per copy task. */
@@ -103,6 +108,23 @@ final class ShardWriter {
         this.accelerator = accelerator;
         this.pool = pool;
         this.progress = progress;
+    }
+
+    /** One output's shard as written: the file's final layout and what each weight it quantized lost, by name. */
+    public record Written(SafetensorsLayout layout, Map<String, MeasuredTensor> measured) {
+    }
+
+    /**
+     * Writes one source shard for one output, byte for byte as {@link Converter} writes it beside other outputs.
+     *
+     * @param accelerator when not null, quantizes the shard's stored tensors (a GPU)
+     */
+    public static Written write(ShardPlan plan, Path file, BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
+                                ExecutorService pool) throws IOException {
+        Map<String, MeasuredTensor> measured = new ConcurrentHashMap<>();
+        SafetensorsLayout layout = new ShardWriter(plan.shard(), quantizer, accelerator, pool, n -> {
+        }).write(List.of(plan), List.of(file), List.of(measured)).get(0);
+        return new Written(layout, new TreeMap<>(measured));
     }
 
     /**

@@ -39,49 +39,54 @@ final class SourceModel {
                 + "; quantflow reads 16-bit models and bitsandbytes 4-bit ones");
     }
 
-    /** The checkpoint's tensors as they are stored. */
-    static List<SourceShard> plain(Checkpoint checkpoint) {
-        List<SourceShard> shards = new ArrayList<>();
-        for (Checkpoint.Shard s : checkpoint.shards()) {
+    /** The shards' tensors as they are stored. */
+    static List<SourceShard> plain(List<Checkpoint.Shard> shards) {
+        List<SourceShard> out = new ArrayList<>();
+        for (Checkpoint.Shard s : shards) {
             List<SourceTensor> tensors = new ArrayList<>();
             for (TensorInfo t : s.file().header().tensors()) {
                 tensors.add(SourceTensor.plain(s.file(), t));
             }
-            shards.add(new SourceShard(s.fileName(), s.file(), List.copyOf(tensors)));
+            out.add(new SourceShard(s.fileName(), s.file(), List.copyOf(tensors)));
         }
-        return shards;
+        return out;
     }
 
-    /** A 4-bit checkpoint's tensors with each 4-bit weight as its dequantized 16-bit tensor. */
-    static List<SourceShard> dequantized(Checkpoint checkpoint) {
-        List<SourceShard> shards = new ArrayList<>();
-        int weights = 0;
-        for (Checkpoint.Shard s : checkpoint.shards()) {
-            Map<String, Bnb4bitWeight> found = Bnb4bitWeight.find(s.file());
-            Set<String> companions = new HashSet<>();
-            for (Bnb4bitWeight w : found.values()) {
-                for (TensorInfo t : s.file().header().tensors()) {
-                    if (t.name().startsWith(w.name() + ".")) {
-                        companions.add(t.name());
-                    }
-                }
-            }
-            List<SourceTensor> tensors = new ArrayList<>();
-            for (TensorInfo t : s.file().header().tensors()) {
-                Bnb4bitWeight w = found.get(t.name());
-                if (w != null) {
-                    tensors.add(new SourceTensor(w.name(), w.dtype(), w.shape(), null, new DequantizedValues(s.file(), w), true));
-                } else if (!companions.contains(t.name())) {
-                    tensors.add(SourceTensor.plain(s.file(), t));
-                }
-            }
-            weights += found.size();
-            shards.add(new SourceShard(s.fileName(), s.file(), List.copyOf(tensors)));
-        }
-        if (weights == 0) {
-            throw QuantflowException.invalidCheckpoint(checkpoint.dir()
+    /**
+     * A 4-bit model's tensors with each 4-bit weight as its dequantized 16-bit tensor.
+     *
+     * @param source the model, for messages
+     * @throws QuantflowException INVALID_CHECKPOINT when no shard holds a 4-bit weight
+     */
+    static List<SourceShard> dequantized(String source, List<Checkpoint.Shard> shards) {
+        List<SourceShard> out = shards.stream().map(SourceModel::dequantized).toList();
+        if (out.stream().flatMap(s -> s.tensors().stream()).noneMatch(t -> t.values() instanceof DequantizedValues)) {
+            throw QuantflowException.invalidCheckpoint(source
                     + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
         }
-        return shards;
+        return out;
+    }
+
+    /** One shard of a 4-bit model, dequantized as above; a shard may hold no 4-bit weight (embeddings, say). */
+    static SourceShard dequantized(Checkpoint.Shard s) {
+        Map<String, Bnb4bitWeight> found = Bnb4bitWeight.find(s.file());
+        Set<String> companions = new HashSet<>();
+        for (Bnb4bitWeight w : found.values()) {
+            for (TensorInfo t : s.file().header().tensors()) {
+                if (t.name().startsWith(w.name() + ".")) {
+                    companions.add(t.name());
+                }
+            }
+        }
+        List<SourceTensor> tensors = new ArrayList<>();
+        for (TensorInfo t : s.file().header().tensors()) {
+            Bnb4bitWeight w = found.get(t.name());
+            if (w != null) {
+                tensors.add(new SourceTensor(w.name(), w.dtype(), w.shape(), null, new DequantizedValues(s.file(), w), true));
+            } else if (!companions.contains(t.name())) {
+                tensors.add(SourceTensor.plain(s.file(), t));
+            }
+        }
+        return new SourceShard(s.fileName(), s.file(), List.copyOf(tensors));
     }
 }

@@ -196,28 +196,28 @@ public final class LoraAdapter implements AutoCloseable {
      * ({@code Bnb4bitWeight.shape()}).
      */
     public void validateAgainstShapes(Map<String, long[]> baseShapes) {
+        validate(baseShapes, true);
+    }
+
+    /**
+     * {@link #validateAgainstShapes} against a part of the base model (one shard of it): the tensors the
+     * adapter changes that are in the part are checked; those that are not may be in another part.
+     */
+    public void validateAgainstPart(Map<String, long[]> partShapes) {
+        validate(partShapes, false);
+    }
+
+    private void validate(Map<String, long[]> baseShapes, boolean whole) {
         for (LoraModule m : modules.values()) {
             long[] w = baseShapes.get(m.baseWeightName());
-            if (w == null) {
+            if (w == null && whole) {
                 throw QuantflowException.invalidRequest("adapter module " + m.module() + " has no weight "
                         + m.baseWeightName() + " in the base model");
             }
-            if (w.length != 2) {
-                throw QuantflowException.invalidRequest("adapter module " + m.module() + ": the base weight "
-                        + m.baseWeightName() + " is " + Arrays.toString(w) + ", not a matrix");
+            if (w != null) {
+                checkWeight(m, w);
             }
-            long in = m.transposed() ? w[0] : w[1];
-            long out = m.transposed() ? w[1] : w[0];
-            String layout = m.embedding() ? " ([num_embeddings, dim])" : m.fanInFanOut() ? " ([in, out] with fan_in_fan_out)" : "";
-            if (m.inFeatures() != in) {
-                throw QuantflowException.invalidRequest("adapter module " + m.module() + ": " + partName(m, true) + " is "
-                        + Arrays.toString(m.a().shape()) + " but the base weight is " + Arrays.toString(w) + layout);
-            }
-            if (m.outFeatures() != out) {
-                throw QuantflowException.invalidRequest("adapter module " + m.module() + ": " + partName(m, false) + " is "
-                        + Arrays.toString(m.b().shape()) + " but the base weight is " + Arrays.toString(w) + layout);
-            }
-            if (m.bias() != null) {
+            if (m.bias() != null && (whole || baseShapes.containsKey(m.baseBiasName()))) {
                 long[] bias = baseShapes.get(m.baseBiasName());
                 if (bias == null) {
                     throw QuantflowException.invalidRequest("adapter module " + m.module() + " has a lora_B bias but the base"
@@ -231,14 +231,32 @@ public final class LoraAdapter implements AutoCloseable {
         }
         for (Map.Entry<String, TensorInfo> e : replaced.entrySet()) {
             long[] base = baseShapes.get(e.getKey());
-            if (base == null) {
+            if (base == null && whole) {
                 throw QuantflowException.invalidRequest("adapter tensor " + e.getValue().name() + " replaces "
                         + e.getKey() + ", which the base model does not have");
             }
-            if (!Arrays.equals(base, e.getValue().shape())) {
+            if (base != null && !Arrays.equals(base, e.getValue().shape())) {
                 throw QuantflowException.invalidRequest("adapter tensor " + e.getValue().name() + " replaces " + e.getKey()
                         + ": it is " + Arrays.toString(e.getValue().shape()) + " but the base tensor is " + Arrays.toString(base));
             }
+        }
+    }
+
+    private static void checkWeight(LoraModule m, long[] w) {
+        if (w.length != 2) {
+            throw QuantflowException.invalidRequest("adapter module " + m.module() + ": the base weight "
+                    + m.baseWeightName() + " is " + Arrays.toString(w) + ", not a matrix");
+        }
+        long in = m.transposed() ? w[0] : w[1];
+        long out = m.transposed() ? w[1] : w[0];
+        String layout = m.embedding() ? " ([num_embeddings, dim])" : m.fanInFanOut() ? " ([in, out] with fan_in_fan_out)" : "";
+        if (m.inFeatures() != in) {
+            throw QuantflowException.invalidRequest("adapter module " + m.module() + ": " + partName(m, true) + " is "
+                    + Arrays.toString(m.a().shape()) + " but the base weight is " + Arrays.toString(w) + layout);
+        }
+        if (m.outFeatures() != out) {
+            throw QuantflowException.invalidRequest("adapter module " + m.module() + ": " + partName(m, false) + " is "
+                    + Arrays.toString(m.b().shape()) + " but the base weight is " + Arrays.toString(w) + layout);
         }
     }
 

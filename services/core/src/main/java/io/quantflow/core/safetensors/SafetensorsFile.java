@@ -3,6 +3,7 @@ package io.quantflow.core.safetensors;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 
+import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,17 +17,41 @@ import java.nio.file.StandardOpenOption;
 /**
  * A safetensors file opened for reading. Only the header is read into memory; tensor bytes are read
  * with positional reads into caller-owned buffers, so any number of threads may read at once and
- * nothing ever holds a whole tensor or file in the heap.
+ * nothing ever holds a whole tensor or file in the heap. The bytes come from a local file or from
+ * any {@link RangeReader} (an object store's ranged reads): opening one reads only its header.
  */
 public final class SafetensorsFile implements AutoCloseable {
     private final Path path;
-    private final FileChannel channel;
+    private final RangeReader reader;
+    private final Closeable resource;
     private final SafetensorsHeader header;
     private final long dataStart;
 
-    private SafetensorsFile(Path path, FileChannel channel, SafetensorsHeader header, long dataStart) {
+    /** Reads bytes of a file at a position: from a local channel, by ranged reads of a stored object... */
+    @FunctionalInterface
+    public interface RangeReader {
+        /** Fills {@code dst} with the file's bytes from {@code position}; fails if the file ends first. */
+        void readFully(long position, ByteBuffer dst) throws IOException;
+
+        /**
+         * The bytes of a file's beginning, e.g. the {@code 8 + N} bytes of its length prefix and header
+         * JSON: enough to open the file and read its header, not its tensors.
+         */
+        static RangeReader ofPrefix(byte[] prefix) {
+            return (position, dst) -> {
+                if (position < 0 || position + dst.remaining() > prefix.length) {
+                    throw new EOFException("bytes " + position + " to " + (position + dst.remaining())
+                            + " are past the " + prefix.length + " bytes of the file's beginning at hand");
+                }
+                dst.put(prefix, (int) position, dst.remaining());
+            };
+        }
+    }
+
+    private SafetensorsFile(Path path, RangeReader reader, Closeable resource, SafetensorsHeader header, long dataStart) {
         this.path = path;
-        this.channel = channel;
+        this.reader = reader;
+        this.resource = resource;
         this.header = header;
         this.dataStart = dataStart;
     }
@@ -43,13 +68,32 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, path + ": cannot open (" + e.getMessage() + ")");
         }
         try {
+            return open(path, ch.size(), (position, dst) -> readFully(ch, dst, position), ch);
+        } catch (IOException e) {
+            closeQuietly(ch);
+            throw QuantflowException.invalidCheckpoint(path.getFileName() + ": unreadable (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * A file of {@code size} bytes read through {@code reader}, checked as strictly as a local one:
+     * opening it reads the 8-byte header length, then the header. Closing it leaves the reader as it is.
+     *
+     * @param fileName the file's name, for messages (a shard's name in its model)
+     */
+    public static SafetensorsFile open(String fileName, long size, RangeReader reader) {
+        return open(Path.of(fileName), size, reader, () -> {
+        });
+    }
+
+    private static SafetensorsFile open(Path path, long size, RangeReader reader, Closeable resource) {
+        try {
             String where = path.getFileName().toString();
-            long size = ch.size();
             if (size < 8) {
                 throw SafetensorsHeader.bad(where, "file is " + size + " bytes, too short for a safetensors header");
             }
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, len, 0);
+            reader.readFully(0, len);
             long n = len.getLong(0);
             if (n < 0 || n > SafetensorsHeader.MAX_HEADER_BYTES) {
                 throw SafetensorsHeader.bad(where, "header length " + Long.toUnsignedString(n)
@@ -62,18 +106,19 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw SafetensorsHeader.bad(where, "header length " + n + " does not fit in a " + size + "-byte file");
             }
             ByteBuffer json = ByteBuffer.allocate((int) n);
-            readFully(ch, json, 8);
+            reader.readFully(8, json);
             SafetensorsHeader header = SafetensorsHeader.parse(json.array(), size - 8 - n, where);
-            return new SafetensorsFile(path, ch, header, 8 + n);
+            return new SafetensorsFile(path, reader, resource, header, 8 + n);
         } catch (IOException e) {
-            closeQuietly(ch);
+            closeQuietly(resource);
             throw QuantflowException.invalidCheckpoint(path.getFileName() + ": unreadable (" + e.getMessage() + ")");
         } catch (RuntimeException e) {
-            closeQuietly(ch);
+            closeQuietly(resource);
             throw e;
         }
     }
 
+    /** The local file, or for a file read through a {@link RangeReader}, its name. */
     public Path path() {
         return path;
     }
@@ -87,10 +132,6 @@ public final class SafetensorsFile implements AutoCloseable {
         return dataStart;
     }
 
-    public FileChannel channel() {
-        return channel;
-    }
-
     /**
      * Reads {@code dst.remaining()} bytes of a tensor starting {@code offsetInTensor} bytes into it.
      * The range is checked against the tensor's extent.
@@ -99,7 +140,7 @@ public final class SafetensorsFile implements AutoCloseable {
         if (offsetInTensor < 0 || offsetInTensor + dst.remaining() > tensor.byteSize()) {
             throw new IllegalArgumentException("read outside tensor " + tensor.name());
         }
-        readFully(channel, dst, dataStart + tensor.begin() + offsetInTensor);
+        reader.readFully(dataStart + tensor.begin() + offsetInTensor, dst);
     }
 
     static void readFully(FileChannel ch, ByteBuffer dst, long position) throws IOException {
@@ -113,9 +154,9 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(FileChannel ch) {
+    private static void closeQuietly(Closeable resource) {
         try {
-            ch.close();
+            resource.close();
         } catch (IOException ignored) {
             // closing a read-only channel after a failure: nothing to recover
         }
@@ -123,6 +164,6 @@ public final class SafetensorsFile implements AutoCloseable {
 
     @Override
     public void close() {
-        closeQuietly(channel);
+        closeQuietly(resource);
     }
 }

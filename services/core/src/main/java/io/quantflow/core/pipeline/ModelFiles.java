@@ -1,0 +1,43 @@
+package io.quantflow.core.pipeline;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.convert.IndexAndConfig;
+import io.quantflow.core.convert.OutputSpec;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What a publisher writes beside an output's converted shards: the index and config.json made from
+ * the shards' results, and, copied byte for byte from the source, the files {@link #copiedFromSource}
+ * names (tokenizer, generation config, model card...). The lora output is the adapter alone
+ * ({@code io.quantflow.core.convert.LoraExport}).
+ */
+public final class ModelFiles {
+    private ModelFiles() {
+    }
+
+    /**
+     * Writes {@code model.safetensors.index.json} (when the source had one) and config.json into {@code dir},
+     * as {@code Converter} writes them.
+     *
+     * @param sourceConfig  the source's config.json (left unchanged)
+     * @param sourceIndexed whether the source had a shard index
+     * @param output        an output with weights
+     * @param shardsInOrder the output's shard results, in the source's shard order
+     */
+    public static void writeIndexAndConfig(ObjectNode sourceConfig, boolean sourceIndexed, OutputSpec output,
+                                           List<ShardResult> shardsInOrder, Path dir) throws IOException {
+        List<IndexAndConfig.WeightFile> files = shardsInOrder.stream()
+                .map(r -> new IndexAndConfig.WeightFile(r.fileName(), r.tensorNames(), r.dataLength()))
+                .toList();
+        IndexAndConfig.write(sourceConfig, sourceIndexed, output, files, dir);
+    }
+
+    /** Whether a top-level file of the source goes into every output with weights, unchanged. */
+    public static boolean copiedFromSource(String fileName) {
+        return Checkpoint.carriedAlong(fileName);
+    }
+}
