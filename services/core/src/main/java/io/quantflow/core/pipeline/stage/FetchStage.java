@@ -11,6 +11,7 @@ import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.pipeline.events.Answers;
+import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.ConversionRequest;
 import io.quantflow.core.pipeline.events.EventTypes;
@@ -185,14 +186,14 @@ public final class FetchStage {
             List<OutputSpec> specs = resolved.stream().map(o -> OutputOptions.spec(o, resolved.size())).toList();
             try (Checkpoint checkpoint = Checkpoint.open(headers);
                  LoraAdapter lora = adapterDir == null ? null : LoraAdapter.open(adapterDir)) {
-                RequestCheck.Summary summary = RequestCheck.check(checkpoint, lora, specs);
+                RequestCheck.Summary summary = check(request.source(), checkpoint, files, source, lora, specs);
                 List<Plan.PlannedOutput> outputs = new ArrayList<>();
                 for (int i = 0; i < resolved.size(); i++) {
                     OutputRequest o = resolved.get(i);
                     boolean lorOnly = OutputFormat.parse(o.format()) == OutputFormat.LORA;
                     List<String> shardFiles = lorOnly ? List.of() : checkpoint.shards().stream().map(Checkpoint.Shard::fileName).toList();
                     RequestCheck.OutputCounts c = summary.outputs().get(i);
-                    outputs.add(new Plan.PlannedOutput(i, o, uris.get(i), shardFiles, c.quantizedTensors(), c.keptTensors(),
+                    outputs.add(new Plan.PlannedOutput(i, o, uris.get(i), shardFiles, c.quantizedCount(), c.keptCount(),
                             c.quantizedParameters()));
                 }
                 List<Plan.NamedObject> other = new ArrayList<>();
@@ -201,8 +202,8 @@ public final class FetchStage {
                     S3Storage.ObjectInfo o = files.get(n);
                     other.add(new Plan.NamedObject(n, new ObjectRef(source.bucket(), o.key()), o.size()));
                 }
-                Manifest.Source ms = new Manifest.Source(request.source(), checkpoint.weightBytes(), checkpoint.parameters(),
-                        checkpoint.dominantDtype().torchName(), checkpoint.shards().size(), request.source(), source.revision(), null);
+                Manifest.Source ms = new Manifest.Source(request.source(), summary.weightBytes(), summary.parameters(),
+                        summary.dtype(), summary.shards(), request.source(), source.revision(), null);
                 Manifest.Adapter ma = lora == null ? null : new Manifest.Adapter(request.adapter(), lora.modules().size(),
                         lora.replacedTensors().size(), lora.config().r(), lora.config().loraAlpha(), lora.config().useRslora(),
                         lora.config().useDora(), request.adapter(), null);
@@ -220,6 +221,25 @@ public final class FetchStage {
             throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage the request locally: " + e.getMessage(), e);
         } finally {
             store.release(scratch);
+        }
+    }
+
+    /**
+     * The converter's checks on the source's headers: each shard opened over ranged reads of its
+     * object (the header, and for a 4-bit base the few bytes of each weight's quant state).
+     */
+    private RequestCheck.Summary check(String name, Checkpoint mirror, Map<String, S3Storage.ObjectInfo> files, Located source,
+                                       LoraAdapter lora, List<OutputSpec> specs) {
+        List<Checkpoint.Shard> remote = new ArrayList<>();
+        try {
+            for (Checkpoint.Shard s : mirror.shards()) {
+                S3Storage.ObjectInfo o = files.get(s.fileName());
+                remote.add(new Checkpoint.Shard(s.fileName(), SafetensorsFile.open(s.fileName(), o.size(),
+                        (position, dst) -> dst.put(store.s3().readRange(source.bucket(), o.key(), position, dst.remaining())))));
+            }
+            return RequestCheck.check(name, mirror.config(), remote, lora, specs);
+        } finally {
+            remote.forEach(s -> s.file().close());
         }
     }
 

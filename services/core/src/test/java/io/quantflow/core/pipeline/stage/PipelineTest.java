@@ -163,9 +163,12 @@ class PipelineTest {
         for (Answers.CompletedOutput o : c.outputs()) {
             String sub = o.uri().equals("s3://" + models + "/" + targetPrefix) ? "" : o.format() + "/";
             for (Manifest.FileEntry f : o.manifest().files()) {
-                out.put(sub + f.path(), f.sha256());
                 String key = o.uri().substring(("s3://" + models + "/").length()) + "/" + f.path();
+                Path local = tmp.resolve("published-" + UUID.randomUUID());
+                String sha = s3.download(models, key, local);
+                assertEquals(f.sha256(), sha, "the manifest's sha256 of " + key);
                 assertEquals(f.bytes(), s3.head(models, key).size(), key);
+                out.put(sub + f.path(), sha);
             }
         }
         return out;
