@@ -1,0 +1,313 @@
+package io.quantflow.stack;
+
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The whole pipeline for a test: {@code scripts/stack up} in a folder of its own (Kafka, S3Proxy, and
+ * each of the four services that is built), read back from its {@code stack.properties}; closing it
+ * runs {@code scripts/stack down --purge}.
+ *
+ * <pre>
+ *   try (Stack stack = Stack.start()) {
+ *       producer on stack.bootstrap; stack.s3Client() on stack.workBucket; stack.serviceUrls.get("fetcher") ...
+ *   }
+ * </pre>
+ *
+ * {@link #start()} never builds: the stack module's own build has made its libraries, and a service
+ * whose jar is not built is left out (so {@link #serviceUrls} holds those that run). The logs of the
+ * stack are copied to {@code target/stack-logs/<run>/} before the folder is deleted when {@code up}
+ * failed, when a process had died by the time of {@link #close()}, when {@code down} failed, when
+ * {@link #keepLogs()} was called (a test that failed: see StackSmokeTest), or always with
+ * {@code -Dquantflow.stack.keepLogs=true}.
+ */
+public final class Stack implements AutoCloseable {
+    private static final Duration UP_TIMEOUT = Duration.ofMinutes(4);
+    private static final Duration DOWN_TIMEOUT = Duration.ofMinutes(2);
+
+    /** The stack's folder (data, logs, pids, stack.properties). */
+    public final Path dir;
+    /** {@code kafka.bootstrap}: host:port of the broker. */
+    public final String bootstrap;
+    /** {@code s3.endpoint}: the S3 server (path-style addressing). */
+    public final URI s3Endpoint;
+    /** {@code s3.region}. */
+    public final String s3Region;
+    /** {@code s3.accessKey}. */
+    public final String accessKey;
+    /** {@code s3.secretKey}. */
+    public final String secretKey;
+    /** {@code work.bucket}: the bucket of the pipeline's intermediate objects. */
+    public final String workBucket;
+    /** {@code service.<name>.url} by name (fetcher, merger, quantizer, publisher), those that run. */
+    public final Map<String, URI> serviceUrls;
+    /** All of stack.properties. */
+    public final Properties properties;
+
+    private final Path root;
+    private final Path target;
+    private final Thread shutdownHook;
+    private volatile boolean keepLogs = Boolean.getBoolean("quantflow.stack.keepLogs");
+    private boolean closed;
+
+    private Stack(Path root, Path target, Path dir, Properties p, Thread shutdownHook) {
+        this.root = root;
+        this.target = target;
+        this.dir = dir;
+        this.properties = p;
+        this.shutdownHook = shutdownHook;
+        this.bootstrap = required(p, "kafka.bootstrap");
+        this.s3Endpoint = URI.create(required(p, "s3.endpoint"));
+        this.s3Region = required(p, "s3.region");
+        this.accessKey = required(p, "s3.accessKey");
+        this.secretKey = required(p, "s3.secretKey");
+        this.workBucket = required(p, "work.bucket");
+        Map<String, URI> urls = new TreeMap<>();
+        for (String key : p.stringPropertyNames()) {
+            if (key.startsWith("service.") && key.endsWith(".url")) {
+                urls.put(key.substring("service.".length(), key.length() - ".url".length()), URI.create(p.getProperty(key)));
+            }
+        }
+        this.serviceUrls = Collections.unmodifiableMap(urls);
+    }
+
+    /** A stack in a new folder under target/stack-runs, from what is built (nothing is built). */
+    public static Stack start() throws IOException, InterruptedException {
+        Path target = targetDir(repoRoot());
+        Files.createDirectories(target.resolve("stack-runs"));
+        Path dir = Files.createTempDirectory(target.resolve("stack-runs"), "run-");
+        return start(dir, "--no-build");
+    }
+
+    /**
+     * A stack in DIR, which must hold no running stack of another test; {@code upOptions} go to
+     * {@code scripts/stack up} ({@code --no-build}, {@code --build}, or none: build what is missing).
+     */
+    public static Stack start(Path dir, String... upOptions) throws IOException, InterruptedException {
+        Path root = repoRoot();
+        Path target = targetDir(root);
+        Path abs = dir.toAbsolutePath().normalize();
+        List<String> args = new ArrayList<>(List.of("up", "--dir", abs.toString()));
+        args.addAll(List.of(upOptions));
+        // stopped even when the test JVM ends without closing (not when it is killed)
+        Thread hook = new Thread(() -> {
+            try {
+                script(root, List.of("down", "--dir", abs.toString(), "--purge"), DOWN_TIMEOUT);
+            } catch (IOException | InterruptedException ignored) {
+                // the JVM ends either way
+            }
+        }, "stack-down");
+        Runtime.getRuntime().addShutdownHook(hook);
+        Result up = script(root, args, UP_TIMEOUT);
+        if (up.exitCode() != 0) {
+            Path logs = copyLogs(abs, target);
+            Result down = script(root, List.of("down", "--dir", abs.toString(), "--purge"), DOWN_TIMEOUT);
+            removeHook(hook);
+            throw new IOException("scripts/stack up failed (exit " + up.exitCode() + ")"
+                    + (logs == null ? "" : "; logs copied to " + logs) + "\n--- up:\n" + up.output() + (down.exitCode() == 0 ? "" : "\n--- down:\n" + down.output()));
+        }
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(abs.resolve("stack.properties"))) {
+            p.load(in);
+        }
+        return new Stack(root, target, abs, p, hook);
+    }
+
+    /** What {@code scripts/stack status} says, and its exit status (0: every process runs and answers). */
+    public Result status() throws IOException, InterruptedException {
+        return script(root, List.of("status", "--dir", dir.toString()), Duration.ofSeconds(30));
+    }
+
+    /** The logs are copied to target/stack-logs when this stack is closed (call it when a test fails). */
+    public void keepLogs() {
+        keepLogs = true;
+    }
+
+    public Path logs() {
+        return dir.resolve("logs");
+    }
+
+    /** The environment scripts/stack gives each service (less its own port and work folder). */
+    public Map<String, String> environment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
+        env.put("AWS_ENDPOINT_URL_S3", s3Endpoint.toString());
+        env.put("AWS_ACCESS_KEY_ID", accessKey);
+        env.put("AWS_SECRET_ACCESS_KEY", secretKey);
+        env.put("AWS_REGION", s3Region);
+        env.put("QUANTFLOW_WORK_BUCKET", workBucket);
+        return env;
+    }
+
+    /** A client of the stack's S3 server (path-style, over url-connection-client, as services/core builds its own). */
+    public S3Client s3Client() {
+        return S3Client.builder()
+                .httpClient(UrlConnectionHttpClient.builder().socketTimeout(Duration.ofSeconds(60)).build())
+                .endpointOverride(s3Endpoint)
+                .region(Region.of(s3Region))
+                .forcePathStyle(true)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(accessKey, secretKey)))
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .build();
+    }
+
+    /** Stops the stack and deletes its folder, first copying its logs when they are to be kept. */
+    @Override
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            stop();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while stopping the stack in " + dir, e);
+        }
+    }
+
+    private void stop() throws IOException, InterruptedException {
+        Result status = status();
+        Path logs = status.exitCode() != 0 || keepLogs ? copyLogs(dir, target) : null;
+        Result down = script(root, List.of("down", "--dir", dir.toString(), "--purge"), DOWN_TIMEOUT);
+        removeHook(shutdownHook);
+        if (down.exitCode() != 0) {
+            logs = Files.isDirectory(dir) ? copyLogs(dir, target) : logs;
+            throw new IOException("scripts/stack down failed (exit " + down.exitCode() + ")"
+                    + (logs == null ? "" : "; logs copied to " + logs) + "\n" + down.output());
+        }
+        if (status.exitCode() != 0) {
+            throw new IOException("a process of the stack had stopped before close"
+                    + (logs == null ? "" : "; logs copied to " + logs) + "\n" + status.output());
+        }
+    }
+
+    /** The exit status and output (stdout and stderr together) of one run of scripts/stack. */
+    public record Result(int exitCode, String output) {
+    }
+
+    // ------------------------------------------------------------------------------------------
+
+    private static Result script(Path root, List<String> args, Duration timeout) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add("bash");
+        command.add(root.resolve("scripts/stack").toString());
+        command.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true);
+        // the JDK that runs the tests runs the stack too
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        p.getOutputStream().close();
+        // read on another thread: the script's output is small, but waitFor must be able to time out
+        StringBuilder out = new StringBuilder();
+        Thread reader = new Thread(() -> {
+            try (InputStream in = p.getInputStream()) {
+                String s = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                synchronized (out) {
+                    out.append(s);
+                }
+            } catch (IOException e) {
+                synchronized (out) {
+                    out.append("\n(reading the output failed: ").append(e).append(')');
+                }
+            }
+        }, "stack-output");
+        reader.setDaemon(true);
+        reader.start();
+        if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+            p.waitFor(30, TimeUnit.SECONDS);
+            reader.join(5000);
+            synchronized (out) {
+                return new Result(124, out + "\n(scripts/stack " + args.get(0) + " timed out after " + timeout + ")");
+            }
+        }
+        reader.join(10_000);
+        synchronized (out) {
+            return new Result(p.exitValue(), out.toString());
+        }
+    }
+
+    /** Copies DIR/logs to target/stack-logs/<DIR's name>/ and says where, or returns null when there are none. */
+    private static Path copyLogs(Path dir, Path target) throws IOException {
+        Path from = dir.resolve("logs");
+        Path to = target.resolve("stack-logs").resolve(dir.getFileName().toString());
+        if (!Files.isDirectory(from)) {
+            return null;
+        }
+        Files.createDirectories(to);
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path f : (Iterable<Path>) s.sorted(Comparator.naturalOrder())::iterator) {
+                Path dest = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(dest);
+                } else {
+                    Files.copy(f, dest, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        return to;
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException ignored) {
+            // the JVM is ending: the hook runs anyway
+        }
+    }
+
+    private static String required(Properties p, String key) {
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) {
+            throw new IllegalStateException("stack.properties has no " + key);
+        }
+        return v.trim();
+    }
+
+    /** The checkout: the nearest folder above the working directory that holds mvnw. */
+    static Path repoRoot() {
+        Path p = Path.of(System.getProperty("user.dir")).toAbsolutePath();
+        for (Path d = p; d != null; d = d.getParent()) {
+            if (Files.isRegularFile(d.resolve("mvnw")) && Files.isRegularFile(d.resolve("scripts/stack"))) {
+                return d;
+            }
+        }
+        throw new IllegalStateException("no folder with mvnw and scripts/stack above " + p);
+    }
+
+    /** services/stack/target (surefire says where), where runs and kept logs go. */
+    private static Path targetDir(Path root) {
+        String t = System.getProperty("quantflow.stack.target");
+        return t != null ? Path.of(t) : root.resolve("services/stack/target");
+    }
+}
