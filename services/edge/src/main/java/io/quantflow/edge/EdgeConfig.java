@@ -3,16 +3,16 @@ package io.quantflow.edge;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 
-/** The settings every service reads (environment: QUANTFLOW_WORK_BUCKET, QUANTFLOW_WORK_DIR, QUANTFLOW_THREADS). */
-@ConfigMapping(prefix = "quantflow")
+/** The settings every service reads (environment: QUANTFLOW_WORK_BUCKET, QUANTFLOW_WORK_DIR, QUANTFLOW_WORK_THREADS). */
+@ConfigMapping(prefix = "quantflow.work")
 public interface EdgeConfig {
     /** The bucket that holds every request's intermediate objects and records. */
     @WithDefault("quantflow-work")
-    String workBucket();
+    String bucket();
 
     /** Local scratch space: a stage downloads the shard it works on here (size it for the largest shard, twice). */
     @WithDefault("${java.io.tmpdir}/quantflow-work")
-    String workDir();
+    String dir();
 
     /** Conversion threads; 0 means one per available processor. */
     @WithDefault("0")

@@ -29,7 +29,7 @@ public class Storage {
     @Produces
     @Singleton
     WorkStore workStore(S3Storage s3, EdgeConfig config) {
-        return new WorkStore(s3, config.workBucket(), Path.of(config.workDir()));
+        return new WorkStore(s3, config.bucket(), Path.of(config.dir()));
     }
 
     @Produces
