@@ -1,0 +1,274 @@
+package io.quantflow.stack;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The pipeline as users run it: scripts/stack up (a real Kafka broker, S3Proxy, the four services
+ * from their built jars), then the quantflow command (its jar, in its own JVM) submitting
+ * requests, and raw Kafka clients where a test needs to send what the command never would.
+ */
+@ExtendWith(StackPipelineTest.KeepLogsOnFailure.class)
+class StackPipelineTest {
+    private static Stack stack;
+
+    @TempDir
+    Path tmp;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    @BeforeAll
+    static void up() throws Exception {
+        stack = Stack.start();
+        assertEquals(4, stack.serviceUrls.size(), "the four services run: " + stack.serviceUrls);
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    static Path fixture(String rel) {
+        Path p = Path.of(System.getProperty("quantflow.fixtures", "../../../shared/fixtures")).resolve(rel).toAbsolutePath().normalize();
+        Assumptions.assumeTrue(Files.isDirectory(p), "reference fixtures not found at " + p);
+        return p;
+    }
+
+    /** The quantflow command in its own JVM, pointed at the stack. */
+    static Run quantflow(String... args) throws IOException, InterruptedException {
+        Path jar = Path.of(System.getProperty("quantflow.cli.jar", "../cli/target/quantflow.jar"));
+        assertTrue(Files.isRegularFile(jar), "the quantflow command is built first: " + jar);
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "-jar", jar.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("QUANTFLOW_STACK_FILE", stack.dir.resolve("stack.properties").toString());
+        pb.environment().put("QUANTFLOW_CACHE", stack.dir.resolve("cli-cache").toString());
+        Path out = Files.createTempFile("qf-out", ".txt");
+        Path err = Files.createTempFile("qf-err", ".txt");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(5, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("quantflow " + String.join(" ", args) + " ran past 5 minutes");
+        }
+        return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    static Map<String, String> sha256s(Path dir) throws IOException {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                if (!p.getFileName().toString().equals("quantflow-manifest.json")) {
+                    out.put(dir.relativize(p).toString(), sha256(p));
+                }
+            }
+        }
+        return out;
+    }
+
+    static String sha256(Path p) throws IOException {
+        try (InputStream in = Files.newInputStream(p)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            int r;
+            while ((r = in.read(buf)) > 0) {
+                md.update(buf, 0, r);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static List<String> keys(String bucket, String prefix) {
+        try (S3Client s3 = stack.s3Client()) {
+            return s3.listObjectsV2(r -> r.bucket(bucket).prefix(prefix)).contents().stream().map(S3Object::key).sorted().toList();
+        }
+    }
+
+    @Test
+    void submitPublishesTheSameFilesAsConvert() throws Exception {
+        Path base = fixture("tiny-llama/base-bf16");
+        Path adapter = fixture("tiny-llama/lora-adapter");
+        Path got = tmp.resolve("submitted");
+        Run submit = quantflow("submit", base.toString(), "--adapter", adapter.toString(), "--format", "merged-16bit,merged-4bit,lora",
+                "--out", "s3://models/it/tiny-merged", "--download", got.toString());
+        assertEquals(0, submit.exit(), submit.err());
+        Path expected = tmp.resolve("converted");
+        Run convert = quantflow("convert", base.toString(), "--adapter", adapter.toString(), "--format", "merged-16bit,merged-4bit,lora",
+                "--out", expected.toString());
+        assertEquals(0, convert.exit(), convert.err());
+        Map<String, String> want = sha256s(expected);
+        assertEquals(want, sha256s(got));
+        for (Map.Entry<String, String> e : want.entrySet()) {
+            if (e.getKey().startsWith("merged-4bit/")) {
+                assertTrue(submit.out().contains(e.getValue() + "  " + e.getKey().substring("merged-4bit/".length())),
+                        "submit prints each file's sha256: " + submit.out());
+            }
+        }
+        assertTrue(Files.isRegularFile(got.resolve("merged-4bit/quantflow-manifest.json")));
+        // nothing is left in the work bucket but the request's records
+        assertEquals(List.of(), keys(stack.workBucket, "staging/"));
+    }
+
+    @Test
+    void aRequestDeliveredTwiceGetsOneArtifactAndOneAnswer() throws Exception {
+        Path base = fixture("tiny-llama/base-bf16");
+        try (S3Client s3 = stack.s3Client(); Stream<Path> files = Files.list(base)) {
+            for (Path p : files.toList()) {
+                s3.putObject(r -> r.bucket(stack.workBucket).key("inputs/tiny/" + p.getFileName()), RequestBody.fromFile(p));
+            }
+        }
+        String id = "it-twice-" + UUID.randomUUID().toString().substring(0, 8);
+        String event = "{\"specversion\":\"1.0\",\"id\":\"" + UUID.randomUUID() + "\",\"source\":\"urn:test:platform\","
+                + "\"type\":\"io.quantflow.conversion.requested\",\"datacontenttype\":\"application/json\",\"subject\":\"" + id + "\","
+                + "\"data\":{\"requestId\":\"" + id + "\",\"source\":\"s3://" + stack.workBucket + "/inputs/tiny\","
+                + "\"outputs\":[{\"format\":\"bnb-4bit\"}],\"target\":{\"uri\":\"s3://models/it/" + id + "\",\"ifExists\":\"fail\"}}}";
+        double before = metric("fetcher", "quantflow_duplicates_total");
+        send("conversion-requested", id, event);
+        send("conversion-requested", id, event);
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (metric("fetcher", "quantflow_duplicates_total") < before + 1 && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        List<ConsumerRecord<String, String>> answers = waitFor(List.of("conversion-completed", "conversion-failed"), id, 1);
+        Thread.sleep(5000); // time for a second answer, were there one
+        answers = waitFor(List.of("conversion-completed", "conversion-failed"), id, 2, Duration.ofSeconds(5));
+        assertEquals(1, answers.size(), "one answer: " + answers);
+        assertEquals("conversion-completed", answers.get(0).topic(), answers.get(0).value());
+        List<String> objects = keys("models", "it/" + id + "/");
+        assertTrue(objects.contains("it/" + id + "/quantflow-manifest.json"), objects.toString());
+        assertEquals(4, objects.size(), "config, generation config, weights and manifest: " + objects);
+    }
+
+    @Test
+    void aMalformedEventGoesToTheDeadLetterTopicAndTheFetcherGoesOn() throws Exception {
+        String key = "junk-" + UUID.randomUUID();
+        send("conversion-requested", key, "{not a cloudevent");
+        List<ConsumerRecord<String, String>> dead = waitFor(List.of("conversion-requested-dlq"), key, 1);
+        assertEquals("{not a cloudevent", dead.get(0).value());
+        // and the next request is answered
+        Run r = quantflow("submit", "s3://" + stack.workBucket + "/no/such/model", "--out", "s3://models/it/never");
+        assertEquals(3, r.exit(), r.err());
+        assertTrue(r.err().contains("error: SOURCE_NOT_FOUND: "), r.err());
+        assertEquals(List.of(), keys("models", "it/never/"));
+    }
+
+    @Test
+    void anOccupiedTargetIsTargetExists() throws Exception {
+        try (S3Client s3 = stack.s3Client()) {
+            s3.putObject(r -> r.bucket("models").key("it/taken/model.safetensors"), RequestBody.fromString("someone else's"));
+        }
+        Run r = quantflow("submit", fixture("tiny-llama/base-bf16").toString(), "--out", "s3://models/it/taken");
+        assertEquals(3, r.exit(), r.err());
+        assertTrue(r.err().contains("error: TARGET_EXISTS: "), r.err());
+        assertEquals(List.of("it/taken/model.safetensors"), keys("models", "it/taken/"));
+    }
+
+    static void send(String topic, String key, String value) throws Exception {
+        Properties pp = new Properties();
+        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
+        pp.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (var producer = new KafkaProducer<>(pp, new StringSerializer(), new StringSerializer())) {
+            producer.send(new ProducerRecord<>(topic, key, value)).get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    static List<ConsumerRecord<String, String>> waitFor(List<String> topics, String key, int count) {
+        return waitFor(topics, key, count, Duration.ofMinutes(3));
+    }
+
+    /** The records with {@code key} on the topics, from their beginning, once there are {@code count} or the time is up. */
+    static List<ConsumerRecord<String, String>> waitFor(List<String> topics, String key, int count, Duration timeout) {
+        Properties cp = new Properties();
+        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
+        cp.put(ConsumerConfig.GROUP_ID_CONFIG, "it-" + UUID.randomUUID());
+        cp.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        cp.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        List<ConsumerRecord<String, String>> found = new ArrayList<>();
+        try (var consumer = new KafkaConsumer<>(cp, new StringDeserializer(), new StringDeserializer())) {
+            consumer.subscribe(topics);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (found.size() < count && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(300))) {
+                    if (key.equals(r.key())) {
+                        found.add(r);
+                    }
+                }
+            }
+        }
+        if (count == 1 && found.isEmpty()) {
+            throw new AssertionError("nothing keyed " + key + " on " + topics + " within " + timeout);
+        }
+        return found;
+    }
+
+    /** A counter's value on a service's /q/metrics (0 when it has not been counted yet). */
+    static double metric(String service, String name) throws IOException, InterruptedException {
+        URI url = stack.serviceUrls.get(service).resolve("/q/metrics");
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        assertEquals(200, r.statusCode(), url.toString());
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? ([0-9.eE+-]+)$").matcher(r.body());
+        double v = 0;
+        while (m.find()) {
+            v += Double.parseDouble(m.group(2));
+        }
+        return v;
+    }
+
+    static final class KeepLogsOnFailure implements TestWatcher {
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+            if (stack != null) {
+                stack.keepLogs();
+            }
+        }
+    }
+}
