@@ -36,7 +36,11 @@ public class KafkaBus implements Bus {
 
     @Override
     public void send(String topic, String key, CloudEvent event) {
-        events.sendMessage(message(topic, key, event)).await().atMost(Duration.ofMinutes(2));
+        try {
+            events.sendMessage(message(topic, key, event)).await().atMost(Duration.ofMinutes(2));
+        } catch (RuntimeException e) {
+            throw new Unavailable("Kafka did not take the " + event.type() + " event for " + topic + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

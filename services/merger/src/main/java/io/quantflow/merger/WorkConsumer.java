@@ -6,6 +6,7 @@ import io.quantflow.core.pipeline.stage.StageMetrics;
 import io.quantflow.core.pipeline.stage.WorkStore;
 import io.quantflow.edge.ConversionThreads;
 import io.quantflow.edge.KafkaBus;
+import io.quantflow.edge.Redelivery;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -39,6 +40,6 @@ public class WorkConsumer {
     @Incoming("work")
     @Blocking
     public void consume(String value) {
-        stage.handle(value, bus);
+        Redelivery.run("merger", () -> stage.handle(value, bus));
     }
 }

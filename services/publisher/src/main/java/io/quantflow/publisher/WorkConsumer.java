@@ -4,6 +4,7 @@ import io.quantflow.core.pipeline.stage.PublishStage;
 import io.quantflow.core.pipeline.stage.StageMetrics;
 import io.quantflow.core.pipeline.stage.WorkStore;
 import io.quantflow.edge.KafkaBus;
+import io.quantflow.edge.Redelivery;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -36,6 +37,6 @@ public class WorkConsumer {
     @Incoming("work")
     @Blocking
     public void consume(String value) {
-        stage.handle(value, bus);
+        Redelivery.run("publisher", () -> stage.handle(value, bus));
     }
 }

@@ -110,10 +110,15 @@ public final class FetchStage {
                 LOG.info(() -> "request " + requestId + " is being converted; planning it again (a redelivery)");
             }
             plan(requestId, request, t0, bus);
+        } catch (Bus.Unavailable e) {
+            throw e;
         } catch (QuantflowException e) {
             fail(requestId, e.code(), e.getMessage(), bus);
         } catch (CloudEvent.InvalidPayload e) {
             fail(requestId, ErrorCode.INVALID_REQUEST, e.getMessage(), bus);
+        } catch (RuntimeException e) {
+            QuantflowException q = Failures.internal("planning request " + requestId, e);
+            fail(requestId, q.code(), q.getMessage(), bus);
         }
     }
 

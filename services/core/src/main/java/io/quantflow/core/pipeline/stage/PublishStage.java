@@ -86,6 +86,8 @@ public final class PublishStage {
                 return;
             }
             publish(plan, bus);
+        } catch (Bus.Unavailable e) {
+            throw e;
         } catch (QuantflowException e) {
             Failures.answer(store, bus, SOURCE, rid, e.code(), e.getMessage(), Stages.PUBLISH, item.output().format(), null);
             metrics.failed(Stages.PUBLISH, e.code());

@@ -102,6 +102,8 @@ public final class ShardStage {
             bus.send(Topics.ofStage(next.stage()), rid, CloudEvent.of(EventTypes.SHARD_WORK, source, next.eventId(), rid, next));
             progress(item, item.shard().bytes(), bus);
             metrics.item(stage, item.shard().bytes(), result.bytes(), millis);
+        } catch (Bus.Unavailable e) {
+            throw e;
         } catch (QuantflowException e) {
             Failures.answer(store, bus, source, rid, e.code(), e.getMessage(), stage, item.output().format(), item.shard().file());
             metrics.failed(stage, e.code());

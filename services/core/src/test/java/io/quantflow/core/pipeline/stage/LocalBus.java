@@ -26,6 +26,9 @@ final class LocalBus implements Bus {
     final List<Sent> kept = new ArrayList<>();
     final List<Sent> deadLetters = new ArrayList<>();
     int deliveries = 1;
+    /** Sends to this topic that fail (the broker does not take them) before sends succeed again. */
+    String failingTopic;
+    int failures;
 
     void subscribe(String topic, BiConsumer<String, Bus> consumer) {
         consumers.put(topic, consumer);
@@ -33,6 +36,10 @@ final class LocalBus implements Bus {
 
     @Override
     public void send(String topic, String key, CloudEvent event) {
+        if (topic.equals(failingTopic) && failures > 0) {
+            failures--;
+            throw new Unavailable("the broker did not take it", new RuntimeException("test"));
+        }
         queue.add(new Sent(topic, key, event.toJson()));
     }
 
@@ -45,7 +52,10 @@ final class LocalBus implements Bus {
         queue.add(new Sent(topic, key, value));
     }
 
-    /** Delivers until every queue is empty; a consumer that throws sends the record to the topic's dead-letter list. */
+    /**
+     * Delivers until every queue is empty. A record that is not an event goes to the topic's
+     * dead-letter list; a consumer that throws anything else gets the record again (at most 5 times).
+     */
     void drain() {
         while (!queue.isEmpty()) {
             Sent s = queue.poll();
@@ -54,12 +64,18 @@ final class LocalBus implements Bus {
                 kept.add(s);
                 continue;
             }
+            int redeliveries = 0;
             for (int i = 0; i < deliveries; i++) {
                 try {
                     c.accept(s.value(), this);
                 } catch (CloudEvent.MalformedEvent e) {
                     deadLetters.add(new Sent(Topics.deadLetter(s.topic()), s.key(), s.value()));
                     break;
+                } catch (RuntimeException e) {
+                    if (++redeliveries > 5) {
+                        throw e;
+                    }
+                    i--;
                 }
             }
         }

@@ -250,6 +250,22 @@ class PipelineTest {
     }
 
     @Test
+    void aBrokerThatDoesNotTakeTheAnswerOrAWorkItemGetsTheRecordAgainAndStillOneAnswer() throws IOException {
+        String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
+        bus.failingTopic = Topics.PUBLISH;
+        bus.failures = 2;
+        bus.publish(Topics.REQUESTED, "r11", request("r11", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/flaky", "fail"));
+        bus.drain();
+        completed("r11");
+        bus.failingTopic = Topics.COMPLETED;
+        bus.failures = 2;
+        bus.publish(Topics.REQUESTED, "r12", request("r12", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/flaky2", "fail"));
+        bus.drain();
+        completed("r12");
+        assertEquals(0, bus.failures);
+    }
+
+    @Test
     void aReusedRequestIdWithAnotherBodyIsNotConvertedAgain() throws IOException {
         String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
         bus.publish(Topics.REQUESTED, "r5", request("r5", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/a", "fail"));
