@@ -241,10 +241,10 @@ public final class Converter {
                 }
                 List<Manifest.FileEntry> files = hashAll(dir, pool, written);
                 Quality quality = o.quantizes()
-                        ? QualityBuilder.build(plan.plans(o), layouts.get(o), measured.get(o), o.quant().quantType(),
+                        ? QualityBuilder.build(plan.plans(o), layouts.get(o), measured.get(o),
                         dynamic == null ? null : dynamic.measured(), dynamic == null ? null : dynamic.selection())
                         : null;
-                Double requantization = base4bit && quality != null ? quality.relativeRms() : null;
+                Double requantization = QualityBuilder.requantizationError(base4bit, quality);
                 Manifest m = manifest(checkpoint, adapter, plan, o, engine, requantization, quality, files,
                         System.nanoTime() - t0, request.provenance());
                 m.write(dir.resolve(Manifest.FILE_NAME));

@@ -68,6 +68,15 @@ public final class Planner {
         return ConversionPlan.of(model, List.of(output));
     }
 
+    /**
+     * Whether config.json says the model is a bitsandbytes 4-bit one (its outputs are quantized again).
+     *
+     * @throws QuantflowException UNSUPPORTED_MODEL for another quantization
+     */
+    public static boolean isBnb4bit(ObjectNode config) {
+        return SourceModel.isBnb4bit(config);
+    }
+
     /** Whether the source is a bitsandbytes 4-bit model, refusing what no output can be made from. */
     private static boolean base4bit(String source, ObjectNode config, List<OutputSpec> outputs) {
         if (config == null) {

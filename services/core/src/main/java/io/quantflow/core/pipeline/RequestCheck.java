@@ -25,8 +25,10 @@ public final class RequestCheck {
      *
      * @param weightBytes bytes of tensor data in the shards
      * @param dtype       the dtype of most of those bytes, as torch names it
+     * @param bnb4bit     whether the source is a bitsandbytes 4-bit model (its 4-bit outputs record a requantization error)
      */
-    public record Summary(long parameters, long weightBytes, String dtype, int shards, List<OutputCounts> outputs) {
+    public record Summary(long parameters, long weightBytes, String dtype, int shards, boolean bnb4bit,
+                          List<OutputCounts> outputs) {
         public Summary {
             outputs = List.copyOf(outputs);
         }
@@ -55,6 +57,6 @@ public final class RequestCheck {
         List<OutputCounts> counts = outputs.stream().map(o -> new OutputCounts(o.format().id(), plan.quantizedCount(o),
                 plan.keptCount(o), plan.quantizedParameters(o))).toList();
         return new Summary(Checkpoint.parameters(shards), Checkpoint.weightBytes(shards),
-                Checkpoint.dominantDtype(shards).torchName(), shards.size(), counts);
+                Checkpoint.dominantDtype(shards).torchName(), shards.size(), Planner.isBnb4bit(config), counts);
     }
 }

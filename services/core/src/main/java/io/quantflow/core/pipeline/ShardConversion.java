@@ -6,6 +6,7 @@ import io.quantflow.core.convert.ConversionPlan;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.Planner;
+import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.convert.ShardPlan;
 import io.quantflow.core.convert.ShardWriter;
 import io.quantflow.core.convert.TensorQuantizer;
@@ -65,7 +66,8 @@ public final class ShardConversion {
             return new ShardResult(in.fileName(), Files.size(outFile), Converter.sha256(outFile),
                     written.layout().dataLength(), written.layout().entries().stream().map(TensorInfo::name).toList(),
                     shard.quantizedCount(), shard.keptCount(), shard.quantizedParameters(),
-                    written.measured().entrySet().stream().map(e -> ShardResult.WeightError.of(e.getKey(), e.getValue())).toList());
+                    written.measured().entrySet().stream().map(e -> ShardResult.WeightError.of(e.getKey(), e.getValue())).toList(),
+                    output.quantizes() ? QualityBuilder.tensors(shard, written.layout()) : List.of());
         }
     }
 }

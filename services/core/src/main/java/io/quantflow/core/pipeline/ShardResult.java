@@ -1,6 +1,9 @@
 package io.quantflow.core.pipeline;
 
 import io.quantflow.core.convert.MeasuredTensor;
+import io.quantflow.core.convert.OutputTensor;
+import io.quantflow.core.quality.AbsmaxOutliers;
+import io.quantflow.core.quant.ErrorSums;
 
 import java.util.List;
 
@@ -18,13 +21,17 @@ import java.util.List;
  * @param quantizedParameters elements of the quantized weights
  * @param weightErrors        what each weight quantized lost, in name order; a weight that a GPU quantized
  *                            has none (that backend does not measure)
+ * @param tensors             of a 4-bit output, every source tensor as the quality section counts it, in name
+ *                            order; empty for a 16-bit output (and in a result written before this field existed)
  */
 public record ShardResult(String fileName, long bytes, String sha256, long dataLength, List<String> tensorNames,
-                          int quantizedCount, int keptCount, long quantizedParameters, List<WeightError> weightErrors) {
+                          int quantizedCount, int keptCount, long quantizedParameters, List<WeightError> weightErrors,
+                          List<OutputTensor> tensors) {
 
     public ShardResult {
         tensorNames = List.copyOf(tensorNames);
         weightErrors = List.copyOf(weightErrors);
+        tensors = tensors == null ? List.of() : List.copyOf(tensors);
     }
 
     /**
@@ -38,6 +45,13 @@ public record ShardResult(String fileName, long bytes, String sha256, long dataL
         static WeightError of(String name, MeasuredTensor m) {
             return new WeightError(name, m.error().values(), m.error().squaredError(), m.error().squaredValue(),
                     m.error().maxAbsError(), m.outliers().blocks(), m.outliers().outlierBlocks(), m.outliers().medianAbsmax());
+        }
+
+        /** The measurement this was made from, with the same sums. */
+        public MeasuredTensor measured() {
+            ErrorSums sums = new ErrorSums();
+            sums.add(values, squaredError, squaredValue, maxAbsError);
+            return new MeasuredTensor(sums, new AbsmaxOutliers.Result(blocks, outlierBlocks, medianAbsmax));
         }
     }
 }

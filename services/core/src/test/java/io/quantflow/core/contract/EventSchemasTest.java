@@ -6,9 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.networknt.schema.Error;
 import com.networknt.schema.InputFormat;
 import com.networknt.schema.Schema;
-import com.networknt.schema.SchemaLocation;
-import com.networknt.schema.SchemaRegistry;
-import com.networknt.schema.SpecificationVersion;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
@@ -28,7 +25,6 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +49,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Examples are named {@code <schema>.json} (valid) and {@code invalid/<schema>.<case>.json}.
  */
 class EventSchemasTest {
-    private static final String BASE = "https://quantflow.io/schemas/";
     private static final List<String> EVENTS = List.of("conversion-requested", "conversion-progress", "conversion-completed",
             "conversion-failed", "shard-work");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,36 +66,13 @@ class EventSchemasTest {
             java.util.Map.entry("missing-quantize-key", "required property 'quantize'"),
             java.util.Map.entry("specversion-0.3", "/specversion"));
 
-    private static final Path SCHEMAS = locate();
-    private static final SchemaRegistry REGISTRY = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12,
-            b -> b.schemas(EventSchemasTest::schemaText));
+    private static final Path SCHEMAS = Schemas.DIR;
 
     @TempDir
     Path tmp;
 
-    private static Path locate() {
-        Path p = Path.of(System.getProperty("user.dir")).resolve("../../schemas").normalize();
-        if (!Files.isDirectory(p)) {
-            p = Path.of("schemas").toAbsolutePath();
-        }
-        assertTrue(Files.isDirectory(p), "schemas/ not found at " + p);
-        return p;
-    }
-
-    /** Serves {@code https://quantflow.io/schemas/NAME} from the repository's schemas/ folder; nothing from the network. */
-    private static String schemaText(String iri) {
-        if (!iri.startsWith(BASE)) {
-            return null;
-        }
-        try {
-            return Files.readString(SCHEMAS.resolve(iri.substring(BASE.length())));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     private static Schema schema(String name) {
-        return REGISTRY.getSchema(SchemaLocation.of(BASE + name + ".schema.json"));
+        return Schemas.schema(name);
     }
 
     private static List<Error> validate(String schemaName, Path instance) throws IOException {

@@ -32,9 +32,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The pipeline's pieces put together ({@link RequestCheck}, {@link ShardConversion} per shard,
- * {@link ModelFiles}) write the same files as {@link Converter}, byte for byte, for every format: the
- * tiny Llama of the fixtures as one file and in one shard per layer, its 4-bit base (as one file and in
- * shards, one of which holds no 4-bit weight), and a synthetic model in 1 MB shards.
+ * {@link ModelFiles}) write the same files as {@link Converter}, byte for byte, and {@link OutputQuality}
+ * makes the same quality section, for every format: the tiny Llama of the fixtures as one file and in
+ * one shard per layer, its 4-bit base (as one file and in shards, one of which holds no 4-bit weight),
+ * and a synthetic model in 1 MB shards.
  */
 class PipelineEquivalenceTest {
     @TempDir
@@ -123,6 +124,8 @@ class PipelineEquivalenceTest {
             if (m.quality() != null) {
                 assertSameErrors(m.quality().tensors(), results);
             }
+            // the quality section a publisher makes from the results is the converter's
+            QualityAssertions.assertSameQuality(m.quality(), outputs.get(i).quantizes() ? OutputQuality.of(results) : null);
         }
     }
 

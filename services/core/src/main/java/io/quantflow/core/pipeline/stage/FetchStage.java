@@ -208,16 +208,16 @@ public final class FetchStage {
                     other.add(new Plan.NamedObject(n, new ObjectRef(source.bucket(), o.key()), o.size()));
                 }
                 Manifest.Source ms = new Manifest.Source(request.source(), summary.weightBytes(), summary.parameters(),
-                        summary.dtype(), summary.shards(), request.source(), source.revision(), null);
+                        summary.dtype(), summary.shards(), request.source(), source.revision(), source.contentHash());
                 Manifest.Adapter ma = lora == null ? null : new Manifest.Adapter(request.adapter(), lora.modules().size(),
                         lora.replacedTensors().size(), lora.config().r(), lora.config().loraAlpha(), lora.config().useRslora(),
-                        lora.config().useDora(), request.adapter(), null);
+                        lora.config().useDora(), request.adapter(), adapter.contentHash());
                 ShardWork.AdapterRef adapterRef = adapter == null ? null : new ShardWork.AdapterRef(adapter.bucket(), adapter.prefix());
                 List<String> adapterFiles = adapter == null ? List.of() : adapter.objects().stream().map(o -> name(o.key())).toList();
                 TargetRef targetRef = new TargetRef(target.uri(), ifExists.name().toLowerCase());
                 Plan plan = new Plan(requestId, hash(request), t0, System.currentTimeMillis() - t0,
                         new ObjectRef(source.bucket(), files.get(Checkpoint.CONFIG_FILE).key()), checkpoint.indexed(), other,
-                        adapterRef, adapterFiles, ms, ma, outputs, targetRef);
+                        adapterRef, adapterFiles, ms, summary.bnb4bit(), ma, outputs, targetRef);
                 store.write(store.ref(requestId, "plan.json"), plan);
                 send(plan, checkpoint, files, source, bus);
                 metrics.planned(plan.totalItems());
@@ -289,7 +289,7 @@ public final class FetchStage {
     }
 
     /** Where a source's or adapter's objects are: in the store already, or staged there from the Hub. */
-    private record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision) {
+    private record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision, String contentHash) {
     }
 
     private Located locate(String requestId, String uri, String what, SourceResolver resolver, Path scratch) {
@@ -305,7 +305,7 @@ public final class FetchStage {
                 if (objects.isEmpty()) {
                     throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "the " + what + " " + s.uri() + " holds no files");
                 }
-                yield new Located(s.bucket(), s.keyPrefix(), objects, null);
+                yield new Located(s.bucket(), s.keyPrefix(), objects, null, null);
             }
             case ModelLocation.Hub h -> {
                 ResolvedSource r = resolver.resolve(h, SourceListener.NONE);
@@ -320,7 +320,7 @@ public final class FetchStage {
                 } catch (IOException e) {
                     throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
                 }
-                yield new Located(store.bucket(), prefix, objects, r.revision());
+                yield new Located(store.bucket(), prefix, objects, r.revision(), r.contentHash());
             }
             case ModelLocation.Local l -> throw QuantflowException.invalidRequest("the " + what + " must be in the object store"
                     + " (s3://bucket/prefix) or on a hub (hf://org/name); quantflow submit uploads a local directory first");

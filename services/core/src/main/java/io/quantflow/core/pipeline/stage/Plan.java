@@ -21,11 +21,14 @@ import java.util.List;
  * @param adapter       the adapter's files, or null
  * @param adapterFiles  the adapter's file names
  * @param source        the manifest's source section
+ * @param sourceBnb4bit whether the source is a bitsandbytes 4-bit model (a 4-bit output's manifest then records
+ *                      its requantization error)
  * @param adapterInfo   the manifest's adapter section, or null
  */
 public record Plan(String requestId, String requestHash, long receivedAt, long fetchMillis, ObjectRef config, boolean indexed,
                    List<NamedObject> otherFiles, ShardWork.AdapterRef adapter, List<String> adapterFiles,
-                   Manifest.Source source, Manifest.Adapter adapterInfo, List<PlannedOutput> outputs, TargetRef target) {
+                   Manifest.Source source, boolean sourceBnb4bit, Manifest.Adapter adapterInfo, List<PlannedOutput> outputs,
+                   TargetRef target) {
 
     /** A file of the source or adapter: its name in the artifact, where it is and its size. */
     public record NamedObject(String name, ObjectRef object, long bytes) {

@@ -7,11 +7,13 @@ import io.quantflow.core.convert.LoraExport;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
+import io.quantflow.core.pipeline.OutputQuality;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
@@ -21,6 +23,7 @@ import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
 import io.quantflow.core.pipeline.events.Stages;
 import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.quality.Quality;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.S3Storage;
 
@@ -42,7 +45,8 @@ import java.util.stream.Stream;
  * artifact together at the target (each shard copied inside the store, index, config, the files
  * that travel with the weights, the adapter for lora) and write each output's manifest last and
  * only if absent, then answer {@code conversion-completed} once. Until the manifest is written the
- * target holds no manifest, which readers take as "not there".
+ * target holds no manifest, which readers take as "not there". A 4-bit output's manifest carries the
+ * quality section {@code quantflow convert} writes, made from the shards' results ({@link OutputQuality}).
  */
 public final class PublishStage {
     private static final Logger LOG = Logger.getLogger(PublishStage.class.getName());
@@ -163,7 +167,8 @@ public final class PublishStage {
     }
 
     /** An output whose files are at the target; its manifest is written once all outputs are there. */
-    private record PendingOutput(Plan plan, Plan.PlannedOutput output, List<Manifest.FileEntry> files, String engine) {
+    private record PendingOutput(Plan plan, Plan.PlannedOutput output, List<Manifest.FileEntry> files, String engine,
+                                 Quality quality) {
         Manifest manifest(Manifest.Timings timings) {
             OutputSpec spec = OutputOptions.spec(output.options(), plan.outputs().size());
             QuantOptions q = spec.quant();
@@ -175,8 +180,9 @@ public final class PublishStage {
                     q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
                             q.computeDtype().torchName(), q.skipModules(), engine),
                     new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                            output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(), null),
-                    files, timings, null, null, null, null);
+                            output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(),
+                            QualityBuilder.requantizationError(plan.sourceBnb4bit(), quality)),
+                    files, timings, null, null, null, quality);
         }
     }
 
@@ -186,6 +192,7 @@ public final class PublishStage {
         OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
         List<Manifest.FileEntry> files = new ArrayList<>();
         String engine = null;
+        Quality quality = null;
         if (spec.format() == OutputFormat.LORA) {
             Path adapterDir = dir.resolve(".adapter");
             Files.createDirectories(adapterDir);
@@ -215,6 +222,7 @@ public final class PublishStage {
             }
             ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             ModelFiles.writeIndexAndConfig(sourceConfig, plan.indexed(), spec, results, dir);
+            quality = spec.quantizes() ? OutputQuality.of(results) : null;
             for (Plan.NamedObject other : plan.otherFiles()) {
                 store.download(other.object(), dir.resolve(other.name()));
             }
@@ -228,6 +236,6 @@ public final class PublishStage {
             }
         }
         files.sort(Comparator.comparing(Manifest.FileEntry::path));
-        return new PendingOutput(plan, o, List.copyOf(files), engine);
+        return new PendingOutput(plan, o, List.copyOf(files), engine, quality);
     }
 }

@@ -1,27 +1,32 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.Fixtures;
+import io.quantflow.core.contract.Schemas;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.pipeline.QualityAssertions;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.ConversionRequest;
 import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.Stages;
 import io.quantflow.core.pipeline.events.TargetRef;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.S3Settings;
 import io.quantflow.core.source.S3Storage;
 import io.quantflow.core.source.SourceResolver;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.testing.HubTestServer;
 import io.quantflow.core.testing.S3TestServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,6 +38,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,6 +51,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,13 +59,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The four stages together over an in-process bus and a real S3 server (S3Proxy on loopback): the
  * artifact of a request equals, file for file, what {@code quantflow convert} writes; a request
  * gets exactly one answer however often its records are delivered; every failure a user can
- * cause is one conversion-failed with its code.
+ * cause is one conversion-failed with its code. A 4-bit output's manifest carries the quality section
+ * the converter writes; manifests and answers are valid by the schemas in {@code schemas/}. Hub sources
+ * come from a Hub on loopback ({@link HubTestServer}).
  */
 class PipelineTest {
     static S3TestServer server;
     static S3Client admin;
     static S3Storage s3;
     static ExecutorService pool;
+    static HubTestServer hub;
+    static HubTestServer.Repo hubTiny;
 
     @TempDir
     Path tmp;
@@ -73,12 +84,18 @@ class PipelineTest {
         admin = server.client();
         s3 = S3Storage.open(S3Settings.from(null, null, null, null, server.environment(), 2));
         pool = Executors.newFixedThreadPool(2);
+        hub = new HubTestServer();
+        hubTiny = hub.addRepo("org/tiny", Fixtures.path("tiny-llama/base-bf16"));
+        hub.addRepo("org/gated", Fixtures.path("tiny-llama/base-bf16")).gated("hf_secret_token_1234");
     }
 
     @AfterAll
     static void stop() throws Exception {
         if (pool != null) {
             pool.shutdownNow();
+        }
+        if (hub != null) {
+            hub.close();
         }
         if (s3 != null) {
             s3.close();
@@ -97,7 +114,7 @@ class PipelineTest {
         models = bucket();
         WorkStore store = new WorkStore(s3, work, tmp.resolve("scratch"));
         bus = new LocalBus();
-        FetchStage fetch = new FetchStage(store, cache -> new SourceResolver(cache, HubSettings.from("http://127.0.0.1:9", Map.of(), 1),
+        FetchStage fetch = new FetchStage(store, cache -> new SourceResolver(cache, HubSettings.from(hub.endpoint(), Map.of(), 1),
                 () -> s3.settings()), StageMetrics.NONE);
         bus.subscribe(Topics.REQUESTED, fetch::handle);
         bus.subscribe(Topics.MERGE, new ShardStage(Stages.MERGE, store, pool, StageMetrics.NONE)::handle);
@@ -174,6 +191,39 @@ class PipelineTest {
         return out;
     }
 
+    /**
+     * The request's completed event is valid by conversion-completed.schema.json, and each manifest at the
+     * target by manifest.schema.json and the same as the event's.
+     */
+    void assertValidBySchemas(String id) {
+        CloudEvent done = bus.on(Topics.COMPLETED, id).get(0);
+        Schemas.assertValid("conversion-completed", done.toJson());
+        for (Answers.CompletedOutput o : done.data(Answers.Completed.class).outputs()) {
+            String key = o.uri().substring(("s3://" + models + "/").length()) + "/" + Manifest.FILE_NAME;
+            byte[] manifest = s3.readSmall(models, key);
+            assertNotNull(manifest, key);
+            Schemas.assertValid("manifest", new String(manifest, StandardCharsets.UTF_8));
+            assertEquals(o.manifest(), Json.read(manifest, Manifest.class), key);
+        }
+    }
+
+    /** Each output's manifest has the converter's quality section and requantization error. */
+    static void assertSameQuality(List<Manifest> expected, Answers.Completed c) {
+        assertEquals(expected.size(), c.outputs().size());
+        for (int i = 0; i < expected.size(); i++) {
+            Manifest e = expected.get(i);
+            Manifest a = c.outputs().get(i).manifest();
+            QualityAssertions.assertSameQuality(e.quality(), a.quality());
+            if (e.output().requantizationError() == null) {
+                assertNull(a.output().requantizationError(), a.format());
+            } else {
+                assertNotNull(a.output().requantizationError(), a.format());
+                QualityAssertions.close(e.output().requantizationError(), a.output().requantizationError(),
+                        a.format() + " requantizationError");
+            }
+        }
+    }
+
     List<String> keys(String bucket, String prefix) {
         return admin.listObjectsV2(r -> r.bucket(bucket).prefix(prefix)).contents().stream().map(S3Object::key).sorted().toList();
     }
@@ -186,12 +236,17 @@ class PipelineTest {
         bus.drain();
         Answers.Completed c = completed("r1");
         Path local = tmp.resolve("local");
-        new Converter().convert(Converter.Request.bnb4bit(base, local, QuantOptions.defaults(), IfExists.FAIL, 2), Converter.Listener.NONE);
+        Converter.Result cli = new Converter().convert(Converter.Request.bnb4bit(base, local, QuantOptions.defaults(), IfExists.FAIL, 2),
+                Converter.Listener.NONE);
         assertEquals(files(local), published(c, "tiny/nf4"));
         assertTrue(keys(models, "tiny/nf4/").contains("tiny/nf4/" + Manifest.FILE_NAME));
         Manifest m = c.outputs().get(0).manifest();
         assertEquals(src, m.source().uri());
         assertTrue(m.timings().stages().containsKey(Stages.QUANTIZE));
+        assertNotNull(m.quality());
+        assertSameQuality(cli.manifests(), c);
+        assertNull(m.output().requantizationError());
+        assertValidBySchemas("r1");
         // nothing of the request is left in the work bucket but its records
         assertEquals(List.of("work/r1/answer.json", "work/r1/answer.sent", "work/r1/plan.json", "work/r1/request.json"),
                 keys(work, "work/r1/"));
@@ -209,11 +264,80 @@ class PipelineTest {
         bus.drain();
         Answers.Completed c = completed("r2");
         Path local = tmp.resolve("local");
-        new Converter().convert(new Converter.Request(base, adapter, local,
+        Converter.Result cli = new Converter().convert(new Converter.Request(base, adapter, local,
                 List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT, OutputFormat.LORA),
                 new QuantOptions(QuantType.FP4, false, 128, DType.BF16, List.of()), null, IfExists.FAIL, 2), Converter.Listener.NONE);
         assertEquals(files(local), published(c, "tiny/merged"));
         assertEquals(List.of("merged-16bit", "merged-4bit", "lora"), c.outputs().stream().map(Answers.CompletedOutput::format).toList());
+        assertNotNull(c.outputs().get(1).manifest().quality());
+        assertSameQuality(cli.manifests(), c);
+        assertValidBySchemas("r2");
+    }
+
+    @Test
+    void aFourBitBaseMergedAndQuantizedAgainRecordsItsRequantizationError() throws IOException {
+        Path base = Fixtures.path("tiny-llama/base-bnb-nf4-dq");
+        Path adapter = Fixtures.path("tiny-llama/lora-adapter");
+        String src = upload(base, bucket(), "tiny/base-nf4");
+        String ad = upload(adapter, bucket(), "tiny/adapter");
+        bus.publish(Topics.REQUESTED, "r11", request("r11", src, ad, List.of(output("merged-4bit")), "s3://" + models + "/tiny/requant",
+                "fail"));
+        bus.drain();
+        Answers.Completed c = completed("r11");
+        Path local = tmp.resolve("local");
+        Converter.Result cli = new Converter().convert(new Converter.Request(base, adapter, local, List.of(OutputFormat.MERGED_4BIT),
+                QuantOptions.defaults(), null, IfExists.FAIL, 2), Converter.Listener.NONE);
+        assertEquals(files(local), published(c, "tiny/requant"));
+        Manifest m = c.outputs().get(0).manifest();
+        assertNotNull(cli.manifest().output().requantizationError());
+        assertEquals(m.quality().relativeRms(), m.output().requantizationError());
+        assertSameQuality(cli.manifests(), c);
+        assertValidBySchemas("r11");
+    }
+
+    @Test
+    void anHfSourceIsStagedConvertedAndItsStagedCopyDeleted() throws IOException {
+        String uri = "hf://org/tiny@main";
+        bus.publish(Topics.REQUESTED, "r12", request("r12", uri, null, List.of(output("bnb-4bit")), "s3://" + models + "/tiny/hub",
+                "fail"));
+        bus.drain();
+        Answers.Completed c = completed("r12");
+        Path local = tmp.resolve("local");
+        Converter.Result cli = new Converter().convert(Converter.Request.bnb4bit(Fixtures.path("tiny-llama/base-bf16"), local,
+                QuantOptions.defaults(), IfExists.FAIL, 2), Converter.Listener.NONE);
+        assertEquals(files(local), published(c, "tiny/hub"));
+        Manifest m = c.outputs().get(0).manifest();
+        assertEquals(uri, m.source().uri());
+        assertEquals(hubTiny.commit(), m.source().revision());
+        assertEquals(ContentHash.ofCommit(hubTiny.commit()), m.source().contentHash());
+        assertSameQuality(cli.manifests(), c);
+        assertValidBySchemas("r12");
+        // the fetcher staged the model in the work bucket; the publisher deleted the staged copy
+        Plan plan = Json.read(s3.readSmall(work, "work/r12/plan.json"), Plan.class);
+        assertEquals(work, plan.config().bucket());
+        assertEquals("work/r12/source/config.json", plan.config().key());
+        assertEquals(List.of(), keys(work, "work/r12/source/"));
+        assertEquals(List.of("work/r12/answer.json", "work/r12/answer.sent", "work/r12/plan.json", "work/r12/request.json"),
+                keys(work, "work/r12/"));
+    }
+
+    @Test
+    void aGatedHubRepoIsAccessDeniedAndAMissingOneSourceNotFound() {
+        bus.publish(Topics.REQUESTED, "r13", request("r13", "hf://org/gated", null, List.of(output("bnb-4bit")),
+                "s3://" + models + "/gated", "fail"));
+        bus.publish(Topics.REQUESTED, "r14", request("r14", "hf://org/missing@main", null, List.of(output("bnb-4bit")),
+                "s3://" + models + "/missing", "fail"));
+        bus.drain();
+        Answers.Failed gated = failed("r13");
+        assertEquals("ACCESS_DENIED", gated.code(), gated.message());
+        assertEquals(Stages.FETCH, gated.stage());
+        Answers.Failed missing = failed("r14");
+        assertEquals("SOURCE_NOT_FOUND", missing.code(), missing.message());
+        assertEquals(Stages.FETCH, missing.stage());
+        Schemas.assertValid("conversion-failed", bus.on(Topics.FAILED, "r13").get(0).toJson());
+        assertEquals(List.of(), keys(models, ""));
+        assertEquals(List.of(), keys(work, "work/r13/source/"));
+        assertEquals(List.of(), keys(work, "work/r14/source/"));
     }
 
     @Test
