@@ -56,6 +56,11 @@ t_cli_s3=$(seconds convert-s3 ./quantflow convert "s3://$bucket/bench/$shape" --
 t_stack=$(seconds submit-s3 ./quantflow submit "s3://$bucket/bench/$shape" --out "s3://models/bench/$shape-stack")
 t_stack_local=$(seconds submit-local ./quantflow submit "$work/src" --out "s3://models/bench/$shape-stack-local")
 
+# where the pipeline's time went: the manifest's milliseconds per stage (summed over shards)
+curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    "$endpoint/models/bench/$shape-stack/quantflow-manifest.json" -o "$work/stack-manifest.json"
+stages=$(tr -d ' \n' < "$work/stack-manifest.json" | sed -n 's/.*"timings":{\([^}]*}\)}.*/\1/p')
+
 # the pipeline's sha256 lines against the files convert wrote
 mismatch=0
 for f in "$work"/converted/*; do
@@ -77,6 +82,7 @@ done
         printf '%-28s %8.2f %10.1f %8.2f\n' "$name" "$t" "$(echo "$src_bytes / $t / 1000000" | bc -l)" "$(echo "$t / $t_local" | bc -l)"
     done
     echo "pipeline s3->s3 / convert s3->s3: $(printf '%.2f' "$(echo "$t_stack / $t_cli_s3" | bc -l)")x"
+    echo "pipeline s3->s3 timings (ms): $stages"
     echo "weight files identical to convert's: $([ $mismatch = 0 ] && echo yes || echo NO)"
 } | tee "$out"
 [ $mismatch = 0 ]
