@@ -24,9 +24,11 @@ rm -rf "$dev/lib" "$dev/fixtures"
     -DincludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian \
     -DoutputDirectory="$dev/lib"
 cp services/cli/target/quantflow.jar "$dev/quantflow.jar"
+# the Kafka client is for `submit` alone (loaded only when it runs): left out to keep under the limit
+zip -q -d "$dev/quantflow.jar" 'org/apache/kafka/*' 'kafka/*' 'common/message/*' >/dev/null || true
 cp services/core/target/quantflow-core-*-tests.jar "$dev/quantflow-core-tests.jar"
 fixtures=${QUANTFLOW_FIXTURES:-$top/../shared/fixtures}
 mkdir -p "$dev/fixtures/tiny-llama"
-cp -r "$fixtures/tiny-llama/base-bf16" "$dev/fixtures/tiny-llama/"
+cp -r "$fixtures/tiny-llama/base-bf16" "$fixtures/tiny-llama/lora-adapter" "$dev/fixtures/tiny-llama/"
 du -sh "$dev"/* | sort -h
 du -sh "$dev"

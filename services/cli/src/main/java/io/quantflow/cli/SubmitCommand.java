@@ -1,5 +1,6 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
@@ -13,20 +14,10 @@ import io.quantflow.core.pipeline.events.ConversionRequest;
 import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.TargetRef;
-import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.S3Settings;
 import io.quantflow.core.source.S3Storage;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,7 +26,6 @@ import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,11 +33,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -96,6 +83,9 @@ final class SubmitCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Whether anything was uploaded to the staging prefix (removed again once answered). */
+    private boolean uploaded;
+
     @Override
     public Integer call() {
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
@@ -111,9 +101,9 @@ final class SubmitCommand implements Callable<Integer> {
         PrintStream err = System.err;
         try (S3Storage s3 = S3Storage.open(S3Settings.from(null, null, null, null, stack.s3Environment(), 4))) {
             String staging = "staging/" + rid + "/";
-            String src = stageIfLocal(source, s3, stack.workBucket(), staging + "source/", err);
-            String ad = adapter == null ? null : stageIfLocal(adapter, s3, stack.workBucket(), staging + "adapter/", err);
             try {
+                String src = stageIfLocal(source, false, s3, stack.workBucket(), staging + "source/", err);
+                String ad = adapter == null ? null : stageIfLocal(adapter, true, s3, stack.workBucket(), staging + "adapter/", err);
                 ConversionRequest request = new ConversionRequest(rid, src, ad, outputs(checked),
                         new TargetRef(out.uri(), checked.ifExists().name().toLowerCase(Locale.ROOT)));
                 CloudEvent answer = submit(stack.bootstrap(), request, err);
@@ -133,13 +123,22 @@ final class SubmitCommand implements Callable<Integer> {
                 }
                 return 0;
             } finally {
-                if (!src.equals(source) || ad != null && !ad.equals(adapter)) {
-                    List<String> keys = s3.list(stack.workBucket(), staging, false).stream().map(S3Storage.ObjectInfo::key).toList();
-                    if (!keys.isEmpty()) {
-                        s3.delete(stack.workBucket(), keys);
-                    }
+                if (uploaded) {
+                    deleteStaged(s3, stack.workBucket(), staging);
                 }
             }
+        }
+    }
+
+    /** Removes what was uploaded for this request, if anything; best effort (the store may be what failed). */
+    private static void deleteStaged(S3Storage s3, String bucket, String staging) {
+        try {
+            List<String> keys = s3.list(bucket, staging, false).stream().map(S3Storage.ObjectInfo::key).toList();
+            if (!keys.isEmpty()) {
+                s3.delete(bucket, keys);
+            }
+        } catch (QuantflowException e) {
+            System.err.println("note: could not remove the uploaded copy at s3://" + bucket + "/" + staging + " (" + e.getMessage() + ")");
         }
     }
 
@@ -163,14 +162,19 @@ final class SubmitCommand implements Callable<Integer> {
         return out;
     }
 
-    /** A local directory uploaded to the work bucket; an s3:// or hf:// location as it is. */
-    private static String stageIfLocal(String location, S3Storage s3, String bucket, String prefix, PrintStream err) {
+    /**
+     * A local directory, checked as convert would read it (headers only) and uploaded to the work
+     * bucket; an s3:// or hf:// location as it is.
+     */
+    private String stageIfLocal(String location, boolean isAdapter, S3Storage s3, String bucket, String prefix, PrintStream err) {
         if (!(ModelLocation.parse(location) instanceof ModelLocation.Local local)) {
             return location;
         }
         Path dir = local.dir();
-        if (!Files.isDirectory(dir)) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+        if (isAdapter) {
+            LoraAdapter.open(dir).close();
+        } else {
+            Checkpoint.open(dir).close();
         }
         try (Stream<Path> files = Files.list(dir)) {
             List<Path> list = files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith(".")).sorted().toList();
@@ -180,7 +184,13 @@ final class SubmitCommand implements Callable<Integer> {
             }
             err.printf(Locale.ROOT, "uploading %s (%d files, %s) to s3://%s/%s%n", dir, list.size(), Sizes.human(bytes), bucket, prefix);
             for (Path p : list) {
-                s3.upload(bucket, prefix + p.getFileName(), p);
+                try {
+                    s3.upload(bucket, prefix + p.getFileName(), p);
+                    uploaded = true;
+                } catch (QuantflowException e) {
+                    throw e.code() != ErrorCode.INTERNAL ? e : new QuantflowException(ErrorCode.INTERNAL, e.getMessage()
+                            + "; is the pipeline's store up? (scripts/stack status)", e);
+                }
             }
         } catch (IOException e) {
             throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "cannot read " + dir + ": " + e.getMessage());
@@ -190,61 +200,10 @@ final class SubmitCommand implements Callable<Integer> {
 
     /** Publishes the request and waits for its answer, printing progress. */
     private CloudEvent submit(String bootstrap, ConversionRequest request, PrintStream err) {
-        String rid = request.requestId();
-        CloudEvent event = CloudEvent.of(EventTypes.REQUESTED, "urn:quantflow:cli", UUID.randomUUID().toString(), rid, request);
-        Properties common = new Properties();
-        common.put("bootstrap.servers", bootstrap);
-        common.put("client.id", "quantflow-submit");
-        Properties pc = new Properties();
-        pc.putAll(common);
-        pc.put(ProducerConfig.ACKS_CONFIG, "all");
-        pc.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        pc.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "30000");
-        pc.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
-        Properties cc = new Properties();
-        cc.putAll(common);
-        cc.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        cc.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(cc, new StringDeserializer(), new StringDeserializer());
-             KafkaProducer<String, String> producer = new KafkaProducer<>(pc, new StringSerializer(), new StringSerializer())) {
-            List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : List.of(Topics.COMPLETED, Topics.FAILED, Topics.PROGRESS)) {
-                consumer.partitionsFor(topic, Duration.ofSeconds(30)).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-            }
-            consumer.assign(partitions);
-            consumer.seekToEnd(partitions);
-            partitions.forEach(consumer::position); // the end as of now: answers from here on are ours
-            ProducerRecord<String, String> record = new ProducerRecord<>(Topics.REQUESTED, rid, event.toJson());
-            record.headers().add("content-type", CloudEvent.CONTENT_TYPE.getBytes(StandardCharsets.UTF_8));
-            producer.send(record).get(60, TimeUnit.SECONDS);
-            err.println("submitted request " + rid + " to " + bootstrap);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
-                    if (!rid.equals(r.key())) {
-                        continue;
-                    }
-                    CloudEvent e;
-                    try {
-                        e = CloudEvent.parse(r.value());
-                    } catch (CloudEvent.MalformedEvent x) {
-                        continue;
-                    }
-                    if (EventTypes.PROGRESS.equals(e.type())) {
-                        printProgress(e.data(Answers.Progress.class), err);
-                    } else if (EventTypes.COMPLETED.equals(e.type()) || EventTypes.FAILED.equals(e.type())) {
-                        return e;
-                    }
-                }
-            }
-            throw new QuantflowException(ErrorCode.INTERNAL, "no answer to request " + rid + " within " + timeoutSeconds
-                    + " s; it may still finish (scripts/stack status shows whether the services run; --timeout waits longer)");
-        } catch (KafkaException | ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot reach Kafka at " + bootstrap + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while waiting for request " + rid);
-        }
+        CloudEvent event = CloudEvent.of(EventTypes.REQUESTED, "urn:quantflow:cli", UUID.randomUUID().toString(), request.requestId(),
+                request);
+        return KafkaRequests.exchange(bootstrap, request.requestId(), event, Duration.ofSeconds(timeoutSeconds),
+                () -> err.println("submitted request " + request.requestId() + " to " + bootstrap), p -> printProgress(p, err));
     }
 
     private static void printProgress(Answers.Progress p, PrintStream err) {
