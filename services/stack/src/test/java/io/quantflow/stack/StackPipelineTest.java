@@ -211,6 +211,36 @@ class StackPipelineTest {
         assertEquals(List.of("it/taken/model.safetensors"), keys("models", "it/taken/"));
     }
 
+    @Test
+    void theServicesAreReadyReportMetricsLogJsonAndKeepTheSecretOutOfTheirLogs() throws Exception {
+        // a conversion first, so that every service has done something worth logging and counting
+        Run r = quantflow("submit", fixture("tiny-llama/base-bf16").toString(), "--out", "s3://models/it/observed");
+        assertEquals(0, r.exit(), r.err());
+        HttpClient http = HttpClient.newHttpClient();
+        for (Map.Entry<String, URI> service : stack.serviceUrls.entrySet()) {
+            for (String path : List.of("/q/health/live", "/q/health/ready")) {
+                HttpResponse<String> h = http.send(HttpRequest.newBuilder(service.getValue().resolve(path)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, h.statusCode(), service.getKey() + path + ": " + h.body());
+                assertTrue(h.body().contains("\"UP\""), h.body());
+            }
+            String metrics = http.send(HttpRequest.newBuilder(service.getValue().resolve("/q/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(metrics.contains("kafka_consumer_fetch_manager_records_lag_max"), service.getKey() + ": consumer lag is exported");
+        }
+        assertTrue(metric("quantizer", "quantflow_items_total") >= 1);
+        assertTrue(metric("quantizer", "quantflow_item_bytes_in_total") > 0);
+        assertTrue(metric("publisher", "quantflow_answers_total") >= 1);
+        assertTrue(metric("fetcher", "quantflow_items_planned_total") >= 1);
+        for (String service : stack.serviceUrls.keySet()) {
+            List<String> lines = Files.readAllLines(stack.dir.resolve("logs").resolve(service + ".log"));
+            assertTrue(lines.stream().noneMatch(l -> l.contains(stack.secretKey)), service + " logs the S3 secret");
+            long json = lines.stream().filter(l -> l.startsWith("{\"timestamp\"")).count();
+            assertTrue(json > 0 && lines.stream().filter(l -> !l.isBlank() && !l.startsWith("{")).count() <= 1,
+                    service + " logs JSON lines (the JVM's one incubator warning aside)");
+        }
+    }
+
     static void send(String topic, String key, String value) throws Exception {
         Properties pp = new Properties();
         pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
