@@ -55,10 +55,18 @@ public final class PublishStage {
 
     private final WorkStore store;
     private final StageMetrics metrics;
+    private final java.util.function.IntConsumer beforeManifest;
 
     public PublishStage(WorkStore store, StageMetrics metrics) {
+        this(store, metrics, output -> {
+        });
+    }
+
+    /** @param beforeManifest called before each output's manifest is written: where tests make the publisher crash */
+    PublishStage(WorkStore store, StageMetrics metrics, java.util.function.IntConsumer beforeManifest) {
         this.store = store;
         this.metrics = metrics;
+        this.beforeManifest = beforeManifest;
     }
 
     public void handle(String value, Bus bus) {
@@ -110,12 +118,17 @@ public final class PublishStage {
         ModelLocation.S3 target = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
         boolean overwrite = "overwrite".equals(plan.target().ifExists());
         List<S3Storage.ObjectInfo> before = store.s3().list(target.bucket(), target.keyPrefix(), false);
-        if (!before.isEmpty() && !overwrite) {
+        // set before the first write to the target: a publisher that finds it takes the target's objects for its own
+        ObjectRef publishing = store.ref(rid, "publishing");
+        boolean resumed = store.s3().head(publishing.bucket(), publishing.key()) != null;
+        if (!before.isEmpty() && !overwrite && !resumed) {
             throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
                     + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
         }
-        if (overwrite) {
-            // first the old manifests: from here on a reader sees no complete artifact until the new one is
+        store.write(publishing, Map.of("startedAt", t0));
+        if (overwrite || resumed) {
+            // first the old manifests (or those of a publisher that crashed before answering): from here on a
+            // reader sees no complete artifact until the new one is
             List<String> manifests = before.stream().map(S3Storage.ObjectInfo::key)
                     .filter(k -> k.endsWith("/" + Manifest.FILE_NAME) || k.equals(Manifest.FILE_NAME)).toList();
             if (!manifests.isEmpty()) {
@@ -145,6 +158,7 @@ public final class PublishStage {
             long total = System.currentTimeMillis() - plan.receivedAt();
             List<Answers.CompletedOutput> outputs = new ArrayList<>();
             for (PendingOutput p : pending) {
+                beforeManifest.accept(p.output().index());
                 Manifest m = p.manifest(new Manifest.Timings(total, Map.copyOf(stageMillis)));
                 ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
                 String key = at.keyPrefix() + Manifest.FILE_NAME;

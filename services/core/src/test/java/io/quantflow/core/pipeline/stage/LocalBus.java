@@ -30,6 +30,13 @@ final class LocalBus implements Bus {
     String failingTopic;
     int failures;
 
+    /** A stage's process dying mid-record: nothing of the stage catches it, and the record comes again. */
+    static final class Crash extends Error {
+        Crash(String where) {
+            super("simulated crash " + where);
+        }
+    }
+
     void subscribe(String topic, BiConsumer<String, Bus> consumer) {
         consumers.put(topic, consumer);
     }
@@ -71,7 +78,7 @@ final class LocalBus implements Bus {
                 } catch (CloudEvent.MalformedEvent e) {
                     deadLetters.add(new Sent(Topics.deadLetter(s.topic()), s.key(), s.value()));
                     break;
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Crash e) {
                     if (++redeliveries > 5) {
                         throw e;
                     }

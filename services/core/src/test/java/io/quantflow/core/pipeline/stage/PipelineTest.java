@@ -390,6 +390,31 @@ class PipelineTest {
     }
 
     @Test
+    void aPublisherThatCrashesBetweenManifestsPublishesAgainOnRedeliveryWithOneAnswer() throws IOException {
+        Path base = Fixtures.path("tiny-llama/base-bf16");
+        Path adapter = Fixtures.path("tiny-llama/lora-adapter");
+        String src = upload(base, bucket(), "tiny/base");
+        String ad = upload(adapter, bucket(), "tiny/adapter");
+        int[] crashes = {1};
+        bus.subscribe(Topics.PUBLISH, new PublishStage(new WorkStore(s3, work, tmp.resolve("scratch2")), StageMetrics.NONE, output -> {
+            if (output == 1 && crashes[0]-- > 0) {
+                throw new LocalBus.Crash("after the first output's manifest");
+            }
+        })::handle);
+        bus.publish(Topics.REQUESTED, "r13", request("r13", src, ad, List.of(output("merged-16bit"), output("merged-4bit")),
+                "s3://" + models + "/crashed", "fail"));
+        bus.drain();
+        Answers.Completed c = completed("r13");
+        assertTrue(crashes[0] < 0, "the publisher crashed once, then published");
+        Path local = tmp.resolve("local");
+        new Converter().convert(new Converter.Request(base, adapter, local, List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT),
+                QuantOptions.defaults(), null, IfExists.FAIL, 2), Converter.Listener.NONE);
+        assertEquals(files(local), published(c, "crashed"));
+        assertEquals(List.of("work/r13/answer.json", "work/r13/answer.sent", "work/r13/plan.json", "work/r13/request.json"),
+                keys(work, "work/r13/"));
+    }
+
+    @Test
     void aReusedRequestIdWithAnotherBodyIsNotConvertedAgain() throws IOException {
         String src = upload(Fixtures.path("tiny-llama/base-bf16"), bucket(), "tiny/base");
         bus.publish(Topics.REQUESTED, "r5", request("r5", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/a", "fail"));
