@@ -204,7 +204,7 @@ class SourcesCliTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("converted s3://" + bucket + "/models/tiny -> " + target), r.out());
         List<String> keys = admin.listObjectsV2(b -> b.bucket(bucket).prefix("out/")).contents().stream().map(S3Object::key).sorted().toList();
-        assertEquals(List.of("out/tiny-nf4/config.json", "out/tiny-nf4/generation_config.json", "out/tiny-nf4/model.safetensors",
+        assertEquals(List.of("out/tiny-nf4/README.md", "out/tiny-nf4/config.json", "out/tiny-nf4/generation_config.json", "out/tiny-nf4/model.safetensors",
                 "out/tiny-nf4/quantflow-manifest.json"), keys);
 
         Run taken = run(env, "convert", "s3://" + bucket + "/models/tiny", "--out", target);

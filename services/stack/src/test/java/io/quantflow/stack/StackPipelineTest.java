@@ -184,7 +184,7 @@ class StackPipelineTest {
         assertEquals("conversion-completed", answers.get(0).topic(), answers.get(0).value());
         List<String> objects = keys("models", "it/" + id + "/");
         assertTrue(objects.contains("it/" + id + "/quantflow-manifest.json"), objects.toString());
-        assertEquals(4, objects.size(), "config, generation config, weights and manifest: " + objects);
+        assertEquals(5, objects.size(), "config, generation config, weights, model card and manifest: " + objects);
     }
 
     @Test

@@ -356,6 +356,7 @@ public final class Converter {
                 Files.copy(in, dir.resolve(other.getFileName().toString()));
             }
         }
+        ModelCard.write(dir, checkpoint.config(), o);
     }
 
     private static long otherFilesBytes(Checkpoint checkpoint) {

@@ -3,6 +3,7 @@ package io.quantflow.core.pipeline;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.IndexAndConfig;
+import io.quantflow.core.convert.ModelCard;
 import io.quantflow.core.convert.OutputSpec;
 
 import java.io.IOException;
@@ -11,9 +12,9 @@ import java.util.List;
 
 /**
  * What a publisher writes beside an output's converted shards: the index and config.json made from
- * the shards' results, and, copied byte for byte from the source, the files {@link #copiedFromSource}
- * names (tokenizer, generation config, model card...). The lora output is the adapter alone
- * ({@code io.quantflow.core.convert.LoraExport}).
+ * the shards' results; copied byte for byte from the source, the files {@link #copiedFromSource}
+ * names (tokenizer, generation config...); last, the model card ({@link #writeModelCard}). The lora
+ * output is the adapter alone ({@code io.quantflow.core.convert.LoraExport}).
  */
 public final class ModelFiles {
     private ModelFiles() {
@@ -34,6 +35,14 @@ public final class ModelFiles {
                 .map(r -> new IndexAndConfig.WeightFile(r.fileName(), r.tensorNames(), r.dataLength()))
                 .toList();
         IndexAndConfig.write(sourceConfig, sourceIndexed, output, files, dir);
+    }
+
+    /**
+     * Writes the output's README.md ({@link ModelCard}) once the files copied from the source are in
+     * {@code dir}: a card that came with the source moves to BASE_MODEL_README.md.
+     */
+    public static void writeModelCard(ObjectNode sourceConfig, OutputSpec output, Path dir) throws IOException {
+        ModelCard.write(dir, sourceConfig, output);
     }
 
     /** Whether a top-level file of the source goes into every output with weights, unchanged. */

@@ -36,7 +36,8 @@ public class FixtureConversionTest {
         compareText(out, "base-bnb-nf4-dq", "generation_config.json");
         Manifest m = Manifest.read(out.resolve(Manifest.FILE_NAME));
         assertEquals(14, m.output().quantizedTensors());
-        assertEquals(Set.of("config.json", "generation_config.json", "model.safetensors"),
+        // what transformers writes, and quantflow's model card
+        assertEquals(Set.of("README.md", "config.json", "generation_config.json", "model.safetensors"),
                 new TreeSet<>(m.files().stream().map(Manifest.FileEntry::path).toList()));
         for (Manifest.FileEntry f : m.files()) {
             assertEquals(Files.size(out.resolve(f.path())), f.bytes());

@@ -109,6 +109,7 @@ final class PipelineRun {
                         }
                     }
                 }
+                ModelFiles.writeModelCard(Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), o, dir);
                 results.put(o, shards);
             }
         } finally {

@@ -240,6 +240,7 @@ public final class PublishStage {
             for (Plan.NamedObject other : plan.otherFiles()) {
                 store.download(other.object(), dir.resolve(other.name()));
             }
+            ModelFiles.writeModelCard(sourceConfig, spec, dir);
         }
         try (Stream<Path> list = Files.list(dir)) {
             for (Path p : list.filter(Files::isRegularFile).toList()) {
