@@ -39,6 +39,7 @@ import java.util.stream.Stream;
  *   }
  * </pre>
  *
+ * {@link #kill} and {@link #restart} crash and start one service ({@code scripts/stack kill}, {@code restart}).
  * {@link #start()} never builds: the stack module's own build has made its libraries, and a service
  * whose jar is not built is left out (so {@link #serviceUrls} holds those that run). The logs of the
  * stack are copied to {@code target/stack-logs/<run>/} before the folder is deleted when {@code up}
@@ -141,6 +142,38 @@ public final class Stack implements AutoCloseable {
     /** What {@code scripts/stack status} says, and its exit status (0: every process runs and answers). */
     public Result status() throws IOException, InterruptedException {
         return script(root, List.of("status", "--dir", dir.toString()), Duration.ofSeconds(30));
+    }
+
+    /**
+     * Kills a service with SIGKILL, as a crash would ({@code scripts/stack kill SERVICE}): no shutdown
+     * hook runs, nothing is committed or aborted. It stays stopped until {@link #restart}; a stack
+     * closed with a service stopped throws from {@link #close()}.
+     */
+    public void kill(String service) throws IOException, InterruptedException {
+        check(script(root, List.of("kill", service, "--dir", dir.toString()), Duration.ofMinutes(1)), "kill " + service);
+    }
+
+    /**
+     * Stops a service if it runs (SIGTERM, SIGKILL after 20 s) and starts it again as {@code up} did,
+     * waiting until it is ready ({@code scripts/stack restart SERVICE}).
+     */
+    public void restart(String service) throws IOException, InterruptedException {
+        restart(service, false);
+    }
+
+    /** {@link #restart(String)}; with {@code kill}, SIGKILL at once ({@code restart --kill}: a crash, then a start). */
+    public void restart(String service, boolean kill) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("restart", service, "--dir", dir.toString()));
+        if (kill) {
+            args.add("--kill");
+        }
+        check(script(root, args, Duration.ofMinutes(4)), "restart " + service);
+    }
+
+    private static void check(Result r, String what) throws IOException {
+        if (r.exitCode() != 0) {
+            throw new IOException("scripts/stack " + what + " failed (exit " + r.exitCode() + ")\n" + r.output());
+        }
     }
 
     /** The logs are copied to target/stack-logs when this stack is closed (call it when a test fails). */

@@ -45,11 +45,13 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -375,7 +377,9 @@ public final class S3Storage implements AutoCloseable {
     /**
      * Writes a small object only if the key holds none ({@code If-None-Match: *}); returns false when
      * one was there. A store that does not implement conditional writes (HTTP 501) gets a check
-     * followed by a plain write instead, which two racing writers can both pass.
+     * followed by a plain write instead, which two racing writers can both pass. When the SDK retried
+     * the write (an attempt whose answer was lost) and the retry found the key taken, the object there
+     * is read back: if it holds exactly {@code body}, the lost attempt wrote it and this is true.
      */
     public boolean putIfAbsent(String bucket, String key, byte[] body) {
         String where = "s3://" + bucket + "/" + key;
@@ -384,6 +388,11 @@ public final class S3Storage implements AutoCloseable {
                     RequestBody.fromBytes(body));
             return true;
         } catch (S3Exception e) {
+            if (e.statusCode() == 412 && e.numAttempts() > 1) {
+                // the SDK sent the PUT again after an attempt whose answer it did not get: that attempt
+                // may have written the object, and then this 412 is about our own write
+                return Arrays.equals(readSmall(bucket, key), body);
+            }
             if (e.statusCode() == 412 || e.statusCode() == 409) {
                 return false;
             }
@@ -476,6 +485,34 @@ public final class S3Storage implements AutoCloseable {
                 keys.add(u.key());
             }
             return keys;
+        } catch (SdkException e) {
+            throw failure(e, "s3://" + bucket + "/" + prefix, false);
+        }
+    }
+
+    /**
+     * Aborts the multipart uploads under {@code prefix} whose key {@code key} accepts, begun by
+     * anyone (a process killed in the middle of an upload leaves its upload open, and its parts
+     * stored, until someone aborts it); returns how many were aborted.
+     */
+    public int abortUploads(String bucket, String prefix, Predicate<String> key) {
+        try {
+            List<MultipartUpload> open = new ArrayList<>();
+            s3.listMultipartUploadsPaginator(b -> b.bucket(bucket).prefix(prefix)).uploads().forEach(open::add);
+            int n = 0;
+            for (MultipartUpload u : open) {
+                if (key.test(u.key())) {
+                    try {
+                        s3.abortMultipartUpload(b -> b.bucket(bucket).key(u.key()).uploadId(u.uploadId()));
+                        n++;
+                    } catch (S3Exception e) {
+                        if (e.statusCode() != 404) { // 404: completed or aborted meanwhile
+                            throw e;
+                        }
+                    }
+                }
+            }
+            return n;
         } catch (SdkException e) {
             throw failure(e, "s3://" + bucket + "/" + prefix, false);
         }

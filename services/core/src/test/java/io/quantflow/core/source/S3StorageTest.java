@@ -15,6 +15,7 @@ import java.io.ByteArrayInputStream;
 import io.quantflow.core.convert.Converter;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -154,6 +155,115 @@ class S3StorageTest {
             assertEquals(List.of(), s3.list(bucket, "", false));
         }
         assertTrue(admin.listMultipartUploads(r -> r.bucket(bucket)).uploads().isEmpty());
+    }
+
+    /**
+     * The store writes the object but its answer is lost (the connection drops), so the SDK sends the
+     * conditional PUT again and gets 412: the object is this writer's own, not another writer's.
+     */
+    @Test
+    void aConditionalWriteWhoseAnswerWasLostAndThatTheSdkRetriedIsStillOurs() throws Exception {
+        String bucket = newBucket();
+        byte[] manifest = "{\"manifest\":1}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (AnswerDroppingProxy proxy = new AnswerDroppingProxy(URI.create(server.endpoint()).getPort());
+             S3Storage s3 = S3Storage.open(settings(proxy.environment(server.environment())))) {
+            assertTrue(s3.putIfAbsent(bucket, "out/quantflow-manifest.json", manifest), "the retry found our own write");
+            assertEquals(1, proxy.dropped.get(), "one answer was dropped");
+            assertFalse(s3.putIfAbsent(bucket, "out/quantflow-manifest.json", manifest), "a second write (no retry) is refused");
+        }
+        assertArrayEquals(manifest, admin.getObjectAsBytes(r -> r.bucket(bucket).key("out/quantflow-manifest.json")).asByteArray());
+    }
+
+    /**
+     * A TCP proxy to the S3 server that forwards everything but the answer to the first request
+     * carrying If-None-Match: it closes that connection once the server has answered (after any
+     * 100 Continue), so the write is done and its answer lost.
+     */
+    static final class AnswerDroppingProxy implements AutoCloseable {
+        final java.util.concurrent.atomic.AtomicInteger dropped = new java.util.concurrent.atomic.AtomicInteger();
+        private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean(true);
+        private final java.net.ServerSocket listener;
+        private final int upstream;
+
+        AnswerDroppingProxy(int upstream) throws IOException {
+            this.upstream = upstream;
+            listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            Thread accept = new Thread(() -> {
+                while (!listener.isClosed()) {
+                    try {
+                        java.net.Socket client = listener.accept();
+                        java.net.Socket server = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), upstream);
+                        java.util.concurrent.atomic.AtomicBoolean drop = new java.util.concurrent.atomic.AtomicBoolean();
+                        pump(client, server, drop, true);
+                        pump(server, client, drop, false);
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            }, "answer-dropping-proxy");
+            accept.setDaemon(true);
+            accept.start();
+        }
+
+        Map<String, String> environment(Map<String, String> env) {
+            Map<String, String> e = new HashMap<>(env);
+            e.put("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:" + listener.getLocalPort());
+            return e;
+        }
+
+        private void pump(java.net.Socket from, java.net.Socket to, java.util.concurrent.atomic.AtomicBoolean drop, boolean request) {
+            Thread t = new Thread(() -> {
+                byte[] buf = new byte[1 << 16];
+                try (InputStream in = from.getInputStream()) {
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        String head = new String(buf, 0, Math.min(n, 4096), java.nio.charset.StandardCharsets.ISO_8859_1);
+                        if (request && head.toLowerCase(java.util.Locale.ROOT).contains("if-none-match:") && armed.compareAndSet(true, false)) {
+                            drop.set(true);
+                        }
+                        if (!request && drop.get() && !head.startsWith("HTTP/1.1 100")) {
+                            dropped.incrementAndGet();
+                            from.close();
+                            to.close();
+                            return;
+                        }
+                        to.getOutputStream().write(buf, 0, n);
+                        to.getOutputStream().flush();
+                    }
+                } catch (IOException ignored) {
+                    // a closed connection
+                }
+                try {
+                    to.close();
+                } catch (IOException ignored) {
+                    // closed already
+                }
+            }, "answer-dropping-proxy-pump");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public void close() throws IOException {
+            listener.close();
+        }
+    }
+
+    @Test
+    void uploadsLeftOpenByAKilledProcessAreAbortedByPrefixAndKey() {
+        String bucket = newBucket();
+        // as a process killed in the middle of its uploads leaves them: begun, a part stored, never completed
+        for (String key : List.of("work/r1/a.safetensors", "work/r1/b.safetensors", "work/r2/a.safetensors")) {
+            String id = admin.createMultipartUpload(r -> r.bucket(bucket).key(key)).uploadId();
+            admin.uploadPart(r -> r.bucket(bucket).key(key).uploadId(id).partNumber(1), RequestBody.fromString("part"));
+        }
+        try (S3Storage s3 = storage()) {
+            assertEquals(1, s3.abortUploads(bucket, "work/r1/", k -> k.endsWith("/b.safetensors")));
+            assertEquals(List.of("work/r1/a.safetensors", "work/r2/a.safetensors"), s3.openUploads(bucket, "").stream().sorted().toList());
+            assertEquals(1, s3.abortUploads(bucket, "work/r1/", k -> true));
+            assertEquals(List.of("work/r2/a.safetensors"), s3.openUploads(bucket, ""));
+            assertEquals(0, s3.abortUploads(bucket, "work/r1/", k -> true));
+        }
     }
 
     @Test

@@ -56,6 +56,17 @@ public final class PublishStage {
     private final WorkStore store;
     private final StageMetrics metrics;
     private final java.util.function.IntConsumer beforeManifest;
+    /** Runs after each shard is copied to the target: tests make the publisher die there, as a crash would. */
+    Runnable afterEachCopy = () -> {
+    };
+
+    /**
+     * {@code work/<id>/publishing.json}: the target's keys when the first attempt to publish began,
+     * written before anything is written there. An attempt that finds it follows a crashed one: what
+     * the target holds beyond these keys is that attempt's (ADR 10: publish again over it).
+     */
+    record Begun(List<String> targetBefore) {
+    }
 
     public PublishStage(WorkStore store, StageMetrics metrics) {
         this(store, metrics, output -> {
@@ -117,23 +128,26 @@ public final class PublishStage {
         String rid = plan.requestId();
         ModelLocation.S3 target = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
         boolean overwrite = "overwrite".equals(plan.target().ifExists());
-        List<S3Storage.ObjectInfo> before = store.s3().list(target.bucket(), target.keyPrefix(), false);
-        // set before the first write to the target: a publisher that finds it takes the target's objects for its own
-        ObjectRef publishing = store.ref(rid, "publishing");
-        boolean resumed = store.s3().head(publishing.bucket(), publishing.key()) != null;
-        if (!before.isEmpty() && !overwrite && !resumed) {
+        List<String> now = store.s3().list(target.bucket(), target.keyPrefix(), false).stream().map(S3Storage.ObjectInfo::key).toList();
+        // what the target held before this request wrote to it: now, or when an attempt that crashed began
+        ObjectRef begunRef = store.ref(rid, "publishing.json");
+        Begun begun = store.read(begunRef, Begun.class);
+        List<String> before = begun == null ? now : begun.targetBefore();
+        if (!before.isEmpty() && !overwrite) {
             throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
                     + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
         }
-        store.write(publishing, Map.of("startedAt", t0));
-        if (overwrite || resumed) {
-            // first the old manifests (or those of a publisher that crashed before answering): from here on a
-            // reader sees no complete artifact until the new one is
-            List<String> manifests = before.stream().map(S3Storage.ObjectInfo::key)
-                    .filter(k -> k.endsWith("/" + Manifest.FILE_NAME) || k.equals(Manifest.FILE_NAME)).toList();
-            if (!manifests.isEmpty()) {
-                store.s3().delete(target.bucket(), manifests);
-            }
+        if (begun == null) {
+            store.write(begunRef, new Begun(before));
+        } else {
+            LOG.info(() -> "request " + rid + ": publishing again over what an interrupted attempt wrote to " + target.uri());
+        }
+        // first the old manifests (overwrite) and those an interrupted attempt of this request wrote: from
+        // here on a reader sees no complete artifact until the new one is
+        List<String> manifests = now.stream().filter(k -> k.endsWith("/" + Manifest.FILE_NAME) || k.equals(Manifest.FILE_NAME))
+                .filter(k -> overwrite || !before.contains(k)).toList();
+        if (!manifests.isEmpty()) {
+            store.s3().delete(target.bucket(), manifests);
         }
         Path scratch = store.scratch(rid + "-publish");
         try {
@@ -149,7 +163,7 @@ public final class PublishStage {
                 pending.add(assemble(plan, o, config, dir, stageMillis, written));
             }
             if (overwrite) {
-                List<String> stale = before.stream().map(S3Storage.ObjectInfo::key).filter(k -> !written.contains(k)).toList();
+                List<String> stale = before.stream().filter(k -> !written.contains(k)).toList();
                 if (!stale.isEmpty()) {
                     store.s3().delete(target.bucket(), stale);
                 }
@@ -168,6 +182,8 @@ public final class PublishStage {
                 }
                 outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
             }
+            // an attempt killed while uploading one of these files left its upload open
+            store.abortUploads(target.bucket(), target.keyPrefix(), written::contains);
             CloudEvent done = CloudEvent.of(EventTypes.COMPLETED, SOURCE, "completed/" + rid, rid,
                     new Answers.Completed(rid, false, outputs));
             if (store.answer(rid, Topics.COMPLETED, done, bus)) {
@@ -229,6 +245,7 @@ public final class PublishStage {
                 String key = at.keyPrefix() + file;
                 store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());
                 written.add(key);
+                afterEachCopy.run();
                 files.add(new Manifest.FileEntry(file, out.result().bytes(), out.result().sha256()));
                 results.add(out.result());
                 stageMillis.merge(last, out.millis(), Long::sum);

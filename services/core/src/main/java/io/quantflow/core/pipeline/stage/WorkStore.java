@@ -13,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Predicate;
+import java.util.logging.Logger;
 
 /**
  * The pipeline's state, all of it in the object store under {@code work/<requestId>/} of the work
@@ -23,12 +25,16 @@ import java.util.List;
  * <li>{@code source/}, {@code adapter/}: a source or adapter the fetcher staged (hf://);</li>
  * <li>{@code <output>-<format>/<stage>/<file>} and {@code ….result.json}: each stage's output shard and what it wrote;</li>
  * <li>{@code done/<output>/<shard>.json}: the shards the publisher has seen;</li>
+ * <li>{@code publishing.json}: what the target held when the publisher began to write it, so that an
+ * attempt after a crash tells its own files from someone else's;</li>
  * <li>{@code answer.json}: the one answer of the request, written if absent (the first stage to
  * claim it wins); {@code answer.sent}: written once the broker has the answer.</li>
  * </ul>
  * Plus a local scratch directory where a stage downloads what it works on.
  */
 public final class WorkStore {
+    private static final Logger LOG = Logger.getLogger(WorkStore.class.getName());
+
     private final S3Storage s3;
     private final String bucket;
     private final Path scratch;
@@ -120,7 +126,11 @@ public final class WorkStore {
         return mine;
     }
 
-    /** Deletes the request's intermediate objects, keeping its request, plan and answer records. */
+    /**
+     * Deletes the request's intermediate objects, keeping its request, plan and answer records, and
+     * aborts the multipart uploads left open under its prefix by a stage killed while uploading
+     * (best effort: a store that cannot list uploads leaves them to its lifecycle rules).
+     */
     public void deleteIntermediates(String requestId) {
         List<String> keys = s3.list(bucket, prefix(requestId), false).stream().map(S3Storage.ObjectInfo::key)
                 .filter(k -> !k.equals(prefix(requestId) + "request.json") && !k.equals(prefix(requestId) + "plan.json")
@@ -128,6 +138,19 @@ public final class WorkStore {
                 .toList();
         if (!keys.isEmpty()) {
             s3.delete(bucket, keys);
+        }
+        abortUploads(bucket, prefix(requestId), k -> true);
+    }
+
+    /** Aborts the open multipart uploads under a prefix whose key {@code key} accepts; best effort, never throws. */
+    public void abortUploads(String bucket, String prefix, Predicate<String> key) {
+        try {
+            int n = s3.abortUploads(bucket, prefix, key);
+            if (n > 0) {
+                LOG.info(() -> "aborted " + n + " multipart upload(s) left open under s3://" + bucket + "/" + prefix);
+            }
+        } catch (RuntimeException e) {
+            LOG.warning(() -> "cannot abort the multipart uploads left open under s3://" + bucket + "/" + prefix + ": " + e.getMessage());
         }
     }
 

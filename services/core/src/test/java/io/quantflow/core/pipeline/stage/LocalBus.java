@@ -15,7 +15,8 @@ import java.util.function.BiConsumer;
  * The pipeline's topics as in-process queues, with the four stages subscribed: what Kafka does for
  * the services, for tests of the stages together. Records on topics nobody consumes (answers,
  * progress) are kept for the test to read. {@code deliveries} > 1 delivers every work record that
- * many times (a redelivery after a crash, a rebalance).
+ * many times (a redelivery after a crash, a rebalance). A consumer that throws an Error has died: drain
+ * throws it, and the next drain delivers that record first.
  */
 final class LocalBus implements Bus {
     record Sent(String topic, String key, String value) {
@@ -83,6 +84,10 @@ final class LocalBus implements Bus {
                         throw e;
                     }
                     i--;
+                } catch (Error e) {
+                    // the consumer died (a crash): its record was never committed, and the next drain delivers it again
+                    queue.addFirst(s);
+                    throw e;
                 }
             }
         }

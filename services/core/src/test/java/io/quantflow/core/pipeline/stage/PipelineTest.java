@@ -53,6 +53,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -75,6 +76,7 @@ class PipelineTest {
     Path tmp;
 
     LocalBus bus;
+    PublishStage publish;
     String work;
     String models;
 
@@ -119,7 +121,8 @@ class PipelineTest {
         bus.subscribe(Topics.REQUESTED, fetch::handle);
         bus.subscribe(Topics.MERGE, new ShardStage(Stages.MERGE, store, pool, StageMetrics.NONE)::handle);
         bus.subscribe(Topics.QUANTIZE, new ShardStage(Stages.QUANTIZE, store, pool, StageMetrics.NONE)::handle);
-        bus.subscribe(Topics.PUBLISH, new PublishStage(store, StageMetrics.NONE)::handle);
+        publish = new PublishStage(store, StageMetrics.NONE);
+        bus.subscribe(Topics.PUBLISH, publish::handle);
     }
 
     static String bucket() {
@@ -371,6 +374,49 @@ class PipelineTest {
         assertEquals(1, bus.on(Topics.COMPLETED, "r4").size());
         assertEquals(0, bus.on(Topics.FAILED, "r4").size());
         assertEquals(c.outputs().get(0).manifest().files().size() + 1, keys(models, "tiny/twice/").size());
+    }
+
+    /** A process killed (SIGKILL): nothing of the stage runs after it, and its record comes again. */
+    static final class Crash extends Error {
+        Crash() {
+            super("killed (test)");
+        }
+    }
+
+    /**
+     * The publisher dies between copying two shards to the target (files there, no manifest), and a
+     * quantizer and the publisher were each killed in the middle of an upload (multipart uploads left
+     * open): when the last item comes again, the publisher publishes over its own files (not
+     * TARGET_EXISTS) and the request's open uploads are aborted.
+     */
+    @Test
+    void aPublisherKilledWhileCopyingToTheTargetPublishesOverItsOwnFilesWhenItsItemComesAgain() throws IOException {
+        Path base = tmp.resolve("sharded");
+        SyntheticCheckpoint.write(ModelShape.named("tiny-llama"), DType.BF16, 7, base, 600_000, IfExists.FAIL, n -> {
+        });
+        String src = upload(base, bucket(), "synth");
+        int[] copies = {0};
+        publish.afterEachCopy = () -> {
+            if (++copies[0] == 2) {
+                throw new Crash();
+            }
+        };
+        bus.publish(Topics.REQUESTED, "r15", request("r15", src, null, List.of(output("bnb-4bit")), "s3://" + models + "/crashed", "fail"));
+        assertThrows(Crash.class, bus::drain);
+        assertEquals(2, keys(models, "crashed/").size(), "two shards copied, no manifest: " + keys(models, "crashed/"));
+        admin.createMultipartUpload(r -> r.bucket(models).key("crashed/model.safetensors.index.json"));
+        admin.createMultipartUpload(r -> r.bucket(work).key("work/r15/0-bnb-4bit/quantize/a-shard.safetensors"));
+        publish.afterEachCopy = () -> {
+        };
+        bus.drain();
+        Answers.Completed c = completed("r15");
+        Path local = tmp.resolve("local");
+        new Converter().convert(Converter.Request.bnb4bit(base, local, QuantOptions.defaults(), IfExists.FAIL, 2), Converter.Listener.NONE);
+        assertEquals(files(local), published(c, "crashed"));
+        assertEquals(List.of(), s3.openUploads(models, ""));
+        assertEquals(List.of(), s3.openUploads(work, ""));
+        assertEquals(List.of("work/r15/answer.json", "work/r15/answer.sent", "work/r15/plan.json", "work/r15/request.json"),
+                keys(work, "work/r15/"));
     }
 
     @Test
