@@ -37,8 +37,10 @@ export AWS_ENDPOINT_URL_S3=$endpoint AWS_ACCESS_KEY_ID=$(prop s3.accessKey) AWS_
 
 ./quantflow synth --shape "$shape" --out "$work/src" --max-shard-size "$shard" >&2
 for f in "$work"/src/*; do
-    curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$f" "$endpoint/$bucket/bench/$shape/$(basename "$f")"
+    code=$(curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$f" -o "$work/put.out" -w '%{http_code}' \
+        "$endpoint/$bucket/bench/$shape/$(basename "$f")")
+    [ "$code" = 200 ] || { echo "uploading $f: HTTP $code: $(head -c 500 "$work/put.out")" >&2; exit 1; }
 done
 src_bytes=$(du -sb "$work/src" | cut -f1)
 
@@ -58,7 +60,7 @@ t_stack_local=$(seconds submit-local ./quantflow submit "$work/src" --out "s3://
 
 # where the pipeline's time went: the manifest's milliseconds per stage (summed over shards)
 curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    "$endpoint/models/bench/$shape-stack/quantflow-manifest.json" -o "$work/stack-manifest.json"
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$endpoint/models/bench/$shape-stack/quantflow-manifest.json" -o "$work/stack-manifest.json"
 stages=$(tr -d ' \n' < "$work/stack-manifest.json" | sed -n 's/.*"timings":{\([^}]*}\)}.*/\1/p')
 
 # the pipeline's sha256 lines against the files convert wrote
