@@ -11,7 +11,6 @@ import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.pipeline.events.Answers;
-import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.ConversionRequest;
 import io.quantflow.core.pipeline.events.EventTypes;
@@ -23,15 +22,10 @@ import io.quantflow.core.pipeline.events.Stages;
 import io.quantflow.core.pipeline.events.TargetRef;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.ResolvedSource;
 import io.quantflow.core.source.S3Storage;
-import io.quantflow.core.source.SourceListener;
 import io.quantflow.core.source.SourceResolver;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +38,6 @@ import java.util.Map;
 import java.util.function.Function;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * The fetcher's work on one {@code conversion-requested} event: check the request, answer at once
@@ -61,6 +54,7 @@ public final class FetchStage {
     private final WorkStore store;
     private final Function<Path, SourceResolver> resolvers;
     private final StageMetrics metrics;
+    private final StoredModel models;
 
     /**
      * @param resolvers makes a resolver of hf:// (and s3://) locations caching under a directory
@@ -69,6 +63,7 @@ public final class FetchStage {
         this.store = store;
         this.resolvers = resolvers;
         this.metrics = metrics;
+        this.models = new StoredModel(store);
     }
 
     /** Handles one record value; a record that is not a CloudEvent throws {@link CloudEvent.MalformedEvent}. */
@@ -175,23 +170,23 @@ public final class FetchStage {
         }
         Path scratch = store.scratch(requestId + "-fetch");
         try (SourceResolver resolver = resolvers.apply(scratch.resolve("cache"))) {
-            Located source = locate(requestId, request.source(), "source", resolver, scratch);
-            Located adapter = withAdapter ? locate(requestId, request.adapter(), "adapter", resolver, scratch) : null;
+            StoredModel.Located source = models.locate(requestId, request.source(), "source", resolver, scratch);
+            StoredModel.Located adapter = withAdapter ? models.locate(requestId, request.adapter(), "adapter", resolver, scratch) : null;
             Path headers = scratch.resolve("headers");
             Files.createDirectories(headers);
-            Map<String, S3Storage.ObjectInfo> files = mirrorHeaders(source, headers);
+            Map<String, S3Storage.ObjectInfo> files = models.mirrorHeaders(source, headers);
             Path adapterDir = null;
             if (adapter != null) {
                 adapterDir = scratch.resolve("adapter");
                 Files.createDirectories(adapterDir);
                 for (S3Storage.ObjectInfo o : adapter.objects()) {
-                    store.s3().download(adapter.bucket(), o.key(), adapterDir.resolve(name(o.key())));
+                    store.s3().download(adapter.bucket(), o.key(), adapterDir.resolve(StoredModel.name(o.key())));
                 }
             }
             List<OutputSpec> specs = resolved.stream().map(o -> OutputOptions.spec(o, resolved.size())).toList();
             try (Checkpoint checkpoint = Checkpoint.open(headers);
                  LoraAdapter lora = adapterDir == null ? null : LoraAdapter.open(adapterDir)) {
-                RequestCheck.Summary summary = check(request.source(), checkpoint, files, source, lora, specs);
+                RequestCheck.Summary summary = models.check(request.source(), checkpoint, files, source, lora, specs);
                 List<Plan.PlannedOutput> outputs = new ArrayList<>();
                 for (int i = 0; i < resolved.size(); i++) {
                     OutputRequest o = resolved.get(i);
@@ -213,7 +208,7 @@ public final class FetchStage {
                         lora.replacedTensors().size(), lora.config().r(), lora.config().loraAlpha(), lora.config().useRslora(),
                         lora.config().useDora(), request.adapter(), adapter.contentHash());
                 ShardWork.AdapterRef adapterRef = adapter == null ? null : new ShardWork.AdapterRef(adapter.bucket(), adapter.prefix());
-                List<String> adapterFiles = adapter == null ? List.of() : adapter.objects().stream().map(o -> name(o.key())).toList();
+                List<String> adapterFiles = adapter == null ? List.of() : adapter.objects().stream().map(o -> StoredModel.name(o.key())).toList();
                 TargetRef targetRef = new TargetRef(target.uri(), ifExists.name().toLowerCase());
                 Plan plan = new Plan(requestId, hash(request), t0, System.currentTimeMillis() - t0,
                         new ObjectRef(source.bucket(), files.get(Checkpoint.CONFIG_FILE).key()), checkpoint.indexed(), other,
@@ -229,27 +224,8 @@ public final class FetchStage {
         }
     }
 
-    /**
-     * The converter's checks on the source's headers: each shard opened over ranged reads of its
-     * object (the header, and for a 4-bit base the few bytes of each weight's quant state).
-     */
-    private RequestCheck.Summary check(String name, Checkpoint mirror, Map<String, S3Storage.ObjectInfo> files, Located source,
-                                       LoraAdapter lora, List<OutputSpec> specs) {
-        List<Checkpoint.Shard> remote = new ArrayList<>();
-        try {
-            for (Checkpoint.Shard s : mirror.shards()) {
-                S3Storage.ObjectInfo o = files.get(s.fileName());
-                remote.add(new Checkpoint.Shard(s.fileName(), SafetensorsFile.open(s.fileName(), o.size(),
-                        (position, dst) -> dst.put(store.s3().readRange(source.bucket(), o.key(), position, dst.remaining())))));
-            }
-            return RequestCheck.check(name, mirror.config(), remote, lora, specs);
-        } finally {
-            remote.forEach(s -> s.file().close());
-        }
-    }
-
     /** One work item per (output, shard), each to its first stage's topic. */
-    private void send(Plan plan, Checkpoint checkpoint, Map<String, S3Storage.ObjectInfo> files, Located source, Bus bus) {
+    private void send(Plan plan, Checkpoint checkpoint, Map<String, S3Storage.ObjectInfo> files, StoredModel.Located source, Bus bus) {
         for (Plan.PlannedOutput o : plan.outputs()) {
             OutputFormat format = OutputFormat.parse(o.options().format());
             List<String> itinerary = OutputOptions.itinerary(format);
@@ -286,92 +262,6 @@ public final class FetchStage {
 
     static CloudEvent event(ShardWork item) {
         return CloudEvent.of(EventTypes.SHARD_WORK, SOURCE, item.eventId(), item.requestId(), item);
-    }
-
-    /** Where a source's or adapter's objects are: in the store already, or staged there from the Hub. */
-    private record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision, String contentHash) {
-    }
-
-    private Located locate(String requestId, String uri, String what, SourceResolver resolver, Path scratch) {
-        ModelLocation location;
-        try {
-            location = ModelLocation.parse(uri);
-        } catch (IllegalArgumentException | QuantflowException e) {
-            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
-        }
-        return switch (location) {
-            case ModelLocation.S3 s -> {
-                List<S3Storage.ObjectInfo> objects = store.s3().list(s.bucket(), s.keyPrefix(), true);
-                if (objects.isEmpty()) {
-                    throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "the " + what + " " + s.uri() + " holds no files");
-                }
-                yield new Located(s.bucket(), s.keyPrefix(), objects, null, null);
-            }
-            case ModelLocation.Hub h -> {
-                ResolvedSource r = resolver.resolve(h, SourceListener.NONE);
-                String prefix = WorkStore.prefix(requestId) + what + "/";
-                List<S3Storage.ObjectInfo> objects = new ArrayList<>();
-                try (Stream<Path> list = Files.list(r.dir())) {
-                    for (Path p : list.filter(Files::isRegularFile).sorted().toList()) {
-                        String key = prefix + p.getFileName();
-                        store.s3().upload(store.bucket(), key, p);
-                        objects.add(new S3Storage.ObjectInfo(key, Files.size(p), null));
-                    }
-                } catch (IOException e) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
-                }
-                yield new Located(store.bucket(), prefix, objects, r.revision(), r.contentHash());
-            }
-            case ModelLocation.Local l -> throw QuantflowException.invalidRequest("the " + what + " must be in the object store"
-                    + " (s3://bucket/prefix) or on a hub (hf://org/name); quantflow submit uploads a local directory first");
-        };
-    }
-
-    /**
-     * A local directory that looks like the source to {@link Checkpoint#open}: config.json and the
-     * index as they are, every safetensors file with its real header and size but no data (a sparse
-     * file: only the header is read), every other file empty (only its name is used).
-     */
-    private Map<String, S3Storage.ObjectInfo> mirrorHeaders(Located source, Path dir) throws IOException {
-        Map<String, S3Storage.ObjectInfo> byName = new LinkedHashMap<>();
-        for (S3Storage.ObjectInfo o : source.objects()) {
-            String n = name(o.key());
-            byName.put(n, o);
-            Path local = dir.resolve(n);
-            if (n.equals(Checkpoint.CONFIG_FILE) || n.equals(Checkpoint.INDEX_FILE)) {
-                if (o.size() > 64L << 20) {
-                    throw QuantflowException.invalidCheckpoint(n + " is larger than 64 MB");
-                }
-                store.s3().download(source.bucket(), o.key(), local);
-            } else if (n.endsWith(".safetensors")) {
-                writeHeaderOnly(source.bucket(), o, local);
-            } else {
-                Files.createFile(local);
-            }
-        }
-        if (!byName.containsKey(Checkpoint.CONFIG_FILE)) {
-            throw QuantflowException.invalidCheckpoint("s3://" + source.bucket() + "/" + source.prefix()
-                    + " has no config.json; transformers cannot load a model without it");
-        }
-        return byName;
-    }
-
-    private void writeHeaderOnly(String bucket, S3Storage.ObjectInfo o, Path local) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(local.toFile(), "rw")) {
-            if (o.size() >= 8) {
-                byte[] len = store.s3().readRange(bucket, o.key(), 0, 8);
-                long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
-                f.write(len);
-                if (n > 0 && n <= io.quantflow.core.safetensors.SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
-                    f.write(store.s3().readRange(bucket, o.key(), 8, (int) n));
-                }
-            }
-            f.setLength(o.size());
-        }
-    }
-
-    private static String name(String key) {
-        return key.substring(key.lastIndexOf('/') + 1);
     }
 
     private static ModelLocation.S3 s3Location(String uri, String what) {
