@@ -1,5 +1,9 @@
 package io.quantflow.stack;
 
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
@@ -7,6 +11,7 @@ import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,10 +21,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -208,6 +216,67 @@ public final class Stack implements AutoCloseable {
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
                 .build();
+    }
+
+    /** What a run of the quantflow command printed, and its exit status. */
+    public record Run(int exit, String out, String err) {
+    }
+
+    /**
+     * The quantflow command as users run it: its jar (built by services/cli before this module) in its
+     * own JVM, pointed at this stack by QUANTFLOW_STACK_FILE, with its cache under the stack's folder.
+     */
+    public Run quantflow(String... args) throws IOException, InterruptedException {
+        Path jar = Path.of(System.getProperty("quantflow.cli.jar", "../cli/target/quantflow.jar"));
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException("the quantflow command is built first: " + jar);
+        }
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "-jar", jar.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("QUANTFLOW_STACK_FILE", dir.resolve("stack.properties").toString());
+        pb.environment().put("QUANTFLOW_CACHE", dir.resolve("cli-cache").toString());
+        Path out = Files.createTempFile(dir, "qf-out", ".txt");
+        Path err = Files.createTempFile(dir, "qf-err", ".txt");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(5, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("quantflow " + String.join(" ", args) + " ran past 5 minutes");
+        }
+        return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    /** The keys under a prefix of one of the stack's buckets, sorted (every page of the listing). */
+    public List<String> keys(String bucket, String prefix) {
+        try (S3Client s3 = s3Client()) {
+            return s3.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(prefix)).contents().stream().map(S3Object::key).sorted().toList();
+        }
+    }
+
+    /** Sends one record to a topic of the stack's broker and waits until the broker has it. */
+    public void send(String topic, String key, String value) throws Exception {
+        Properties pp = new Properties();
+        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        pp.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (var producer = new KafkaProducer<>(pp, new StringSerializer(), new StringSerializer())) {
+            producer.send(new ProducerRecord<>(topic, key, value)).get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The sha256 of a stream's bytes, in hex. */
+    public static String sha256(InputStream in) throws IOException {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            int r;
+            while ((r = in.read(buf)) > 0) {
+                md.update(buf, 0, r);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Stops the stack and deletes its folder, first copying its logs when they are to be kept. */

@@ -5,13 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,14 +25,10 @@ import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -85,11 +77,11 @@ class StackCrashTest {
         stack = Stack.start();
         assertEquals(4, stack.serviceUrls.size(), "the four services run: " + stack.serviceUrls);
         Path model = tmp.resolve("llama-160m");
-        StackPipelineTest.Run synth = quantflow("synth", "--shape", "llama-160m", "--out", model.toString(),
+        Stack.Run synth = stack.quantflow("synth", "--shape", "llama-160m", "--out", model.toString(),
                 "--max-shard-size", "100000000");
         assertEquals(0, synth.exit(), synth.err());
         Path converted = tmp.resolve("converted");
-        StackPipelineTest.Run convert = quantflow("convert", model.toString(), "--format", "bnb-4bit", "--out", converted.toString());
+        Stack.Run convert = stack.quantflow("convert", model.toString(), "--format", "bnb-4bit", "--out", converted.toString());
         assertEquals(0, convert.exit(), convert.err());
         expected = StackPipelineTest.sha256s(converted);
         assertTrue(expected.keySet().stream().filter(f -> f.endsWith(".safetensors")).count() >= 3, "several shards: " + expected);
@@ -119,7 +111,7 @@ class StackCrashTest {
             stack.kill("quantizer");
             long killedAt = System.nanoTime();
             String shard = started.path("shard").path("file").asText();
-            assertFalse(keys(stack.workBucket, "work/" + id + "/").stream().anyMatch(k -> k.endsWith("/quantize/" + shard + ".result.json")),
+            assertFalse(stack.keys(stack.workBucket, "work/" + id + "/").stream().anyMatch(k -> k.endsWith("/quantize/" + shard + ".result.json")),
                     "the quantizer was killed before it had finished " + shard);
             stack.restart("quantizer");
             finish(test, id, events, t0, killedAt);
@@ -159,7 +151,7 @@ class StackCrashTest {
             stack.kill("publisher");
             long killedAt = System.nanoTime();
             assertTrue(first.path("bytesDone").asLong() < first.path("bytesTotal").asLong(), "killed before the last shard: " + first);
-            assertEquals(List.of(), keys("models", target(id)), "nothing is published before the last shard is in");
+            assertEquals(List.of(), stack.keys("models", target(id)), "nothing is published before the last shard is in");
             stack.restart("publisher");
             finish(test, id, events, t0, killedAt);
         }
@@ -186,7 +178,7 @@ class StackCrashTest {
             }
             stack.kill("publisher");
             long killedAt = System.nanoTime();
-            List<String> there = keys("models", prefix);
+            List<String> there = stack.keys("models", prefix);
             Assumptions.assumeFalse(there.contains(prefix + MANIFEST), "the publisher had written the manifest before it was killed: " + there);
             stack.restart("publisher");
             finish(test, id, events, t0, killedAt);
@@ -223,7 +215,7 @@ class StackCrashTest {
                 String name = o.key().substring(target(id).length());
                 if (!name.equals(MANIFEST)) {
                     try (ResponseInputStream<GetObjectResponse> in = s3.getObject(r -> r.bucket("models").key(o.key()))) {
-                        published.put(name, sha256(in));
+                        published.put(name, Stack.sha256(in));
                     }
                 } else {
                     JsonNode m = JSON.readTree(s3.getObjectAsBytes(r -> r.bucket("models").key(o.key())).asByteArray());
@@ -231,7 +223,7 @@ class StackCrashTest {
                 }
             }
             assertEquals(expected, published, "the files at the target are what convert wrote");
-            assertTrue(keys("models", target(id)).contains(target(id) + MANIFEST));
+            assertTrue(stack.keys("models", target(id)).contains(target(id) + MANIFEST));
 
             assertEquals(List.of(), openUploads(s3, stack.workBucket, "work/" + id + "/"), "no multipart upload left open in the work bucket");
             assertEquals(List.of(), openUploads(s3, "models", target(id)), "no multipart upload left open at the target");
@@ -239,7 +231,7 @@ class StackCrashTest {
             List<String> records = List.of("answer.json", "answer.sent", "plan.json", "request.json");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             List<String> left;
-            while (!(left = keys(stack.workBucket, "work/" + id + "/").stream().map(k -> k.substring(("work/" + id + "/").length())).toList())
+            while (!(left = stack.keys(stack.workBucket, "work/" + id + "/").stream().map(k -> k.substring(("work/" + id + "/").length())).toList())
                     .equals(records) && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
@@ -263,58 +255,15 @@ class StackCrashTest {
                 + "\"type\":\"io.quantflow.conversion.requested\",\"datacontenttype\":\"application/json\",\"subject\":\"" + id + "\","
                 + "\"data\":{\"requestId\":\"" + id + "\",\"source\":\"" + source + "\","
                 + "\"outputs\":[{\"format\":\"bnb-4bit\"}],\"target\":{\"uri\":\"s3://models/crash/" + id + "\",\"ifExists\":\"fail\"}}}";
-        Properties pp = new Properties();
-        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
-        pp.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (var producer = new KafkaProducer<>(pp, new StringSerializer(), new StringSerializer())) {
-            producer.send(new ProducerRecord<>("conversion-requested", id, event)).get(30, TimeUnit.SECONDS);
-        }
+        stack.send("conversion-requested", id, event);
     }
 
-    private static List<String> keys(String bucket, String prefix) {
-        try (S3Client s3 = stack.s3Client()) {
-            return s3.listObjectsV2Paginator(r -> r.bucket(bucket).prefix(prefix)).contents().stream().map(S3Object::key).sorted().toList();
-        }
-    }
 
     /** The keys under the prefix with a multipart upload neither completed nor aborted (S3 ListMultipartUploads). */
     private static List<String> openUploads(S3Client s3, String bucket, String prefix) {
         return s3.listMultipartUploadsPaginator(r -> r.bucket(bucket).prefix(prefix)).uploads().stream().map(MultipartUpload::key).toList();
     }
 
-    private static String sha256(InputStream in) throws IOException {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            int r;
-            while ((r = in.read(buf)) > 0) {
-                md.update(buf, 0, r);
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** The quantflow command in its own JVM, pointed at the stack (StackPipelineTest's, for this class's stack). */
-    private static StackPipelineTest.Run quantflow(String... args) throws IOException, InterruptedException {
-        Path jar = Path.of(System.getProperty("quantflow.cli.jar", "../cli/target/quantflow.jar"));
-        assertTrue(Files.isRegularFile(jar), "the quantflow command is built first: " + jar);
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "-jar", jar.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("QUANTFLOW_STACK_FILE", stack.dir.resolve("stack.properties").toString());
-        pb.environment().put("QUANTFLOW_CACHE", stack.dir.resolve("cli-cache").toString());
-        Path out = Files.createTempFile(tmp, "qf-out", ".txt");
-        Path err = Files.createTempFile(tmp, "qf-err", ".txt");
-        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        if (!p.waitFor(5, TimeUnit.MINUTES)) {
-            p.destroyForcibly();
-            throw new AssertionError("quantflow " + String.join(" ", args) + " ran past 5 minutes");
-        }
-        return new StackPipelineTest.Run(p.exitValue(), Files.readString(out), Files.readString(err));
-    }
 
     /**
      * A request's records on conversion-progress and the two answer topics, from their beginning,

@@ -3,11 +3,7 @@ package io.quantflow.stack;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -18,7 +14,6 @@ import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.S3Object;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,10 +24,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -58,9 +51,6 @@ class StackPipelineTest {
     @TempDir
     Path tmp;
 
-    record Run(int exit, String out, String err) {
-    }
-
     @BeforeAll
     static void up() throws Exception {
         stack = Stack.start();
@@ -80,68 +70,32 @@ class StackPipelineTest {
         return p;
     }
 
-    /** The quantflow command in its own JVM, pointed at the stack. */
-    static Run quantflow(String... args) throws IOException, InterruptedException {
-        Path jar = Path.of(System.getProperty("quantflow.cli.jar", "../cli/target/quantflow.jar"));
-        assertTrue(Files.isRegularFile(jar), "the quantflow command is built first: " + jar);
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "-jar", jar.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("QUANTFLOW_STACK_FILE", stack.dir.resolve("stack.properties").toString());
-        pb.environment().put("QUANTFLOW_CACHE", stack.dir.resolve("cli-cache").toString());
-        Path out = Files.createTempFile("qf-out", ".txt");
-        Path err = Files.createTempFile("qf-err", ".txt");
-        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        if (!p.waitFor(5, TimeUnit.MINUTES)) {
-            p.destroyForcibly();
-            throw new AssertionError("quantflow " + String.join(" ", args) + " ran past 5 minutes");
-        }
-        return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
-    }
-
     static Map<String, String> sha256s(Path dir) throws IOException {
         Map<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.filter(Files::isRegularFile).toList()) {
                 if (!p.getFileName().toString().equals("quantflow-manifest.json")) {
-                    out.put(dir.relativize(p).toString(), sha256(p));
+                    try (InputStream in = Files.newInputStream(p)) {
+                        out.put(dir.relativize(p).toString(), Stack.sha256(in));
+                    }
                 }
             }
         }
         return out;
     }
 
-    static String sha256(Path p) throws IOException {
-        try (InputStream in = Files.newInputStream(p)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            int r;
-            while ((r = in.read(buf)) > 0) {
-                md.update(buf, 0, r);
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
-    static List<String> keys(String bucket, String prefix) {
-        try (S3Client s3 = stack.s3Client()) {
-            return s3.listObjectsV2(r -> r.bucket(bucket).prefix(prefix)).contents().stream().map(S3Object::key).sorted().toList();
-        }
-    }
 
     @Test
     void submitPublishesTheSameFilesAsConvert() throws Exception {
         Path base = fixture("tiny-llama/base-bf16");
         Path adapter = fixture("tiny-llama/lora-adapter");
         Path got = tmp.resolve("submitted");
-        Run submit = quantflow("submit", base.toString(), "--adapter", adapter.toString(), "--format", "merged-16bit,merged-4bit,lora",
+        Stack.Run submit = stack.quantflow("submit", base.toString(), "--adapter", adapter.toString(), "--format", "merged-16bit,merged-4bit,lora",
                 "--out", "s3://models/it/tiny-merged", "--download", got.toString());
         assertEquals(0, submit.exit(), submit.err());
         Path expected = tmp.resolve("converted");
-        Run convert = quantflow("convert", base.toString(), "--adapter", adapter.toString(), "--format", "merged-16bit,merged-4bit,lora",
+        Stack.Run convert = stack.quantflow("convert", base.toString(), "--adapter", adapter.toString(), "--format", "merged-16bit,merged-4bit,lora",
                 "--out", expected.toString());
         assertEquals(0, convert.exit(), convert.err());
         Map<String, String> want = sha256s(expected);
@@ -154,7 +108,7 @@ class StackPipelineTest {
         }
         assertTrue(Files.isRegularFile(got.resolve("merged-4bit/quantflow-manifest.json")));
         // nothing is left in the work bucket but the request's records
-        assertEquals(List.of(), keys(stack.workBucket, "staging/"));
+        assertEquals(List.of(), stack.keys(stack.workBucket, "staging/"));
     }
 
     @Test
@@ -171,8 +125,8 @@ class StackPipelineTest {
                 + "\"data\":{\"requestId\":\"" + id + "\",\"source\":\"s3://" + stack.workBucket + "/inputs/tiny\","
                 + "\"outputs\":[{\"format\":\"bnb-4bit\"}],\"target\":{\"uri\":\"s3://models/it/" + id + "\",\"ifExists\":\"fail\"}}}";
         double before = metric("fetcher", "quantflow_duplicates_total");
-        send("conversion-requested", id, event);
-        send("conversion-requested", id, event);
+        stack.send("conversion-requested", id, event);
+        stack.send("conversion-requested", id, event);
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (metric("fetcher", "quantflow_duplicates_total") < before + 1 && System.nanoTime() < deadline) {
             Thread.sleep(200);
@@ -182,7 +136,7 @@ class StackPipelineTest {
         answers = waitFor(List.of("conversion-completed", "conversion-failed"), id, 2, Duration.ofSeconds(5));
         assertEquals(1, answers.size(), "one answer: " + answers);
         assertEquals("conversion-completed", answers.get(0).topic(), answers.get(0).value());
-        List<String> objects = keys("models", "it/" + id + "/");
+        List<String> objects = stack.keys("models", "it/" + id + "/");
         assertTrue(objects.contains("it/" + id + "/quantflow-manifest.json"), objects.toString());
         assertEquals(5, objects.size(), "config, generation config, weights, model card and manifest: " + objects);
     }
@@ -190,14 +144,14 @@ class StackPipelineTest {
     @Test
     void aMalformedEventGoesToTheDeadLetterTopicAndTheFetcherGoesOn() throws Exception {
         String key = "junk-" + UUID.randomUUID();
-        send("conversion-requested", key, "{not a cloudevent");
+        stack.send("conversion-requested", key, "{not a cloudevent");
         List<ConsumerRecord<String, String>> dead = waitFor(List.of("conversion-requested-dlq"), key, 1);
         assertEquals("{not a cloudevent", dead.get(0).value());
         // and the next request is answered
-        Run r = quantflow("submit", "s3://" + stack.workBucket + "/no/such/model", "--out", "s3://models/it/never");
+        Stack.Run r = stack.quantflow("submit", "s3://" + stack.workBucket + "/no/such/model", "--out", "s3://models/it/never");
         assertEquals(3, r.exit(), r.err());
         assertTrue(r.err().contains("error: SOURCE_NOT_FOUND: "), r.err());
-        assertEquals(List.of(), keys("models", "it/never/"));
+        assertEquals(List.of(), stack.keys("models", "it/never/"));
     }
 
     @Test
@@ -205,16 +159,16 @@ class StackPipelineTest {
         try (S3Client s3 = stack.s3Client()) {
             s3.putObject(r -> r.bucket("models").key("it/taken/model.safetensors"), RequestBody.fromString("someone else's"));
         }
-        Run r = quantflow("submit", fixture("tiny-llama/base-bf16").toString(), "--out", "s3://models/it/taken");
+        Stack.Run r = stack.quantflow("submit", fixture("tiny-llama/base-bf16").toString(), "--out", "s3://models/it/taken");
         assertEquals(3, r.exit(), r.err());
         assertTrue(r.err().contains("error: TARGET_EXISTS: "), r.err());
-        assertEquals(List.of("it/taken/model.safetensors"), keys("models", "it/taken/"));
+        assertEquals(List.of("it/taken/model.safetensors"), stack.keys("models", "it/taken/"));
     }
 
     @Test
     void theServicesAreReadyReportMetricsLogJsonAndKeepTheSecretOutOfTheirLogs() throws Exception {
         // a conversion first, so that every service has done something worth logging and counting
-        Run r = quantflow("submit", fixture("tiny-llama/base-bf16").toString(), "--out", "s3://models/it/observed");
+        Stack.Run r = stack.quantflow("submit", fixture("tiny-llama/base-bf16").toString(), "--out", "s3://models/it/observed");
         assertEquals(0, r.exit(), r.err());
         HttpClient http = HttpClient.newHttpClient();
         for (Map.Entry<String, URI> service : stack.serviceUrls.entrySet()) {
@@ -241,14 +195,6 @@ class StackPipelineTest {
         }
     }
 
-    static void send(String topic, String key, String value) throws Exception {
-        Properties pp = new Properties();
-        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
-        pp.put(ProducerConfig.ACKS_CONFIG, "all");
-        try (var producer = new KafkaProducer<>(pp, new StringSerializer(), new StringSerializer())) {
-            producer.send(new ProducerRecord<>(topic, key, value)).get(30, TimeUnit.SECONDS);
-        }
-    }
 
     static List<ConsumerRecord<String, String>> waitFor(List<String> topics, String key, int count) {
         return waitFor(topics, key, count, Duration.ofMinutes(3));
