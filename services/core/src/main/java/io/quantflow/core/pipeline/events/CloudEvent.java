@@ -37,7 +37,7 @@ public record CloudEvent(String specversion, String id, String source, String ty
         }
         CloudEvent e;
         try {
-            e = Json.LENIENT.readValue(json, CloudEvent.class);
+            e = Json.MAPPER.readValue(json, CloudEvent.class);
         } catch (JsonProcessingException x) {
             throw new MalformedEvent("not a CloudEvent in structured JSON mode: " + x.getOriginalMessage());
         }

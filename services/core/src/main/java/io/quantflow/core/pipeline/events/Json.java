@@ -7,12 +7,10 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 
 /** The JSON mappers of the pipeline's events and objects. */
 public final class Json {
-    /** Writes events; reads the pipeline's own objects. */
+    /** Writes events; reads the pipeline's own objects and CloudEvent envelopes (extension attributes ignored). */
     public static final ObjectMapper MAPPER = JsonMapper.builder()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .build();
-    /** Reads CloudEvent envelopes: extension attributes are allowed and ignored. */
-    static final ObjectMapper LENIENT = MAPPER;
     /** Reads payloads: an unknown field is an error (the schemas close every object). */
     static final ObjectMapper STRICT = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)

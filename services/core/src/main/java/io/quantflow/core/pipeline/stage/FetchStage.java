@@ -104,7 +104,7 @@ public final class FetchStage {
                 metrics.duplicate();
                 LOG.info(() -> "request " + requestId + " is being converted; planning it again (a redelivery)");
             }
-            plan(requestId, request, t0, bus);
+            plan(requestId, request, hash, t0, bus);
         } catch (Bus.Unavailable e) {
             throw e;
         } catch (QuantflowException e) {
@@ -149,7 +149,7 @@ public final class FetchStage {
         return new ConversionRequest(requestId, r.source(), r.adapter(), r.outputs(), r.target());
     }
 
-    private void plan(String requestId, ConversionRequest request, long t0, Bus bus) {
+    private void plan(String requestId, ConversionRequest request, String requestHash, long t0, Bus bus) {
         boolean withAdapter = request.adapter() != null;
         List<OutputRequest> resolved = new ArrayList<>();
         for (int i = 0; i < request.outputs().size(); i++) {
@@ -210,7 +210,7 @@ public final class FetchStage {
                 ShardWork.AdapterRef adapterRef = adapter == null ? null : new ShardWork.AdapterRef(adapter.bucket(), adapter.prefix());
                 List<String> adapterFiles = adapter == null ? List.of() : adapter.objects().stream().map(o -> StoredModel.name(o.key())).toList();
                 TargetRef targetRef = new TargetRef(target.uri(), ifExists.name().toLowerCase());
-                Plan plan = new Plan(requestId, hash(request), t0, System.currentTimeMillis() - t0,
+                Plan plan = new Plan(requestId, requestHash, t0, System.currentTimeMillis() - t0,
                         new ObjectRef(source.bucket(), files.get(Checkpoint.CONFIG_FILE).key()), checkpoint.indexed(), other,
                         adapterRef, adapterFiles, ms, summary.bnb4bit(), ma, outputs, targetRef);
                 store.write(store.ref(requestId, "plan.json"), plan);

@@ -151,8 +151,16 @@ public final class PublishStage {
         }
         Path scratch = store.scratch(rid + "-publish");
         try {
-            Path config = scratch.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            // the source's config and the files that travel with the weights, fetched once for every output
+            Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
+            Path config = sourceFiles.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
             store.download(plan.config(), config);
+            ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
+            if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {
+                for (Plan.NamedObject other : plan.otherFiles()) {
+                    store.download(other.object(), sourceFiles.resolve(other.name()));
+                }
+            }
             Map<String, Long> stageMillis = new LinkedHashMap<>();
             stageMillis.put(Stages.FETCH, plan.fetchMillis());
             List<PendingOutput> pending = new ArrayList<>();
@@ -160,7 +168,7 @@ public final class PublishStage {
             for (Plan.PlannedOutput o : plan.outputs()) {
                 Path dir = scratch.resolve("out-" + o.index());
                 Files.createDirectories(dir);
-                pending.add(assemble(plan, o, config, dir, stageMillis, written));
+                pending.add(assemble(plan, o, sourceConfig, sourceFiles, dir, stageMillis, written));
             }
             if (overwrite) {
                 List<String> stale = before.stream().filter(k -> !written.contains(k)).toList();
@@ -216,8 +224,8 @@ public final class PublishStage {
         }
     }
 
-    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, Path config, Path dir, Map<String, Long> stageMillis,
-                                   Set<String> written) throws IOException {
+    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, ObjectNode sourceConfig, Path sourceFiles, Path dir,
+                                   Map<String, Long> stageMillis, Set<String> written) throws IOException {
         ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
         OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
         List<Manifest.FileEntry> files = new ArrayList<>();
@@ -251,11 +259,10 @@ public final class PublishStage {
                 stageMillis.merge(last, out.millis(), Long::sum);
                 engine = engine == null ? out.engine() : engine;
             }
-            ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             ModelFiles.writeIndexAndConfig(sourceConfig, plan.indexed(), spec, results, dir);
             quality = spec.quantizes() ? OutputQuality.of(results) : null;
             for (Plan.NamedObject other : plan.otherFiles()) {
-                store.download(other.object(), dir.resolve(other.name()));
+                Files.copy(sourceFiles.resolve(other.name()), dir.resolve(other.name()));
             }
             ModelFiles.writeModelCard(sourceConfig, spec, dir);
         }

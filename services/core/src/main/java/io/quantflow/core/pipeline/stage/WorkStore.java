@@ -117,8 +117,9 @@ public final class WorkStore {
      * @return whether this answer (and not an earlier one) is the request's answer
      */
     public boolean answer(String requestId, String topic, CloudEvent event, Bus bus) {
-        boolean mine = writeIfAbsent(ref(requestId, "answer.json"), new Answer(topic, event.toJson()));
-        Answer claimed = mine ? new Answer(topic, event.toJson()) : answer(requestId);
+        Answer ours = new Answer(topic, event.toJson());
+        boolean mine = writeIfAbsent(ref(requestId, "answer.json"), ours);
+        Answer claimed = mine ? ours : answer(requestId);
         if (!answerSent(requestId)) {
             bus.send(claimed.topic(), requestId, claimed.cloudEvent());
             s3.put(bucket, prefix(requestId) + "answer.sent", new byte[0]);
