@@ -10,6 +10,7 @@ import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.VectorizationProvider;
 import io.quantflow.core.quant.VectorBlockwiseQuantizer;
 import io.quantflow.core.safetensors.DType;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -153,7 +154,7 @@ public class QuantizeBenchmark {
             case "vector", "fused" -> {
                 if (!HalfFloats.bf16DecoderName().startsWith("vector")) {
                     throw new IllegalStateException("HalfFloats.decode is not vectorized in this JVM ("
-                            + Quantizers.fallbackReason() + "): the vector benchmarks would measure the scalar decode");
+                            + VectorizationProvider.get().reason() + "): the vector benchmarks would measure the scalar decode");
                 }
                 yield ChunkedQuantizer.FAST_DECODE;
             }

@@ -1,7 +1,7 @@
 package io.quantflow.bench;
 
 import io.quantflow.core.quant.HalfFloats;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.VectorizationProvider;
 import io.quantflow.core.quant.VectorBlockwiseQuantizer;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.infra.BenchmarkParams;
@@ -108,8 +108,8 @@ public final class QuantizeBenchmarkMain {
         System.out.println("  cpu:        " + cpuModel().orElse(System.getProperty("os.arch")) + ", "
                 + Runtime.getRuntime().availableProcessors() + " processors");
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
-            System.out.println("  vector:     " + VectorBlockwiseQuantizer.lanes() + " float lanes; Quantizers.best: "
-                    + (Quantizers.fallbackReason() == null ? "vector" : "scalar (" + Quantizers.fallbackReason() + ")")
+            System.out.println("  vector:     " + VectorBlockwiseQuantizer.lanes() + " float lanes; vectorization: "
+                    + VectorizationProvider.get()
                     + "; bf16 decode: " + HalfFloats.bf16DecoderName());
         } else {
             System.out.println("  vector:     (launcher JVM runs without jdk.incubator.vector; the forks add it)");

@@ -15,7 +15,7 @@ import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.QuantType;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.VectorizationProvider;
 import io.quantflow.core.safetensors.DType;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -110,8 +110,7 @@ final class ConvertCommand implements Callable<Integer> {
         PrintStream err = System.err;
         if (verbose) {
             err.println(Backends.explain(job.device()));
-            String why = Quantizers.fallbackReason();
-            err.println(why == null ? "cpu quantizer: Vector API" : "cpu quantizer: scalar reference, because " + why);
+            err.println("cpu quantizer: " + VectorizationProvider.get().describe());
         }
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
         JobRunner.Outcome outcome;

@@ -1,5 +1,7 @@
 package io.quantflow.core.merge;
 
+import io.quantflow.core.quant.VectorizationProvider;
+
 /**
  * Adds a {@link LoraDelta} to a stretch of a weight held as float32: {@code w[i] = w[i] + delta},
  * where element {@code i} of the stretch is element {@code first + i} of the weight in row-major order
@@ -11,8 +13,8 @@ public interface DeltaApplier {
 
     String name();
 
-    /** The Vector API implementation where the module is present, else the scalar one. */
+    /** The Vector API implementation where {@link VectorizationProvider} chose the vector paths, else the scalar reference. */
     static DeltaApplier best() {
-        return io.quantflow.core.quant.Quantizers.fallbackReason() == null ? new VectorDeltaApplier() : new ScalarDeltaApplier();
+        return VectorizationProvider.get().vector() ? new VectorDeltaApplier() : new ScalarDeltaApplier();
     }
 }

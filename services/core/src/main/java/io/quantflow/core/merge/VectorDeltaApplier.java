@@ -1,5 +1,6 @@
 package io.quantflow.core.merge;
 
+import io.quantflow.core.quant.VectorLanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -12,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * beyond the tile.
  */
 public final class VectorDeltaApplier implements DeltaApplier {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = VectorLanes.FLOAT;
     private static final int L = F.length();
     private static final int TILE = 4 * L;
 

@@ -7,8 +7,8 @@ package io.quantflow.core.quant;
  */
 public final class DoubleQuantizer {
     public static final int NESTED_BLOCKSIZE = 256;
-    /** Whether the codes are computed with the Vector API (same probe as {@link Quantizers}). */
-    private static final boolean VECTOR = Quantizers.fallbackReason() == null;
+    /** Whether the codes are computed with the Vector API, as {@link VectorizationProvider} chose. */
+    private static final boolean VECTOR = VectorizationProvider.get().vector();
 
     private DoubleQuantizer() {
     }
@@ -27,6 +27,11 @@ public final class DoubleQuantizer {
         float[] nestedAbsmax = new float[nestedBlocks(count)];
         quantizeNested(absmax, count, offset, 0, nestedAbsmax.length, codes, nestedAbsmax);
         return new Result(offset, codes, nestedAbsmax);
+    }
+
+    /** The name of the code encoder {@link #quantizeNested} uses ({@code scalar}, {@code vector-512}), for reports. */
+    public static String encoderName() {
+        return VECTOR ? VectorDynamicMap.name() : "scalar";
     }
 
     public static int nestedBlocks(int count) {

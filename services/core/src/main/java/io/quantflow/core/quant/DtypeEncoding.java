@@ -8,6 +8,9 @@ import io.quantflow.core.safetensors.DType;
  * (quiet), infinities stay infinite.
  */
 public final class DtypeEncoding {
+    /** BF16 through the Vector API, as {@link VectorizationProvider} chose. */
+    private static final boolean VECTOR_BF16 = VectorizationProvider.get().vector();
+
     private DtypeEncoding() {
     }
 
@@ -21,16 +24,18 @@ public final class DtypeEncoding {
         };
     }
 
-    private static final boolean VECTOR_BF16 =
-            Quantizers.fallbackReason() == null && java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
-
-    /** Rounds {@code v[off..off+n)} in place (BF16 through the Vector API where it is enabled). */
+    /** Rounds {@code v[off..off+n)} in place (BF16 through the Vector API where the provider chose it). */
     public static void round(DType dtype, float[] v, int off, int n) {
         if (dtype == DType.BF16 && VECTOR_BF16) {
             VectorHalfFloats.roundBf16(v, off, n);
         } else {
             roundScalar(dtype, v, off, n);
         }
+    }
+
+    /** The name of the BF16 rounding and encoding {@link #round(DType, float[], int, int)} and {@link #encode} use ({@code scalar}, {@code vector-512}). */
+    public static String bf16EncoderName() {
+        return VECTOR_BF16 ? VectorHalfFloats.name() : "scalar";
     }
 
     /** The reference of {@link #round(DType, float[], int, int)}: one element at a time. */

@@ -2,19 +2,15 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 
-import java.nio.ByteOrder;
-
 /**
  * Decoding little-endian BF16, F16 and F32 bytes to float32 (exact: every value is representable).
  *
  * <p>{@link #decode} is the fast entry point: BF16, the dtype of most checkpoints, goes through the
- * Vector API where {@link Quantizers} uses it (same probe, same fallback reason) on a little-endian
- * machine. {@link #decodeScalar} is the reference it is tested against bit for bit; both keep NaN
+ * Vector API where {@link VectorizationProvider} chose it. {@link #decodeScalar} is the reference it is tested against bit for bit; both keep NaN
  * payloads, since a bf16 value is the upper half of its float32.
  */
 public final class HalfFloats {
-    private static final boolean VECTOR_BF16 =
-            Quantizers.fallbackReason() == null && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    private static final boolean VECTOR_BF16 = VectorizationProvider.get().vector();
 
     private HalfFloats() {
     }

@@ -1,42 +1,21 @@
 package io.quantflow.core.quant;
 
 /**
- * Chooses the blockwise quantizer once per process: the Vector API path where the
- * {@code jdk.incubator.vector} module is present and has wide enough vectors, otherwise the scalar
- * reference, with the reason it fell back (shown by {@code quantflow convert --verbose}).
+ * The blockwise quantizers: the one {@link VectorizationProvider} chose for this JVM (the Vector API
+ * path or the scalar reference, with its reason), and the scalar reference itself.
  */
 public final class Quantizers {
-    private static final String FALLBACK_REASON = probe();
 
     private Quantizers() {
     }
 
-    /** The fastest quantizer this JVM can run for {@code type}. */
+    /** The fastest quantizer this JVM can run for {@code type}, as {@link VectorizationProvider#get()} chose. */
     public static BlockwiseQuantizer best(QuantType type) {
-        return FALLBACK_REASON == null ? new VectorBlockwiseQuantizer(type) : new ScalarBlockwiseQuantizer(type);
+        return VectorizationProvider.get().quantizer(type);
     }
 
+    /** The reference every fast path is tested against. */
     public static BlockwiseQuantizer scalar(QuantType type) {
         return new ScalarBlockwiseQuantizer(type);
-    }
-
-    /** Null when the vector path is used; otherwise why not. */
-    public static String fallbackReason() {
-        return FALLBACK_REASON;
-    }
-
-    private static String probe() {
-        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
-            return "the jdk.incubator.vector module is not enabled (run with --add-modules jdk.incubator.vector)";
-        }
-        try {
-            int lanes = VectorBlockwiseQuantizer.lanes();
-            if (lanes < 4) {
-                return "the preferred float vector has " + lanes + " lanes; the scalar path is faster";
-            }
-            return null;
-        } catch (LinkageError e) {
-            return "the Vector API could not be initialised (" + e + ")";
-        }
     }
 }

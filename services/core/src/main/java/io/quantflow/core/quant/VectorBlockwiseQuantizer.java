@@ -23,12 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
  * code, which defines their result.
  */
 public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
-    /**
-     * The float species: the machine's preferred one, or narrower when the system property
-     * {@code quantflow.vector.bits} asks (tests run the 256-bit code paths on 512-bit machines).
-     * It must be a constant for the JIT to compile vector operations, hence static.
-     */
-    private static final VectorSpecies<Float> F = species(Integer.getInteger("quantflow.vector.bits", 0));
+    /** The float species of every vector path ({@link VectorLanes}); a constant, for the JIT to compile vector operations. */
+    private static final VectorSpecies<Float> F = VectorLanes.FLOAT;
     private static final int L = F.length();
     /** Int lanes of the float vectors' shape: codes as table indexes. */
     private static final VectorSpecies<Integer> INDEX = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
@@ -125,19 +121,6 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             t[i] = sixteen[i % CodeBuckets.SIZE];
         }
         return IntVector.fromArray(I, t, 0);
-    }
-
-    private static VectorSpecies<Float> species(int bits) {
-        VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
-        if (bits <= 0 || bits >= preferred.vectorBitSize()) {
-            return preferred;
-        }
-        return FloatVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, bits)));
-    }
-
-    /** The float species in use (for other vector code, which must select it the same way). */
-    static VectorSpecies<Float> species() {
-        return F;
     }
 
     /** Lanes of the float vectors in use. */

@@ -12,12 +12,16 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link DoubleQuantizer} has seen that the incubator module is present.
  */
 final class VectorDynamicMap {
-    private static final VectorSpecies<Float> F = VectorBlockwiseQuantizer.species();
+    private static final VectorSpecies<Float> F = VectorLanes.FLOAT;
     private static final VectorSpecies<Integer> I = F.withLanes(int.class);
     private static final int L = F.length();
     private static final ThreadLocal<int[]> INDEX = ThreadLocal.withInitial(() -> new int[L]);
 
     private VectorDynamicMap() {
+    }
+
+    static String name() {
+        return "vector-" + F.vectorBitSize();
     }
 
     /** {@code codes[at + i] = DynamicMap.encode((values[start + i] - offset) * inv)} for i in [0, len). */

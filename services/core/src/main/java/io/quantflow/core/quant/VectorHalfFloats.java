@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * scalar code. Only referenced once {@link HalfFloats} has seen that the incubator module is present.
  */
 final class VectorHalfFloats {
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = VectorLanes.FLOAT.withLanes(int.class);
     private static final int L = I.length();
     /** Half the bits of {@link #I}: L bf16 values, as bytes and as 16-bit lanes. */
     private static final VectorShape HALF = VectorShape.forBitSize(L * 16);

@@ -55,7 +55,7 @@ class HalfFloatsTest {
     @Test
     void decodeUsesTheVectorPathWhereTheQuantizerDoes() {
         String decoder = HalfFloats.bf16DecoderName();
-        if (Quantizers.fallbackReason() == null) {
+        if (VectorizationProvider.get().vector()) {
             assertTrue(decoder.startsWith("vector-"), decoder);
         } else {
             assertEquals("scalar", decoder);
