@@ -1,6 +1,5 @@
 package io.quantflow.core.quant;
 
-import io.quantflow.core.safetensors.Shapes;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -35,16 +34,17 @@ import java.util.TreeMap;
  * {@code W.nested_absmax} is, as bitsandbytes' {@code QuantState.from_dict} decides it.
  *
  * @param name           the weight's tensor name, e.g. {@code model.layers.0.mlp.down_proj.weight}
- * @param dtype          the dtype the weight dequantizes to (the model's, from the JSON)
- * @param shape          the logical shape of the weight (not the packed tensor's)
- * @param nestedOffset   the double-quant offset from the JSON, as a float32; 0 without double quantization
+ * @param state          the quant state read from the JSON: quant type, blocksize, the dtype the weight
+ *                       dequantizes to (the model's), the logical shape of the weight (not the packed
+ *                       tensor's), double quantization and its offset as a float32 (0 without);
+ *                       {@link QuantState#toJson()} writes it back
  * @param packed         {@code W}: the codes, two a byte, first element in the high nibble. Its dtype
  *                       is normally U8; other storage dtypes ({@code bnb_4bit_quant_storage}) hold the
  *                       same bytes and are accepted
  * @param nestedAbsmax   null without double quantization; so is {@code nestedQuantMap}
+ * @param quantState     the tensor holding the quant-state JSON
  */
-public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dtype, long[] shape, boolean doubleQuant,
-                            float nestedOffset, TensorInfo packed, TensorInfo absmax, TensorInfo quantMap,
+public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, TensorInfo absmax, TensorInfo quantMap,
                             TensorInfo nestedAbsmax, TensorInfo nestedQuantMap, TensorInfo quantState) {
 
     /** The tensor-name infix that marks a quant state: {@code W.quant_state.bitsandbytes__nf4}. */
@@ -63,33 +63,46 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
             .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
             .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
-    public Bnb4bitWeight {
-        shape = shape.clone();
+    public QuantType type() {
+        return state.type();
     }
 
-    @Override
+    public int blocksize() {
+        return state.blocksize();
+    }
+
+    /** The dtype the weight dequantizes to (the model's). */
+    public DType dtype() {
+        return state.dtype();
+    }
+
+    /** The logical shape of the weight (not the packed tensor's). */
     public long[] shape() {
-        return shape.clone();
+        return state.shape();
+    }
+
+    public boolean doubleQuant() {
+        return state.doubleQuant();
+    }
+
+    /** The double-quant offset from the JSON, as a float32; 0 without double quantization. */
+    public float nestedOffset() {
+        return state.nestedOffset();
     }
 
     /** Number of values of the weight (the product of its shape). */
     public long elements() {
-        return Shapes.elements(shape);
+        return state.elements();
     }
 
     /** Number of absmax blocks: {@code ceil(elements / blocksize)}. */
     public int blocks() {
-        return (int) ((elements() + blocksize - 1) / blocksize);
+        return (int) ((elements() + blocksize() - 1) / blocksize());
     }
 
     /** Number of nested absmax values with double quantization: {@code ceil(blocks / 256)}; 0 without. */
     public int nestedBlocks() {
-        return doubleQuant ? (blocks() + NESTED_BLOCKSIZE - 1) / NESTED_BLOCKSIZE : 0;
-    }
-
-    /** The quant state this weight was read from, as {@link QuantState} writes it back. */
-    public QuantState state() {
-        return new QuantState(type, blocksize, dtype, shape, doubleQuant, nestedOffset);
+        return doubleQuant() ? (blocks() + NESTED_BLOCKSIZE - 1) / NESTED_BLOCKSIZE : 0;
     }
 
     /**
@@ -233,7 +246,7 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
             throw bad(f, weight, "quant state has nested fields but there is no " + weight + ".nested_absmax");
         }
         checkQuantMap(f, weight, type, quantMap);
-        return new Bnb4bitWeight(weight, type, blocksize, dtype, shape, dq, offset, packed, absmax, quantMap,
+        return new Bnb4bitWeight(weight, new QuantState(type, blocksize, dtype, shape, dq, offset), packed, absmax, quantMap,
                 nestedAbsmax, nestedQuantMap, state);
     }
 
@@ -345,22 +358,7 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
     }
 
     @Override
-    public boolean equals(Object o) {
-        return o instanceof Bnb4bitWeight w && name.equals(w.name) && type == w.type && blocksize == w.blocksize
-                && dtype == w.dtype && Arrays.equals(shape, w.shape) && doubleQuant == w.doubleQuant
-                && Float.floatToIntBits(nestedOffset) == Float.floatToIntBits(w.nestedOffset)
-                && packed.equals(w.packed) && absmax.equals(w.absmax) && quantMap.equals(w.quantMap)
-                && java.util.Objects.equals(nestedAbsmax, w.nestedAbsmax)
-                && java.util.Objects.equals(nestedQuantMap, w.nestedQuantMap) && quantState.equals(w.quantState);
-    }
-
-    @Override
-    public int hashCode() {
-        return name.hashCode() * 31 + Arrays.hashCode(shape);
-    }
-
-    @Override
     public String toString() {
-        return name + " " + type.id() + " bs" + blocksize + (doubleQuant ? " dq" : "") + " " + dtype + Arrays.toString(shape);
+        return name + " " + state;
     }
 }

@@ -2,8 +2,10 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.json.PythonJson;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.safetensors.Shapes;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * The quant-state JSON bitsandbytes stores beside each 4-bit weight (tensor
@@ -20,6 +22,34 @@ public record QuantState(QuantType type, int blocksize, DType dtype, long[] shap
 
     public QuantState {
         shape = shape.clone();
+    }
+
+    @Override
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /** Number of values of the weight (the product of its shape). */
+    public long elements() {
+        return Shapes.elements(shape);
+    }
+
+    /** Equal fields, the shape by its values and the offset by its bits (as a record compares a float). */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof QuantState s && type == s.type && blocksize == s.blocksize && dtype == s.dtype
+                && Arrays.equals(shape, s.shape) && doubleQuant == s.doubleQuant
+                && Float.compare(nestedOffset, s.nestedOffset) == 0;
+    }
+
+    @Override
+    public int hashCode() {
+        return ((type.hashCode() * 31 + blocksize) * 31 + dtype.hashCode()) * 31 + Arrays.hashCode(shape);
+    }
+
+    @Override
+    public String toString() {
+        return type.id() + " bs" + blocksize + (doubleQuant ? " dq" : "") + " " + dtype + Arrays.toString(shape);
     }
 
     public byte[] toJson() {
