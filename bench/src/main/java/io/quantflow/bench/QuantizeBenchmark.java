@@ -124,6 +124,9 @@ public class QuantizeBenchmark {
         /** {@code on}: also measure the error as the converter does for the manifest (error sums while quantizing, then the absmax outliers). */
         @Param({"off", "on"})
         public String errors;
+        /** TEMPORARY: {@code legacy} times the benchmark-only copy of the vector quantizer before its reshape, in the same run. */
+        @Param("current")
+        public String shape;
 
         public ChunkedQuantizer quantizer;
         public float[] absmax;
@@ -133,7 +136,8 @@ public class QuantizeBenchmark {
             QuantType quantType = QuantType.parse(type);
             BlockwiseQuantizer q = switch (impl) {
                 case "scalar" -> Quantizers.scalar(quantType);
-                case "vector", "fused" -> new VectorBlockwiseQuantizer(quantType);
+                case "vector", "fused" -> "legacy".equals(shape)
+                        ? new io.quantflow.core.quant.LegacyVectorBlockwiseQuantizer(quantType) : new VectorBlockwiseQuantizer(quantType);
                 default -> throw new IllegalArgumentException("impl is scalar, vector or fused, not " + impl);
             };
             int n = "all".equals(threads) ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(threads);

@@ -17,18 +17,24 @@ import java.util.Objects;
 /**
  * The Vector API fast path. Per block: a lane-wise max of |x|, the scalar IEEE reciprocal, then each
  * lane's code from the thresholds it exceeds (the same comparisons as the decision tree, so the same
- * codes): with 16 lanes or more by the {@link CodeBuckets bucket lookup}, packed in registers; narrower,
- * by binary search over a table held in one vector where it fits (16 lanes for nf4, 8 for fp4), else
- * as the sum of the {@link QuantType#steps() steps} of every threshold passed, then narrowed to bytes
- * and packed two to a byte with shifts.
+ * codes): by binary search over a table held in one vector where it fits (16 lanes for nf4, 8 for
+ * fp4), else as the sum of the {@link QuantType#steps() steps} of every threshold passed; then
+ * narrowed to bytes and packed two to a byte with shifts.
  *
- * <p>The four entry points (float32 or bf16 values, measured or not) share one block walk
- * ({@link #run}): blocks go in batches of {@value #BATCH_BLOCKS}; a first pass takes each whole block's
- * largest |x| (and, measuring, its 16-value dequantization table), then {@link #batch} runs the one
- * vector loop over the blocks it takes, bf16 values decoded in registers. Blocks that hold a NaN (the
- * lane-wise max is NaN), blocks shorter than the blocksize (the last one of a tensor) and blocksizes
- * that are not a multiple of twice the vector length go through the scalar code, which defines their
- * result; so do the rare whole blocks the loop does not take ({@link #otherBlock}).
+ * <p>Blocks that hold a NaN (the lane-wise max is NaN), blocks shorter than the blocksize (the last
+ * one of a tensor) and blocksizes that are not a multiple of the vector length go through the scalar
+ * code, which defines their result.
+ *
+ * <p><b>Why each entry point keeps a block walk of its own, and the measured loop is written three
+ * times</b> (float32 by bucket lookup, float32 by threshold search, bf16 decoded in registers): one walk
+ * for all four entry points with one loop (the source and the measuring as flags) was tried and timed
+ * against this shape in the same JMH run (bench/results/vector-quantizer-shape-2026-12-03.md). At
+ * blocksize 64 a block is 4 vector steps, so every test and load a block adds shows: a first pass over a
+ * batch of blocks for their maxima cost the float32 paths a quarter more time, and with the maxima and
+ * tables in the walk C2 ran out of its inlining node budget ({@code NodeCountInliningCutoff}) and boxed
+ * the measured loop's vectors (several times slower). C2 specialises a loop only by constants it can
+ * see, so each entry point's walk keeps its loop straight. What is shared is what is not in a loop:
+ * the destination region of the measured walks ({@link Dest}), one per-thread {@link Scratch}, the block helpers.
  */
 public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     /** The float species of every vector path ({@link VectorLanes}); a constant, for the JIT to compile vector operations. */
@@ -46,23 +52,9 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     /** The bytes of L bf16 values (half the bits of {@link #F}). */
     private static final VectorSpecies<Byte> BF16_BYTES = ByteVector.SPECIES_PREFERRED.withShape(
             VectorShape.forBitSize(Math.max(64, L * 16)));
-    /** Whether codes come from the bucket lookup (16 lanes or more); a constant, so the JIT keeps one of the two ways. */
-    private static final boolean BUCKETS = L >= CodeBuckets.SIZE;
-    /** L/2 bytes: the packed codes of one float vector (bucket path only). */
-    private static final VectorSpecies<Byte> PACKED_BYTES = BUCKETS
+    /** L/2 bytes: the packed codes of one float vector (bucket path only, L >= 16). */
+    private static final VectorSpecies<Byte> PACKED_BYTES = L >= CodeBuckets.SIZE
             ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 4)) : null;
-    /** Narrower than 8 lanes the 16-value table takes four permutes: the reference measures as fast. */
-    private static final boolean MEASURE_IN_REGISTERS = L >= 8;
-    /** Measured blocks whose lane sums are added in float before they are added up in double. */
-    static final int GROUP_BLOCKS = 16;
-    /** Blocks per pass of {@link #maxima}, {@link #tables} and {@link #batch}. */
-    private static final int BATCH_BLOCKS = 64;
-    /** The largest blocksize the vector loop takes. */
-    private static final int MAX_VECTOR_BLOCK = 4096;
-    /** Ints of one block's dequantization table: the 16 code values, {@code L} lanes a part. */
-    private static final int TABLE = Math.max(CodeBuckets.SIZE, L);
-    /** In {@link Scratch#maxBits}: a block the vector loop does not take whatever its values (a NaN's bits). */
-    private static final int NOT_VECTOR = 0x7FFFFFFF;
 
     private final QuantType type;
     private final float[] thresholds;
@@ -71,6 +63,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private final FloatVector searchTable;
     /** fp4: code of each count of thresholds exceeded. */
     private final FloatVector countToCode;
+    /** Measured blocks whose lane sums are added in float before they are added up in double. */
+    static final int GROUP_BLOCKS = 16;
     /** The 16 code values, {@code L} lanes a part (one part with 16 lanes or more, two with 8). */
     private final FloatVector[] codebookParts;
     /** The bucket lookup ({@link CodeBuckets}) as vectors, when it fits (16 lanes or more); else null. */
@@ -81,34 +75,40 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private final IntVector bucketStep;
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
 
-    /** Where a call's values come from: float32 values from {@code floats[off]}, or little-endian bf16 bytes from {@code bf16[off]}. */
-    private record Source(float[] floats, byte[] bf16, int off) {
-    }
-
-    /** Where a call's output goes: packed codes from {@code packed[packedOff]}, block absmax values from {@code absmax[absmaxOff]}. */
+    /**
+     * Where a call's output goes: packed codes from {@code packed[packedOff]}, block absmax values from
+     * {@code absmax[absmaxOff]}. Block {@code b}'s codes start at {@link #packedAt}, its absmax is at {@link #absmaxAt}.
+     */
     private record Dest(byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
+        int packedAt(int b, int blocksize) {
+            return packedOff + b * blocksize / 2;
+        }
+
+        int absmaxAt(int b) {
+            return absmaxOff + b;
+        }
     }
 
-    /** A thread's working arrays. */
+    /** A thread's working arrays, looked up once per call. */
     private static final class Scratch {
-        /** The batch's blocks' largest |x| as float32 bits, or {@link #NOT_VECTOR}. */
-        final int[] maxBits = new int[BATCH_BLOCKS];
-        /** The batch's blocks' dequantization tables (measured calls), {@link #TABLE} ints a block. */
-        final int[] tables = new int[BATCH_BLOCKS * TABLE];
-        /** Largest error, group's squared errors, group's squared values: {@code L} lanes each, carried between batches. */
-        final float[] sums = new float[3 * L];
         /** Codes of one block before packing (threshold-search path). */
-        final byte[] codes = new byte[MAX_VECTOR_BLOCK + 64];
+        final byte[] codes = new byte[4096 + 64];
         /** One part of a dequantization table, value by value. */
-        final float[] table = new float[TABLE];
-        /** A bf16 block decoded for the scalar code (grown for larger blocksizes). */
-        float[] block = new float[MAX_VECTOR_BLOCK];
+        final float[] table = new float[Math.max(16, L)];
+        /** A measured bf16 batch's blocks' largest |x| as 16-bit patterns ({@link #bf16Tables}). */
+        final int[] maxBits = new int[BATCH_BLOCKS];
+        /** A measured bf16 batch's blocks' dequantization tables, {@code L} ints a block ({@link #bf16Tables}). */
+        final int[] tables = new int[BATCH_BLOCKS * L];
+        /** A measured bf16 call's running sums between batches: largest error, group's squared errors and values, {@code L} lanes each. */
+        final float[] sums = new float[3 * L];
+        /** Decoded bf16 values: a block the vector code does not take, or a whole call (grown on demand). */
+        private float[] decoded = new float[4096];
 
-        float[] block(int len) {
-            if (block.length < len) {
-                block = new float[len];
+        float[] decoded(int n) {
+            if (decoded.length < n) {
+                decoded = new float[n];
             }
-            return block;
+            return decoded;
         }
     }
 
@@ -146,7 +146,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             searchTable = null;
             countToCode = null;
         }
-        if (BUCKETS) {
+        if (L >= CodeBuckets.SIZE) {
             buckets = CodeBuckets.of(type);
             bucketBase = table(buckets.baseBits());
             bucketT1 = table(buckets.t1Bits());
@@ -177,7 +177,43 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize,
                          byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
-        run(new Source(src, null, srcOff), n, blocksize, new Dest(packed, packedOff, absmax, absmaxOff), null, null);
+        int blocks = (n + blocksize - 1) / blocksize;
+        boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
+        for (int b = 0; b < blocks; b++) {
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + start;
+            int out = packedOff + start / 2;
+            if (!vectorBlocks || len != blocksize) {
+                absmax[absmaxOff + b] = scalarBlock(src, off, len, packed, out);
+                continue;
+            }
+            // |x| as bits: for non-negative floats the integer order is the float order, and a bit
+            // pattern above +Inf's is a NaN (which sends the block to the scalar code)
+            IntVector m = FloatVector.fromArray(F, src, off).reinterpretAsInts().and(0x7FFFFFFF);
+            for (int j = L; j < blocksize; j += L) {
+                m = m.max(FloatVector.fromArray(F, src, off + j).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            int maxBits = m.reduceLanes(VectorOperators.MAX);
+            if (maxBits > 0x7F800000) {
+                absmax[absmaxOff + b] = scalarBlock(src, off, len, packed, out);
+                continue;
+            }
+            float amax = Float.intBitsToFloat(maxBits);
+            absmax[absmaxOff + b] = amax;
+            float inv = 1.0f / amax;
+            if (buckets != null && inv > 0f && inv < Float.POSITIVE_INFINITY) {
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+                    packInto(bucketCodes(x), packed, out + j / 2);
+                }
+            } else {
+                // rare with the bucket lookup (a zero or infinite reciprocal): the scratch is looked up here, since
+                // one more reference live across this loop (the scratch's, or the walk in a method of its own
+                // taking it) cost the float path 15% at blocksize 64
+                searchBlock(src, off, blocksize, inv, packed, out, scratch.get().codes);
+            }
+        }
     }
 
     /**
@@ -189,255 +225,46 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantizeBf16(byte[] src, int srcOff, int n, int blocksize,
                              byte[] packed, int packedOff, float[] absmax, int absmaxOff) {
-        run(new Source(null, src, srcOff), n, blocksize, new Dest(packed, packedOff, absmax, absmaxOff), null, null);
-    }
-
-    /**
-     * Quantizes and measures in one pass: each vector of values gets its codes as {@link #quantize} gives
-     * them and is dequantized from a per-block table of the 16 possible values ({@code code value x absmax}
-     * rounded to {@code dtype}) with one permute (two and a blend with 8 lanes); the squares of the error
-     * and of the value, both divided by the block's absmax (so that they neither overflow nor underflow),
-     * and the largest error are accumulated lane-wise; each block's lane sums are multiplied by absmax^2
-     * and added lane-wise over {@link #GROUP_BLOCKS} blocks, whose lanes are then added and the result
-     * added in double. Blocks with an absmax outside [2^-24, 2^24], and all blocks below 8 lanes, are
-     * measured by the reference. See {@link QuantErrors} for how far these sums may differ from the reference's.
-     */
-    @Override
-    public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
-                         float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
-        run(new Source(src, null, srcOff), n, blocksize, new Dest(packed, packedOff, absmax, absmaxOff),
-                Objects.requireNonNull(dtype), Objects.requireNonNull(errors));
-    }
-
-    /**
-     * Fused decode, quantize and measure: {@code n} little-endian bf16 values from {@code src[srcOff..]},
-     * quantized and measured as {@link #quantize(float[], int, int, int, byte[], int, float[], int, DType, ErrorSums)}
-     * does for their float32 values, with the same bytes and the same sums: the same walk, the same blocks
-     * measured in registers (decoded there) and in the same groups; the others are decoded into a block
-     * buffer and go the way the float path sends them.
-     */
-    @Override
-    public void quantizeBf16(byte[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
-                             float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
-        run(new Source(null, src, srcOff), n, blocksize, new Dest(packed, packedOff, absmax, absmaxOff),
-                Objects.requireNonNull(dtype), Objects.requireNonNull(errors));
-    }
-
-    /** The block walk of every entry point; {@code errors} null for the calls that do not measure. */
-    private void run(Source src, int n, int blocksize, Dest dst, DType dtype, ErrorSums errors) {
-        Scratch s = scratch.get();
-        boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= MAX_VECTOR_BLOCK;
         int blocks = (n + blocksize - 1) / blocksize;
-        Arrays.fill(s.sums, 0f);
-        int grouped = 0;
-        for (int b0 = 0; b0 < blocks; b0 += BATCH_BLOCKS) {
-            int count = Math.min(BATCH_BLOCKS, blocks - b0);
-            maxima(src, n, blocksize, vectorBlocks, b0, count, s.maxBits);
-            if (errors != null) {
-                tables(count, dtype, s);
-            }
-            grouped = batch(src, n, blocksize, b0, count, dst, dtype, errors, s, grouped);
-        }
-        if (errors != null) {
-            errors.add((long) grouped * blocksize, FloatVector.fromArray(F, s.sums, L).reduceLanes(VectorOperators.ADD),
-                    FloatVector.fromArray(F, s.sums, 2 * L).reduceLanes(VectorOperators.ADD),
-                    FloatVector.fromArray(F, s.sums, 0).reduceLanes(VectorOperators.MAX));
-        }
-    }
-
-    /**
-     * For blocks {@code [b0, b0 + count)}: the largest |x| of each whole block as float32 bits into
-     * {@code maxBits[k]} (a bit pattern above +Inf's is a NaN, which the block holds), or
-     * {@link #NOT_VECTOR} for the short last block and for blocksizes the vector loop does not take.
-     */
-    private static void maxima(Source src, int n, int blocksize, boolean vectorBlocks, int b0, int count, int[] maxBits) {
-        for (int k = 0; k < count; k++) {
-            int start = (b0 + k) * blocksize;
-            if (!vectorBlocks || n - start < blocksize) {
-                maxBits[k] = NOT_VECTOR;
-            } else if (src.bf16() != null) {
-                maxBits[k] = bf16MaxBits(src.bf16(), src.off() + 2 * start, blocksize) << 16;
-            } else {
-                maxBits[k] = floatMaxBits(src.floats(), src.off() + start, blocksize);
-            }
-        }
-    }
-
-    /** |x| as bits: for non-negative floats the integer order is the float order. */
-    private static int floatMaxBits(float[] src, int off, int len) {
-        IntVector m = FloatVector.fromArray(F, src, off).reinterpretAsInts().and(0x7FFFFFFF);
-        for (int j = L; j < len; j += L) {
-            m = m.max(FloatVector.fromArray(F, src, off + j).reinterpretAsInts().and(0x7FFFFFFF));
-        }
-        return m.reduceLanes(VectorOperators.MAX);
-    }
-
-    /** 2L bf16 values per load, |x| as 16-bit patterns (all non-negative as shorts). */
-    private static int bf16MaxBits(byte[] src, int off, int len) {
-        ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
-        for (int j = 2 * L; j < len; j += 2 * L) {
-            m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
-        }
-        return m.reduceLanes(VectorOperators.MAX);
-    }
-
-    /** Whether the vector loop measures a block of this absmax: finite, within [2^-24, 2^24] (its squares scaled by 1/absmax stay normal). */
-    private static boolean measuredInRegisters(int maxBits, float amax) {
-        return MEASURE_IN_REGISTERS && maxBits <= 0x7F800000 && amax >= 0x1p-24f && amax <= 0x1p24f;
-    }
-
-    /** Whether the vector loop gives the codes of a block of this absmax without measuring: finite, and a reciprocal the bucket lookup takes. */
-    private static boolean codedInRegisters(int maxBits, float inv) {
-        return maxBits <= 0x7F800000 && (!BUCKETS || inv > 0f && inv < Float.POSITIVE_INFINITY);
-    }
-
-    /**
-     * For the blocks of a measured batch the vector loop measures: the 16-value dequantization table into
-     * {@code tables[k * TABLE ..]}: code value x absmax in float32, rounded to {@code dtype} as
-     * {@link DtypeEncoding#round(DType, float)} does (bf16 lane-wise, the values being finite).
-     */
-    private void tables(int count, DType dtype, Scratch s) {
-        for (int k = 0; k < count; k++) {
-            int maxBits = s.maxBits[k];
-            float amax = Float.intBitsToFloat(maxBits);
-            if (!measuredInRegisters(maxBits, amax)) {
-                continue;
-            }
-            for (int p = 0; p < codebookParts.length; p++) {
-                IntVector table = codebookParts[p].mul(amax).reinterpretAsInts();
-                if (dtype == DType.BF16) {
-                    // round to nearest even bf16 (the values are finite): DtypeEncoding.bf16Bits lane-wise
-                    table = table.add(table.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
-                } else if (dtype != DType.F32) {
-                    table = FloatVector.fromArray(F, scalarTable(p, amax, dtype, s.table), 0).reinterpretAsInts();
-                }
-                table.intoArray(s.tables, k * TABLE + p * L);
-            }
-        }
-    }
-
-    /**
-     * Blocks {@code [b0, b0 + count)}, their maxima (and, measuring, tables) from the first pass: the one
-     * vector loop for the blocks it takes, {@link #otherBlock} for the rest. Measuring, the running sums
-     * (largest error, group's squared errors, group's squared values) come from and go back to
-     * {@code s.sums}, and the blocks in the current group are given and returned.
-     *
-     * <p>Kept apart from the first pass and the thread-local lookup, and with the rare blocks in a method of
-     * their own: in one method they took C2 past its node budget for inlining, which left vector operations
-     * in the loop as calls boxing their results (several times slower). For the same reason every vector
-     * here is defined on every path (a vector merged with a null is boxed).
-     */
-    private int batch(Source src, int n, int blocksize, int b0, int count, Dest dst, DType dtype, ErrorSums errors,
-                      Scratch s, int grouped) {
-        boolean measure = errors != null;
-        float[] floats = src.floats();
-        byte[] bf16 = src.bf16();
-        boolean isBf16 = bf16 != null;
-        byte[] packed = dst.packed();
-        byte[] codes = s.codes;
-        int[] tables = s.tables;
-        FloatVector maxError = FloatVector.fromArray(F, s.sums, 0);
-        FloatVector groupError = FloatVector.fromArray(F, s.sums, L);
-        FloatVector groupValue = FloatVector.fromArray(F, s.sums, 2 * L);
-        for (int k = 0; k < count; k++) {
-            int b = b0 + k;
+        boolean vectorBlocks = buckets != null && blocksize % (2 * L) == 0 && blocksize <= 4096;
+        float[] tmp = scratch.get().decoded(Math.min(blocksize, n));
+        for (int b = 0; b < blocks; b++) {
             int start = b * blocksize;
-            int maxBits = s.maxBits[k];
-            float amax = Float.intBitsToFloat(maxBits);
-            float inv = 1.0f / amax;
-            if (measure ? !measuredInRegisters(maxBits, amax) : !codedInRegisters(maxBits, inv)) {
-                otherBlock(src, start, Math.min(blocksize, n - start), blocksize, maxBits, dst, b, dtype, errors, s);
-                continue;
-            }
-            dst.absmax()[dst.absmaxOff() + b] = amax;
-            int at = isBf16 ? src.off() + 2 * start : src.off() + start;
-            int out = dst.packedOff() + start / 2;
-            // the block's table (loaded whatever the call: junk when not measuring, and then unused)
-            IntVector table = IntVector.fromArray(I, tables, k * TABLE);
-            FloatVector t0 = table.reinterpretAsFloats();
-            FloatVector t1 = L >= 16 ? t0 : IntVector.fromArray(I, tables, k * TABLE + L).reinterpretAsFloats();
-            FloatVector squaredError = FloatVector.zero(F);
-            FloatVector squaredValue = FloatVector.zero(F);
-            for (int j = 0; j < blocksize; j += L) {
-                FloatVector x = isBf16 ? bf16Vector(bf16, at + 2 * j) : FloatVector.fromArray(F, floats, at + j);
-                FloatVector scaled = x.mul(inv);
-                FloatVector code;
-                if (BUCKETS) {
-                    code = bucketCodes(scaled);
-                    packInto(code, packed, out + j / 2);
-                } else {
-                    code = codesOf(scaled);
-                    code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(codes, j);
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + 2 * start;
+            int out = packedOff + start / 2;
+            if (vectorBlocks && len == blocksize) {
+                // 2L bf16 values per load, |x| as 16-bit patterns (all non-negative as shorts)
+                ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
+                for (int j = 2 * L; j < blocksize; j += 2 * L) {
+                    m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
                 }
-                if (measure) {
-                    FloatVector d = (BUCKETS ? bucketLookup(code, table) : lookup(code, t0, t1)).sub(x);
-                    FloatVector dScaled = d.mul(inv);
-                    squaredError = dScaled.fma(dScaled, squaredError);
-                    squaredValue = scaled.fma(scaled, squaredValue);
-                    maxError = maxError.max(d.abs());
+                int maxBits = m.reduceLanes(VectorOperators.MAX);
+                if (maxBits <= 0x7F80) {
+                    float amax = Float.intBitsToFloat(maxBits << 16);
+                    float inv = 1.0f / amax;
+                    if (inv > 0f && inv < Float.POSITIVE_INFINITY) {
+                        absmax[absmaxOff + b] = amax;
+                        for (int j = 0; j < blocksize; j += L) {
+                            ShortVector bf16 = ByteVector.fromArray(BF16_BYTES, src, off + 2 * j).reinterpretAsShorts();
+                            FloatVector x = ((IntVector) bf16.convertShape(VectorOperators.S2I, I, 0))
+                                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                            packInto(bucketCodes(x.mul(inv)), packed, out + j / 2);
+                        }
+                        continue;
+                    }
                 }
             }
-            if (!BUCKETS) {
-                pack(codes, blocksize, packed, out);
-            }
-            if (measure) {
-                FloatVector scale = FloatVector.broadcast(F, amax * amax);
-                groupError = squaredError.fma(scale, groupError);
-                groupValue = squaredValue.fma(scale, groupValue);
-                if (++grouped == GROUP_BLOCKS) {
-                    errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
-                            groupValue.reduceLanes(VectorOperators.ADD), 0f);
-                    groupError = FloatVector.zero(F);
-                    groupValue = FloatVector.zero(F);
-                    grouped = 0;
-                }
-            }
-        }
-        maxError.intoArray(s.sums, 0);
-        groupError.intoArray(s.sums, L);
-        groupValue.intoArray(s.sums, 2 * L);
-        return grouped;
-    }
-
-    /**
-     * A block the vector loop does not take, as float32 values (a bf16 block decoded into the scratch
-     * block): the short last block, a block holding a NaN and blocksizes the loop does not take by the
-     * scalar reference; a whole block with a finite absmax (a zero or infinite reciprocal, or an absmax the
-     * loop does not measure) by the threshold search. Measuring, the reference measures it.
-     */
-    private void otherBlock(Source src, int start, int len, int blocksize, int maxBits, Dest dst, int b, DType dtype,
-                            ErrorSums errors, Scratch s) {
-        float[] x;
-        int xOff;
-        if (src.bf16() != null) {
-            x = s.block(len);
-            xOff = 0;
-            HalfFloats.decodeBf16Scalar(src.bf16(), src.off() + 2 * start, len, x, 0);
-        } else {
-            x = src.floats();
-            xOff = src.off() + start;
-        }
-        int out = dst.packedOff() + start / 2;
-        int at = dst.absmaxOff() + b;
-        float amax;
-        if (maxBits > 0x7F800000) {
-            amax = ScalarBlockwiseQuantizer.blockAbsmax(x, xOff, len);
-            dst.absmax()[at] = amax;
-            ScalarBlockwiseQuantizer.quantizeBlock(type, x, xOff, len, 1.0f / amax, dst.packed(), out);
-        } else {
-            amax = Float.intBitsToFloat(maxBits);
-            dst.absmax()[at] = amax;
-            searchBlock(x, xOff, blocksize, 1.0f / amax, dst.packed(), out, s.codes);
-        }
-        if (errors != null) {
-            QuantErrors.measure(x, xOff, len, blocksize, dst.packed(), out, dst.absmax(), at, type, dtype, errors);
+            HalfFloats.decodeBf16Scalar(src, off, len, tmp, 0);
+            quantize(tmp, 0, len, blocksize, packed, out, absmax, absmaxOff + b);
         }
     }
 
-    /** L bf16 values from {@code src[at..]} as float32: each 16-bit pattern shifted into the upper half. */
-    private static FloatVector bf16Vector(byte[] src, int at) {
-        ShortVector bf16 = ByteVector.fromArray(BF16_BYTES, src, at).reinterpretAsShorts();
-        return ((IntVector) bf16.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    /** The scalar reference for one block; returns its absmax. */
+    private float scalarBlock(float[] src, int off, int len, byte[] packed, int out) {
+        float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
+        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, out);
+        return amax;
     }
 
     /** One whole block by threshold search or counting, narrowed into {@code codes} and packed. */
@@ -482,16 +309,325 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         bytes.convertShape(VectorOperators.L2B, PACKED_BYTES, 0).reinterpretAsBytes().intoArray(packed, at);
     }
 
+    /**
+     * Quantizes and measures in one pass: each vector of values gets its codes as {@link #quantize} gives
+     * them (by the bucket lookup, packed in registers, with 16 lanes or more; else by threshold search) and is
+     * dequantized from a per-block table of the 16 possible values ({@code code value x absmax}
+     * rounded to {@code dtype}) with one permute; the squares of the error and of the value, both
+     * divided by the block's absmax (so that they neither overflow nor underflow), and the largest
+     * error are accumulated lane-wise; each block's lane sums are multiplied by absmax^2 and added
+     * lane-wise over {@link #GROUP_BLOCKS} blocks, whose lanes are then added and the result added in
+     * double. See {@link QuantErrors} for how far these sums may differ from the reference's.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                         float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
+        runMeasured(src, srcOff, n, blocksize, new Dest(packed, packedOff, absmax, absmaxOff), Objects.requireNonNull(dtype),
+                Objects.requireNonNull(errors), scratch.get());
+    }
+
+    /** The walk of the measured {@link #quantize(float[], int, int, int, byte[], int, float[], int, DType, ErrorSums)}. */
+    private void runMeasured(float[] src, int srcOff, int n, int blocksize, Dest dst, DType dtype, ErrorSums errors, Scratch s) {
+        byte[] packed = dst.packed();
+        int packedOff = dst.packedOff();
+        float[] absmax = dst.absmax();
+        int absmaxOff = dst.absmaxOff();
+        int blocks = (n + blocksize - 1) / blocksize;
+        boolean vectorBlocks = blocksize % (2 * L) == 0 && blocksize <= 4096;
+        byte[] tmp = s.codes;
+        FloatVector maxError = FloatVector.zero(F);
+        // measured blocks' sums, times absmax^2, lane by lane; added up every GROUP_BLOCKS blocks
+        FloatVector groupError = FloatVector.zero(F);
+        FloatVector groupValue = FloatVector.zero(F);
+        int grouped = 0;
+        for (int b = 0; b < blocks; b++) {
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + start;
+            if (!vectorBlocks || len != blocksize) {
+                measuredScalarBlock(src, off, len, blocksize, dst, b, dtype, errors);
+                continue;
+            }
+            // |x| as bits, as quantize takes it: a pattern above +Inf's is a NaN
+            IntVector m = FloatVector.fromArray(F, src, off).reinterpretAsInts().and(0x7FFFFFFF);
+            for (int j = L; j < blocksize; j += L) {
+                m = m.max(FloatVector.fromArray(F, src, off + j).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            int maxBits = m.reduceLanes(VectorOperators.MAX);
+            float amax = Float.intBitsToFloat(maxBits);
+            if (maxBits > 0x7F800000) {
+                measuredScalarBlock(src, off, len, blocksize, dst, b, dtype, errors);
+                continue;
+            }
+            absmax[absmaxOff + b] = amax;
+            float inv = 1.0f / amax;
+            // the in-register measure works on x / absmax, whose squares neither overflow nor underflow
+            // here; far outside weights' range (or below 8 lanes) the reference measures the block
+            boolean measureHere = errors != null && L >= 8 && amax >= 0x1p-24f && amax <= 0x1p24f;
+            if (!measureHere) {
+                codesBlock(src, off, blocksize, inv, packed, packedOff + start / 2, tmp);
+                if (errors != null) {
+                    // narrower than 8 lanes the 16-value table takes four permutes: the reference is as fast
+                    QuantErrors.measure(src, off, len, blocksize, packed, packedOff + start / 2, absmax, absmaxOff + b,
+                            type, dtype, errors);
+                }
+                continue;
+            }
+            FloatVector squaredError = FloatVector.zero(F);
+            FloatVector squaredValue = FloatVector.zero(F);
+            if (buckets != null) {
+                // inv is finite and positive here (amax is within [2^-24, 2^24]): the bucket lookup's range
+                // the block's table, written out here rather than called: a call C2 does not inline (the method is
+                // past its inlining node budget) returns a boxed vector, and the loop ran several times slower
+                IntVector table = codebookParts[0].mul(amax).reinterpretAsInts();
+                if (dtype == DType.BF16) {
+                    // round to nearest even bf16 (the values are finite): DtypeEncoding.bf16Bits lane-wise
+                    table = table.add(table.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
+                } else if (dtype != DType.F32) {
+                    table = FloatVector.fromArray(F, scalarTable(0, amax, dtype, s.table), 0).reinterpretAsInts();
+                }
+                int out = packedOff + start / 2;
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j);
+                    FloatVector scaled = x.mul(inv);
+                    FloatVector code = bucketCodes(scaled);
+                    packInto(code, packed, out + j / 2);
+                    FloatVector d = bucketLookup(code, table).sub(x);
+                    FloatVector dScaled = d.mul(inv);
+                    squaredError = dScaled.fma(dScaled, squaredError);
+                    squaredValue = scaled.fma(scaled, squaredValue);
+                    maxError = maxError.max(d.abs());
+                }
+            } else {
+                FloatVector t0 = dequantTable(0, amax, dtype, s.table);
+                FloatVector t1 = L >= 16 ? t0 : dequantTable(1, amax, dtype, s.table);
+                for (int j = 0; j < blocksize; j += L) {
+                    FloatVector x = FloatVector.fromArray(F, src, off + j);
+                    FloatVector scaled = x.mul(inv);
+                    FloatVector code = codesOf(scaled);
+                    code.convertShape(VectorOperators.F2B, CODE_BYTES, 0).reinterpretAsBytes().intoArray(tmp, j);
+                    FloatVector d = lookup(code, t0, t1).sub(x);
+                    FloatVector dScaled = d.mul(inv);
+                    squaredError = dScaled.fma(dScaled, squaredError);
+                    squaredValue = scaled.fma(scaled, squaredValue);
+                    maxError = maxError.max(d.abs());
+                }
+                pack(tmp, blocksize, packed, packedOff + start / 2);
+            }
+            FloatVector scale = FloatVector.broadcast(F, amax * amax);
+            groupError = squaredError.fma(scale, groupError);
+            groupValue = squaredValue.fma(scale, groupValue);
+            if (++grouped == GROUP_BLOCKS) {
+                errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                        groupValue.reduceLanes(VectorOperators.ADD), 0f);
+                groupError = FloatVector.zero(F);
+                groupValue = FloatVector.zero(F);
+                grouped = 0;
+            }
+        }
+        if (errors != null) {
+            errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                    groupValue.reduceLanes(VectorOperators.ADD), maxError.reduceLanes(VectorOperators.MAX));
+        }
+    }
+
+    /** A block the vector code does not take (NaN inside, partial, odd blocksize): the scalar reference's codes and error. */
+    private void measuredScalarBlock(float[] src, int off, int len, int blocksize, Dest dst, int b, DType dtype, ErrorSums errors) {
+        float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
+        dst.absmax()[dst.absmaxAt(b)] = amax;
+        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, dst.packed(), dst.packedAt(b, blocksize));
+        if (errors != null) {
+            QuantErrors.measure(src, off, len, blocksize, dst.packed(), dst.packedAt(b, blocksize), dst.absmax(), dst.absmaxAt(b),
+                    type, dtype, errors);
+        }
+    }
+
+    /**
+     * Fused decode, quantize and measure: {@code n} little-endian bf16 values from {@code src[srcOff..]},
+     * quantized and measured as {@link #quantize(float[], int, int, int, byte[], int, float[], int, DType, ErrorSums)}
+     * does for their float32 values, with the same bytes and the same sums (blocks are grouped alike). Whole
+     * blocks with a finite absmax within [2^-24, 2^24] are decoded in registers; the others (the last, short
+     * block; NaN; absmax outside that range) are decoded into a block buffer and go the way the float path
+     * sends them. Without the bucket lookup (fewer than 16 lanes) or with blocksizes the vector code does not
+     * take, the values are decoded into a buffer first.
+     */
+    @Override
+    public void quantizeBf16(byte[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
+                             float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
+        Objects.requireNonNull(dtype);
+        Objects.requireNonNull(errors);
+        Scratch s = scratch.get();
+        Dest dst = new Dest(packed, packedOff, absmax, absmaxOff);
+        boolean vectorBlocks = buckets != null && blocksize % (2 * L) == 0 && blocksize <= 4096;
+        if (!vectorBlocks) {
+            float[] values = s.decoded(n);
+            HalfFloats.decodeBf16Scalar(src, srcOff, n, values, 0);
+            runMeasured(values, 0, n, blocksize, dst, dtype, errors, s);
+            return;
+        }
+        int blocks = (n + blocksize - 1) / blocksize;
+        float[] acc = s.sums;
+        Arrays.fill(acc, 0f);
+        int grouped = 0;
+        for (int b0 = 0; b0 < blocks; b0 += BATCH_BLOCKS) {
+            int batch = Math.min(BATCH_BLOCKS, blocks - b0);
+            bf16Tables(src, srcOff, n, blocksize, b0, batch, dtype, s);
+            grouped = measuredBf16Batch(src, srcOff, n, blocksize, b0, batch, dst, dtype, errors, s, grouped);
+        }
+        errors.add((long) grouped * blocksize, FloatVector.fromArray(F, acc, L).reduceLanes(VectorOperators.ADD),
+                FloatVector.fromArray(F, acc, 2 * L).reduceLanes(VectorOperators.ADD),
+                FloatVector.fromArray(F, acc, 0).reduceLanes(VectorOperators.MAX));
+    }
+
+    /**
+     * Blocks {@code [b0, b0 + count)} of the measured {@link #quantizeBf16}, their maxima and tables from
+     * {@link #bf16Tables} in {@code s}; the running sums (largest error, group's squared errors, group's squared
+     * values, {@code L} lanes each) in {@code s.sums}, the blocks in the current group given and returned. Kept apart
+     * from the tables and the thread-local lookups: in one method they took C2 past its node budget for
+     * inlining, which left vector operations in the loop as calls boxing their results (several times slower).
+     */
+    private int measuredBf16Batch(byte[] src, int srcOff, int n, int blocksize, int b0, int count, Dest dst,
+                                  DType dtype, ErrorSums errors, Scratch s, int grouped) {
+        byte[] packed = dst.packed();
+        int packedOff = dst.packedOff();
+        float[] absmax = dst.absmax();
+        int absmaxOff = dst.absmaxOff();
+        int[] maxes = s.maxBits;
+        int[] tables = s.tables;
+        float[] acc = s.sums;
+        FloatVector maxError = FloatVector.fromArray(F, acc, 0);
+        FloatVector groupError = FloatVector.fromArray(F, acc, L);
+        FloatVector groupValue = FloatVector.fromArray(F, acc, 2 * L);
+        for (int k = 0; k < count; k++) {
+            int b = b0 + k;
+            int start = b * blocksize;
+            int len = Math.min(blocksize, n - start);
+            int off = srcOff + 2 * start;
+            int out = packedOff + start / 2;
+            int maxBits = maxes[k];
+            float amax = Float.intBitsToFloat(maxBits << 16);
+            if (len != blocksize || maxBits > 0x7F80 || !(amax >= 0x1p-24f && amax <= 0x1p24f)) {
+                oddBf16Block(src, off, len, blocksize, maxBits, dst, b, dtype, errors, s);
+                continue;
+            }
+            absmax[absmaxOff + b] = amax;
+            float inv = 1.0f / amax;
+            IntVector table = IntVector.fromArray(I, tables, k * L);
+            FloatVector squaredError = FloatVector.zero(F);
+            FloatVector squaredValue = FloatVector.zero(F);
+            for (int j = 0; j < blocksize; j += L) {
+                ShortVector bf16 = ByteVector.fromArray(BF16_BYTES, src, off + 2 * j).reinterpretAsShorts();
+                FloatVector x = ((IntVector) bf16.convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                FloatVector scaled = x.mul(inv);
+                FloatVector code = bucketCodes(scaled);
+                packInto(code, packed, out + j / 2);
+                FloatVector d = bucketLookup(code, table).sub(x);
+                FloatVector dScaled = d.mul(inv);
+                squaredError = dScaled.fma(dScaled, squaredError);
+                squaredValue = scaled.fma(scaled, squaredValue);
+                maxError = maxError.max(d.abs());
+            }
+            FloatVector scale = FloatVector.broadcast(F, amax * amax);
+            groupError = squaredError.fma(scale, groupError);
+            groupValue = squaredValue.fma(scale, groupValue);
+            if (++grouped == GROUP_BLOCKS) {
+                errors.add((long) grouped * blocksize, groupError.reduceLanes(VectorOperators.ADD),
+                        groupValue.reduceLanes(VectorOperators.ADD), 0f);
+                groupError = FloatVector.zero(F);
+                groupValue = FloatVector.zero(F);
+                grouped = 0;
+            }
+        }
+        maxError.intoArray(acc, 0);
+        groupError.intoArray(acc, L);
+        groupValue.intoArray(acc, 2 * L);
+        return grouped;
+    }
+
+    /** Blocks per batch of {@link #bf16Tables}. */
+    private static final int BATCH_BLOCKS = 64;
+
+    /**
+     * For blocks {@code [b0, b0 + count)} of a measured bf16 call: the largest |x| of each whole block as
+     * a 16-bit pattern into {@code s.maxBits[k]} (0x7FFF, a NaN, for the short last block), and for those the
+     * vector loop measures (finite absmax within [2^-24, 2^24]) the 16-value dequantization table into
+     * {@code s.tables[k * L ..]}: code value x absmax in float32, rounded to {@code dtype} as
+     * {@link DtypeEncoding#round(DType, float)} does (bf16 lane-wise, the values being finite).
+     */
+    private void bf16Tables(byte[] src, int srcOff, int n, int blocksize, int b0, int count, DType dtype, Scratch s) {
+        int[] maxes = s.maxBits;
+        int[] tables = s.tables;
+        for (int k = 0; k < count; k++) {
+            int start = (b0 + k) * blocksize;
+            int off = srcOff + 2 * start;
+            int maxBits = 0x7FFF;
+            if (n - start >= blocksize) {
+                ShortVector m = ByteVector.fromArray(IN_BYTES, src, off).reinterpretAsShorts().and((short) 0x7FFF);
+                for (int j = 2 * L; j < blocksize; j += 2 * L) {
+                    m = m.max(ByteVector.fromArray(IN_BYTES, src, off + 2 * j).reinterpretAsShorts().and((short) 0x7FFF));
+                }
+                maxBits = m.reduceLanes(VectorOperators.MAX);
+            }
+            maxes[k] = maxBits;
+            float amax = Float.intBitsToFloat(maxBits << 16);
+            if (maxBits > 0x7F80 || !(amax >= 0x1p-24f && amax <= 0x1p24f)) {
+                continue;
+            }
+            IntVector table = codebookParts[0].mul(amax).reinterpretAsInts();
+            if (dtype == DType.BF16) {
+                // round to nearest even bf16 (the values are finite): DtypeEncoding.bf16Bits lane-wise
+                table = table.add(table.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF).and(0xFFFF0000);
+            } else if (dtype != DType.F32) {
+                table = FloatVector.fromArray(F, scalarTable(0, amax, dtype, s.table), 0).reinterpretAsInts();
+            }
+            table.intoArray(tables, k * L);
+        }
+    }
+
+    /** Block {@code b} of a measured bf16 call that the vector loop does not measure, decoded: as runMeasured takes it. */
+    private void oddBf16Block(byte[] src, int off, int len, int blocksize, int maxBits, Dest dst, int b, DType dtype,
+                              ErrorSums errors, Scratch s) {
+        float[] tmp = s.decoded(len);
+        HalfFloats.decodeBf16Scalar(src, off, len, tmp, 0);
+        if (len != blocksize || maxBits > 0x7F80) {
+            measuredScalarBlock(tmp, 0, len, blocksize, dst, b, dtype, errors);
+        } else {
+            float amax = Float.intBitsToFloat(maxBits << 16);
+            int out = dst.packedAt(b, blocksize);
+            dst.absmax()[dst.absmaxAt(b)] = amax;
+            codesBlock(tmp, 0, blocksize, 1.0f / amax, dst.packed(), out, s.codes);
+            QuantErrors.measure(tmp, 0, len, blocksize, dst.packed(), out, dst.absmax(), dst.absmaxAt(b), type, dtype, errors);
+        }
+    }
+
+    /** One whole block's codes, packed: by the bucket lookup where it applies, else by {@link #searchBlock}. */
+    private void codesBlock(float[] src, int off, int blocksize, float inv, byte[] packed, int out, byte[] codes) {
+        if (buckets != null && inv > 0f && inv < Float.POSITIVE_INFINITY) {
+            for (int j = 0; j < blocksize; j += L) {
+                FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
+                packInto(bucketCodes(x), packed, out + j / 2);
+            }
+        } else {
+            searchBlock(src, off, blocksize, inv, packed, out, codes);
+        }
+    }
+
     /** Each lane's table value for a code as {@link #bucketCodes} gives it (2^23 + code): one permute by its low 4 bits. */
     private static FloatVector bucketLookup(FloatVector code, IntVector table) {
         return code.reinterpretAsInts().and(CodeBuckets.SIZE - 1).selectFrom(table).reinterpretAsFloats();
     }
 
     /**
-     * Lanes {@code [part * L, part * L + L)} of a block's dequantization table, value by value
-     * ({@link DtypeEncoding#round(DType, float)}), into {@code t}; for an absmax within [2^-24, 2^24]
-     * (the blocks measured in registers), so every value is finite.
+     * Lanes {@code [part * L, part * L + L)} of the block's dequantization table: code value x absmax in
+     * float32, rounded to {@code dtype} as {@link DtypeEncoding#round(DType, float)} does; for an absmax
+     * within [2^-24, 2^24] (the blocks measured in registers), so every value is finite.
      */
+    private FloatVector dequantTable(int part, float amax, DType dtype, float[] scratch) {
+        return dtype == DType.F32 ? codebookParts[part].mul(amax) : FloatVector.fromArray(F, scalarTable(part, amax, dtype, scratch), 0);
+    }
+
+    /** The dequantization table for dtypes other than F32, value by value ({@link DtypeEncoding#round(DType, float)}), into {@code t}. */
     private float[] scalarTable(int part, float amax, DType dtype, float[] t) {
         for (int i = 0; i < L; i++) {
             int c = part * L + i;
