@@ -2,10 +2,14 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,8 +25,16 @@ class FusedBf16QuantizeTest {
     private static final int[] SRC_OFFS = {0, 1, 6, 13};
     private static final byte SENTINEL = (byte) 0x5A;
 
-    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> cases() {
-        return QuantizerEquivalenceTest.cases();
+    /** The equivalence test's cases, and two blocksizes the vector code does not take (16; 8192, above its 4096 block buffer). */
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>(QuantizerEquivalenceTest.cases().toList());
+        for (QuantType q : QuantType.values()) {
+            for (QuantizerEquivalenceTest.Input kind : QuantizerEquivalenceTest.Input.values()) {
+                out.add(Arguments.of(q, kind, 16));
+                out.add(Arguments.of(q, kind, 8192));
+            }
+        }
+        return out.stream();
     }
 
     @ParameterizedTest(name = "{0} {1} blocksize {2}")
