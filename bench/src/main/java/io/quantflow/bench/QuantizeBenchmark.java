@@ -124,9 +124,6 @@ public class QuantizeBenchmark {
         /** {@code on}: also measure the error as the converter does for the manifest (error sums while quantizing, then the absmax outliers). */
         @Param({"off", "on"})
         public String errors;
-        /** TEMPORARY: {@code legacy} and {@code onewalk} time benchmark-only copies of the vector quantizer (before, and the reshape not kept) in the same run. */
-        @Param("current")
-        public String shape;
 
         public ChunkedQuantizer quantizer;
         public float[] absmax;
@@ -136,11 +133,7 @@ public class QuantizeBenchmark {
             QuantType quantType = QuantType.parse(type);
             BlockwiseQuantizer q = switch (impl) {
                 case "scalar" -> Quantizers.scalar(quantType);
-                case "vector", "fused" -> switch (shape) {
-                    case "legacy" -> new io.quantflow.core.quant.LegacyVectorBlockwiseQuantizer(quantType);
-                    case "onewalk" -> new io.quantflow.core.quant.OneWalkVectorBlockwiseQuantizer(quantType);
-                    default -> new VectorBlockwiseQuantizer(quantType);
-                };
+                case "vector", "fused" -> new VectorBlockwiseQuantizer(quantType);
                 default -> throw new IllegalArgumentException("impl is scalar, vector or fused, not " + impl);
             };
             int n = "all".equals(threads) ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(threads);
