@@ -2,10 +2,10 @@ package io.quantflow.cli;
 
 import io.quantflow.core.convert.ConversionPlan;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.util.Sizes;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorSpec;

@@ -1,10 +1,10 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quality.LayerQuality;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
+import io.quantflow.core.util.Sizes;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;

@@ -4,8 +4,7 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.Sizes;
-import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.util.Sizes;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.pipeline.events.Answers;
@@ -16,8 +15,12 @@ import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.TargetRef;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Settings;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.storage.S3Bucket;
+import io.quantflow.core.storage.S3Storage;
+import io.quantflow.core.util.FileTrees;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -133,9 +136,10 @@ final class SubmitCommand implements Callable<Integer> {
     /** Removes what was uploaded for this request, if anything; best effort (the store may be what failed). */
     private static void deleteStaged(S3Storage s3, String bucket, String staging) {
         try {
-            List<String> keys = s3.list(bucket, staging, false).stream().map(S3Storage.ObjectInfo::key).toList();
+            S3Bucket work = s3.bucket(Role.WORK, bucket);
+            List<String> keys = work.list(staging).stream().map(ObjectInfo::key).toList();
             if (!keys.isEmpty()) {
-                s3.delete(bucket, keys);
+                work.delete(keys);
             }
         } catch (QuantflowException e) {
             System.err.println("note: could not remove the uploaded copy at s3://" + bucket + "/" + staging + " (" + e.getMessage() + ")");
@@ -185,7 +189,7 @@ final class SubmitCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "uploading %s (%d files, %s) to s3://%s/%s%n", dir, list.size(), Sizes.human(bytes), bucket, prefix);
             for (Path p : list) {
                 try {
-                    s3.upload(bucket, prefix + p.getFileName(), p);
+                    s3.bucket(Role.WORK, bucket).upload(prefix + p.getFileName(), p);
                     uploaded = true;
                 } catch (QuantflowException e) {
                     throw e.code() != ErrorCode.INTERNAL ? e : new QuantflowException(ErrorCode.INTERNAL, e.getMessage()
@@ -226,12 +230,12 @@ final class SubmitCommand implements Callable<Integer> {
                 Path dir = done.outputs().size() == 1 ? staging : staging.resolve(o.format());
                 Files.createDirectories(dir);
                 for (Manifest.FileEntry f : o.manifest().files()) {
-                    String sha = s3.download(at.bucket(), at.keyPrefix() + f.path(), dir.resolve(f.path()));
+                    String sha = s3.bucket(Role.SOURCE, at.bucket()).download(at.keyPrefix() + f.path(), dir.resolve(f.path()));
                     if (!sha.equals(f.sha256())) {
                         throw QuantflowException.invalidCheckpoint(o.uri() + "/" + f.path() + " does not match its manifest (sha256 " + sha + ")");
                     }
                 }
-                s3.download(at.bucket(), at.keyPrefix() + Manifest.FILE_NAME, dir.resolve(Manifest.FILE_NAME));
+                s3.bucket(Role.SOURCE, at.bucket()).download(at.keyPrefix() + Manifest.FILE_NAME, dir.resolve(Manifest.FILE_NAME));
             }
             if (Files.exists(download)) {
                 Files.delete(download);
@@ -242,7 +246,7 @@ final class SubmitCommand implements Callable<Integer> {
             throw new QuantflowException(ErrorCode.NO_SPACE, "cannot write " + download + ": " + e.getMessage(), e);
         } finally {
             if (Files.exists(staging)) {
-                TargetDirectory.deleteTree(staging);
+                FileTrees.delete(staging);
             }
         }
     }

@@ -1,7 +1,7 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Sizes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorSpec;
 import io.quantflow.core.synth.ModelShape;

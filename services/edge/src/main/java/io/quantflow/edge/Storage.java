@@ -1,8 +1,8 @@
 package io.quantflow.edge;
 
 import io.quantflow.core.pipeline.stage.WorkStore;
-import io.quantflow.core.source.S3Settings;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.S3Storage;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;

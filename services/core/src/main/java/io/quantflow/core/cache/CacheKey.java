@@ -3,11 +3,8 @@ package io.quantflow.core.cache;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.util.Digests;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -41,10 +38,6 @@ public final class CacheKey {
             s.append("dynamic=").append(dynamic.maxBitsPerParameter() == null ? "" : dynamic.maxBitsPerParameter())
                     .append(',').append(dynamic.maxBytes() == null ? "" : dynamic.maxBytes()).append('\n');
         }
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digests.sha256(s.toString());
     }
 }

@@ -13,6 +13,9 @@ import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
+import io.quantflow.core.util.Sizes;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -122,7 +125,7 @@ public final class Converter {
                     + " must not contain each other");
         }
         Backends.require(request.device());
-        TargetDirectory.checkTarget(target, request.ifExists());
+        LocalTarget.check(target, request.ifExists());
         try (Checkpoint checkpoint = Checkpoint.open(source);
              LoraAdapter adapter = request.adapter() == null ? null : LoraAdapter.open(request.adapter())) {
             ConversionPlan plan = Planner.forModel(source.toString(), checkpoint.config(), checkpoint.shards(), adapter, outputs);
@@ -220,7 +223,7 @@ public final class Converter {
         for (OutputSpec o : outputs) {
             measured.put(o, new ConcurrentHashMap<>());
         }
-        try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
+        try (LocalTarget out = LocalTarget.prepare(target, request.ifExists())) {
             out.requireSpace(plan.maxWeightBytes() + outputs.size() * otherFilesBytes(checkpoint) + (1 << 20));
             Map<OutputSpec, Path> dirs = new LinkedHashMap<>();
             for (OutputSpec o : outputs) {

@@ -7,6 +7,9 @@ import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -58,7 +61,7 @@ public final class PrequantizedCopy {
     public static Manifest copy(Path dir, Path target, IfExists ifExists, Provenance provenance, Manifest.Variant variant) {
         long t0 = System.nanoTime();
         Path abs = target.toAbsolutePath().normalize();
-        TargetDirectory.checkTarget(abs, ifExists);
+        LocalTarget.check(abs, ifExists);
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             ObjectNode config = checkpoint.config();
             if (config == null || !SourceModel.isBnb4bit(config)) {
@@ -94,7 +97,7 @@ public final class PrequantizedCopy {
                     }
                 }
             }
-            try (TargetDirectory out = TargetDirectory.prepare(abs, ifExists)) {
+            try (LocalTarget out = LocalTarget.prepare(abs, ifExists)) {
                 List<Path> files;
                 try (Stream<Path> st = Files.list(dir)) {
                     files = st.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
@@ -111,7 +114,7 @@ public final class PrequantizedCopy {
                     try (InputStream in = Files.newInputStream(p)) {
                         Files.copy(in, to);
                     }
-                    entries.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(to), Converter.sha256(to)));
+                    entries.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(to), Digests.sha256(to)));
                 }
                 long params = quantizedParams + keptParams;
                 long weightBytes = entries.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();

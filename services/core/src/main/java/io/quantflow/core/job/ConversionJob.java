@@ -2,11 +2,11 @@ package io.quantflow.core.job;
 
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.target.IfExists;
 
 import java.util.List;
 

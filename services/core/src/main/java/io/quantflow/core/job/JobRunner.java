@@ -2,12 +2,11 @@ package io.quantflow.core.job;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quantflow.core.cache.ArtifactFiles;
 import io.quantflow.core.cache.CacheKey;
 import io.quantflow.core.cache.ConversionCache;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.PrequantizedCopy;
@@ -20,6 +19,12 @@ import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.ResolvedSource;
 import io.quantflow.core.source.SourceListener;
 import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.target.ArtifactFiles;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.Target;
+import io.quantflow.core.target.Targets;
+import io.quantflow.core.util.FileTrees;
+import io.quantflow.core.util.Sizes;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -36,7 +41,9 @@ import java.util.UUID;
  * {@link Converter}: checks the request and the target, stands a pre-quantized variant in where
  * the operator allows it, resolves the source and adapter to local directories (fetching them),
  * answers from the conversion cache when it holds the same conversion, else converts (and keeps
- * the result in the cache), and writes the output locally or uploads it to S3.
+ * the result in the cache), and publishes the output to its {@link Target}: a local directory (the
+ * converter writes straight into its staging directory) or an S3 prefix (the output is written into
+ * the conversion cache first, then published from there).
  */
 public final class JobRunner implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -77,8 +84,8 @@ public final class JobRunner implements AutoCloseable {
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
         Converter.checkOutputs(job.formats(), job.adapter() != null, job.quant(), job.dtype());
-        io.quantflow.core.convert.Backends.require(job.device());
-        checkTarget(job);
+        Backends.require(job.device());
+        target(job).check();
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {
             return variant.get();
@@ -106,13 +113,12 @@ public final class JobRunner implements AutoCloseable {
                 }
                 yield new Outcome(t, r.manifests(), false, null);
             }
-            case ModelLocation.S3 t -> {
+            default -> {
                 Path entry = cache.entry(key);
                 Converter.Result r = new Converter().convert(request(job, source, adapter, entry, IfExists.OVERWRITE, provenance), listener);
-                new S3Publisher(resolver.s3()).publish(entry, Map.of(), t, job.ifExists(), listener);
-                yield new Outcome(t, r.manifests(), false, null);
+                publish(job, entry, Map.of(), listener);
+                yield new Outcome(job.target(), r.manifests(), false, null);
             }
-            case ModelLocation.Hub h -> throw new IllegalStateException("checked above");
         };
     }
 
@@ -122,12 +128,30 @@ public final class JobRunner implements AutoCloseable {
                 job.dtype(), ifExists, job.threads(), job.device(), provenance, job.dynamic());
     }
 
-    private void checkTarget(ConversionJob job) {
-        switch (job.target()) {
-            case ModelLocation.Local t -> TargetDirectory.checkTarget(t.dir().toAbsolutePath().normalize(), job.ifExists());
-            case ModelLocation.S3 t -> new S3Publisher(resolver.s3()).checkTarget(t, job.ifExists());
-            case ModelLocation.Hub h -> throw QuantflowException.invalidRequest(h.uri()
-                    + ": quantflow does not write to the Hub; give a directory or an s3:// prefix as --out");
+    /** The job's target, not staged (an S3 client is made only for an S3 target). */
+    private Target target(ConversionJob job) {
+        return Targets.of(job.target(), job.ifExists(), resolver::s3);
+    }
+
+    /**
+     * Publishes the artifact in {@code dir} (every file, then the manifests) to the job's target.
+     *
+     * @param replaced manifests to publish instead of the artifact's own (relative path to local file)
+     */
+    private void publish(ConversionJob job, Path dir, Map<String, Path> replaced, Listener listener) {
+        try (Target out = target(job)) {
+            int parallel = 1;
+            if (job.target() instanceof ModelLocation.S3) {
+                List<String> files = ArtifactFiles.list(dir);
+                long bytes = 0;
+                for (String f : files) {
+                    bytes += dir.resolve(f).toFile().length();
+                }
+                listener.note("uploading " + files.size() + " files (" + Sizes.human(bytes) + ") to " + out.uri());
+                parallel = resolver.s3().settings().parallel();
+            }
+            out.stage();
+            Targets.publish(out, dir, replaced, parallel);
         }
     }
 
@@ -169,17 +193,16 @@ public final class JobRunner implements AutoCloseable {
         Provenance p = new Provenance(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()), null, null, null);
         Manifest m = switch (job.target()) {
             case ModelLocation.Local t -> PrequantizedCopy.copy(snap.dir(), t.dir(), job.ifExists(), p, v);
-            case ModelLocation.S3 t -> {
+            default -> {
                 Path staging = staging();
                 try {
                     Manifest written = PrequantizedCopy.copy(snap.dir(), staging.resolve("out"), IfExists.FAIL, p, v);
-                    new S3Publisher(resolver.s3()).publish(staging.resolve("out"), Map.of(), t, job.ifExists(), listener);
+                    publish(job, staging.resolve("out"), Map.of(), listener);
                     yield written;
                 } finally {
-                    TargetDirectory.deleteTree(staging);
+                    FileTrees.delete(staging);
                 }
             }
-            case ModelLocation.Hub h -> throw new IllegalStateException("checked before");
         };
         return Optional.of(new Outcome(job.target(), List.of(m), false, v));
     }
@@ -210,39 +233,21 @@ public final class JobRunner implements AutoCloseable {
             }
             ordered.add(m);
         }
-        switch (job.target()) {
-            case ModelLocation.Local t -> {
-                try (TargetDirectory out = TargetDirectory.prepare(t.dir(), job.ifExists())) {
-                    for (String rel : ArtifactFiles.list(entry)) {
-                        if (rewritten.containsKey(rel)) {
-                            rewritten.get(rel).write(out.staging().resolve(rel));
-                        } else {
-                            ArtifactFiles.linkOrCopy(entry.resolve(rel), out.staging().resolve(rel));
-                        }
-                    }
-                    out.commit();
-                } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("writing " + t.dir(), e);
-                }
+        // the artifact's files as the cache holds them (hard-linked into a local target), its manifests saying so
+        Path staging = staging();
+        try {
+            Map<String, Path> replaced = new LinkedHashMap<>();
+            for (Map.Entry<String, Manifest> e : rewritten.entrySet()) {
+                Path p = staging.resolve(e.getKey());
+                Files.createDirectories(p.getParent());
+                e.getValue().write(p);
+                replaced.put(e.getKey(), p);
             }
-            case ModelLocation.S3 t -> {
-                Path staging = staging();
-                try {
-                    Map<String, Path> replaced = new LinkedHashMap<>();
-                    for (Map.Entry<String, Manifest> e : rewritten.entrySet()) {
-                        Path p = staging.resolve(e.getKey());
-                        Files.createDirectories(p.getParent());
-                        e.getValue().write(p);
-                        replaced.put(e.getKey(), p);
-                    }
-                    new S3Publisher(resolver.s3()).publish(entry, replaced, t, job.ifExists(), listener);
-                } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
-                } finally {
-                    TargetDirectory.deleteTree(staging);
-                }
-            }
-            case ModelLocation.Hub h -> throw new IllegalStateException("checked before");
+            publish(job, entry, replaced, listener);
+        } catch (IOException e) {
+            throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
+        } finally {
+            FileTrees.delete(staging);
         }
         return ordered;
     }

@@ -14,6 +14,7 @@ import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,7 +64,7 @@ public final class ShardConversion {
             ConversionPlan plan = Planner.forShard(in.fileName(), config, new Checkpoint.Shard(in.fileName(), file), adapter, output);
             ShardPlan shard = plan.plans(output).get(0);
             ShardWriter.Written written = ShardWriter.write(shard, outFile, quantizer, accelerator, pool);
-            return new ShardResult(in.fileName(), Files.size(outFile), Converter.sha256(outFile),
+            return new ShardResult(in.fileName(), Files.size(outFile), Digests.sha256(outFile),
                     written.layout().dataLength(), written.layout().entries().stream().map(TensorInfo::name).toList(),
                     shard.quantizedCount(), shard.keptCount(), shard.quantizedParameters(),
                     written.measured().entrySet().stream().map(e -> ShardResult.WeightError.of(e.getKey(), e.getValue())).toList(),

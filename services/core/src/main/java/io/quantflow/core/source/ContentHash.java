@@ -3,6 +3,7 @@ package io.quantflow.core.source;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,9 +13,9 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -44,10 +45,10 @@ public final class ContentHash {
     }
 
     public static String of(List<FileDigest> files) {
-        MessageDigest md = ResumableDownload.sha256();
+        MessageDigest md = Digests.sha256();
         files.stream().sorted(Comparator.comparing(FileDigest::name)).forEach(f ->
                 md.update((f.name() + "\0" + f.size() + "\0" + f.sha256() + "\n").getBytes(StandardCharsets.UTF_8)));
-        return "sha256:" + HexFormat.of().formatHex(md.digest());
+        return "sha256:" + Digests.hex(md);
     }
 
     /**
@@ -69,7 +70,7 @@ public final class ContentHash {
         List<FileDigest> digests = new ArrayList<>();
         for (Path p : files) {
             try {
-                long mtime = Files.getLastModifiedTime(p).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+                long mtime = Files.getLastModifiedTime(p).to(TimeUnit.NANOSECONDS);
                 digests.add(new FileDigest(p.getFileName().toString(), Files.size(p), mtime + ":" + headSha256(p)));
             } catch (IOException e) {
                 throw TargetDirectory.ioFailure("cannot read " + p, e);
@@ -80,11 +81,9 @@ public final class ContentHash {
 
     /** The sha256 of a file's first megabyte. */
     private static String headSha256(Path p) throws IOException {
-        MessageDigest md = ResumableDownload.sha256();
         try (var in = Files.newInputStream(p)) {
-            md.update(in.readNBytes(1 << 20));
+            return Digests.sha256(in.readNBytes(1 << 20));
         }
-        return HexFormat.of().formatHex(md.digest());
     }
 
     private static boolean counts(String name) {

@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.transfer.ETags;
+import io.quantflow.core.transfer.ResumableDownload;
+import io.quantflow.core.transfer.Secret;
+import io.quantflow.core.util.Exceptions;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -206,7 +210,7 @@ public final class HubClient {
     private void retryOrFail(int attempt, String what, IOException e) {
         if (attempt >= settings.backoff().attempts()) {
             throw new QuantflowException(ErrorCode.INTERNAL, what + " failed " + attempt + " times, last: "
-                    + ResumableDownload.describe(e), e);
+                    + Exceptions.describe(e), e);
         }
         try {
             settings.backoff().sleepBefore(attempt + 1);
@@ -226,23 +230,8 @@ public final class HubClient {
 
     private static FileMeta meta(HttpHeaders h) {
         long size = h.firstValueAsLong("X-Linked-Size").orElse(-1);
-        return new FileMeta(h.firstValue("X-Repo-Commit").orElse(null), unquote(h.firstValue("X-Linked-Etag").orElse(null)),
-                unquote(h.firstValue("ETag").orElse(null)), size);
-    }
-
-    /** An ETag's value: without W/ and quotes, lower case. */
-    static String unquote(String etag) {
-        if (etag == null) {
-            return null;
-        }
-        String e = etag.strip();
-        if (e.startsWith("W/")) {
-            e = e.substring(2);
-        }
-        if (e.length() >= 2 && e.startsWith("\"") && e.endsWith("\"")) {
-            e = e.substring(1, e.length() - 1);
-        }
-        return e.toLowerCase(Locale.ROOT);
+        return new FileMeta(h.firstValue("X-Repo-Commit").orElse(null), ETags.unquote(h.firstValue("X-Linked-Etag").orElse(null)),
+                ETags.unquote(h.firstValue("ETag").orElse(null)), size);
     }
 
     /** Percent-encodes everything but unreserved characters (and '/' when {@code keepSlash}). */

@@ -3,16 +3,15 @@ package io.quantflow.core.source;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.transfer.FileLocks;
+import io.quantflow.core.transfer.ParallelDownloads;
+import io.quantflow.core.transfer.ResumableDownload;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -120,17 +119,16 @@ public final class HubFetcher {
         String etag = f.lfs() ? f.sha256() : f.gitBlobId();
         Path blob = cache.blob(repo, etag);
         if (!Files.isRegularFile(blob)) {
-            try (FileLocks.Held ignored = FileLocks.acquire(cache.lockFile(repo, etag))) {
+            try (FileLocks.Held ignored = cache.lock(repo, etag)) {
                 if (!Files.isRegularFile(blob)) {
                     Path partial = cache.incomplete(repo, etag);
-                    createParent(partial);
                     ResumableDownload download = new ResumableDownload(client.settings().backoff(),
                             client.settings().stallTimeout(), batch::cancelled);
                     String sha256 = download.fetch(partial, f.size(),
                             offset -> client.open(location, commit, f.name(), offset, meta -> checkMeta(meta, f, commit, what)),
                             what, listener::downloaded);
                     verify(partial, f, sha256, what);
-                    cache.commitBlob(partial, blob);
+                    cache.commitBlob(repo, partial, etag);
                 }
             }
         }
@@ -175,28 +173,9 @@ public final class HubFetcher {
     /** The git blob id of a file: sha1 of {@code "blob <size>\0"} and the content. */
     static String gitBlobId(Path p) {
         try {
-            MessageDigest md = MessageDigest.getInstance("SHA-1");
-            md.update(("blob " + Files.size(p) + "\0").getBytes(StandardCharsets.US_ASCII));
-            try (InputStream in = Files.newInputStream(p)) {
-                byte[] buf = new byte[1 << 16];
-                int r;
-                while ((r = in.read(buf)) > 0) {
-                    md.update(buf, 0, r);
-                }
-            }
-            return HexFormat.of().formatHex(md.digest());
+            return Digests.gitBlobId(p);
         } catch (IOException e) {
             throw TargetDirectory.ioFailure("cannot read " + p, e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static void createParent(Path p) {
-        try {
-            Files.createDirectories(p.getParent());
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p.getParent(), e);
         }
     }
 }

@@ -1,6 +1,8 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.transfer.Secret;
 
 import java.net.URI;
 import java.net.URISyntaxException;

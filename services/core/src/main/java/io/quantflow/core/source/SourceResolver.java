@@ -2,6 +2,8 @@ package io.quantflow.core.source;
 
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.S3Storage;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

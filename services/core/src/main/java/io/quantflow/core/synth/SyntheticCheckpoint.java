@@ -3,7 +3,6 @@ package io.quantflow.core.synth;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.json.PythonJson;
@@ -13,6 +12,8 @@ import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -62,7 +63,7 @@ public final class SyntheticCheckpoint {
         if (!dtype.isDecodedFloat()) {
             throw QuantflowException.invalidRequest("synthetic weights are bfloat16, float16 or float32");
         }
-        try (TargetDirectory out = TargetDirectory.prepare(dir, ifExists)) {
+        try (LocalTarget out = LocalTarget.prepare(dir, ifExists)) {
             List<List<TensorSpec>> shards = split(shape.tensors(dtype), maxShardBytes);
             out.requireSpace(shards.stream().flatMap(List::stream).mapToLong(TensorSpec::byteSize).sum());
             int threads = Runtime.getRuntime().availableProcessors();

@@ -5,6 +5,8 @@ import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +43,7 @@ public class FixtureConversionTest {
                 new TreeSet<>(m.files().stream().map(Manifest.FileEntry::path).toList()));
         for (Manifest.FileEntry f : m.files()) {
             assertEquals(Files.size(out.resolve(f.path())), f.bytes());
-            assertEquals(Converter.sha256(out.resolve(f.path())), f.sha256());
+            assertEquals(Digests.sha256(out.resolve(f.path())), f.sha256());
         }
     }
 

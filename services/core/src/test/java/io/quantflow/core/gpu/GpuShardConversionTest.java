@@ -5,7 +5,6 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QuantOptions;
@@ -16,6 +15,8 @@ import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -84,7 +85,7 @@ class GpuShardConversionTest {
                     r = ShardConversion.run(new ShardConversion.Input(src.resolve(Checkpoint.CONFIG_FILE), src.resolve(s.fileName()),
                             s.fileName(), adapter), spec, out, Quantizers.best(QuantOptions.defaults().quantType()), gpu, pool);
                 }
-                assertEquals(Converter.sha256(cpu.resolve(s.fileName())), r.sha256(), s.fileName());
+                assertEquals(Digests.sha256(cpu.resolve(s.fileName())), r.sha256(), s.fileName());
                 assertArrayEquals(Files.readAllBytes(cpu.resolve(s.fileName())), Files.readAllBytes(out), s.fileName());
             }
         }

@@ -4,7 +4,6 @@ import io.quantflow.core.Fixtures;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
@@ -14,6 +13,8 @@ import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -119,7 +120,7 @@ class PipelineEquivalenceTest {
             assertEquals(m.output().keptTensors(), results.stream().mapToInt(ShardResult::keptCount).sum());
             assertEquals(m.output().quantizedParameters(), results.stream().mapToLong(ShardResult::quantizedParameters).sum());
             for (ShardResult r : results) {
-                assertEquals(Converter.sha256(actual.resolve(outputs.get(i).subdir()).resolve(r.fileName())), r.sha256());
+                assertEquals(Digests.sha256(actual.resolve(outputs.get(i).subdir()).resolve(r.fileName())), r.sha256());
             }
             if (m.quality() != null) {
                 assertSameErrors(m.quality().tensors(), results);
@@ -166,7 +167,7 @@ class PipelineEquivalenceTest {
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.filter(Files::isRegularFile).toList()) {
                 if (!p.getFileName().toString().equals(Manifest.FILE_NAME)) {
-                    out.put(dir.relativize(p).toString(), Converter.sha256(p));
+                    out.put(dir.relativize(p).toString(), Digests.sha256(p));
                 }
             }
         }

@@ -1,13 +1,15 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.Fixtures;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.testing.HubTestServer;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.transfer.Secret;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -7,6 +7,8 @@ import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.storage.S3Credentials;
+import io.quantflow.core.storage.S3Settings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -2,7 +2,6 @@ package io.quantflow.core.pipeline.stage;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
@@ -22,16 +21,17 @@ import io.quantflow.core.pipeline.events.Stages;
 import io.quantflow.core.pipeline.events.TargetRef;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Storage;
 import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -128,7 +128,7 @@ public final class FetchStage {
         if (id != null && id.isTextual() && REQUEST_ID.matcher(id.textValue()).matches()) {
             return id.textValue();
         }
-        return "ce-" + sha256(event.source() + "\n" + event.id()).substring(0, 32);
+        return "ce-" + Digests.sha256(event.source() + "\n" + event.id()).substring(0, 32);
     }
 
     private static ConversionRequest parseRequest(CloudEvent event, String requestId) {
@@ -164,7 +164,7 @@ public final class FetchStage {
         for (OutputRequest o : resolved) {
             uris.add(resolved.size() == 1 ? target.uri() : target.uri() + "/" + o.format());
         }
-        if (ifExists == IfExists.FAIL && !store.s3().isEmpty(target.bucket(), target.keyPrefix(), true)) {
+        if (ifExists == IfExists.FAIL && !store.s3().bucket(Role.TARGET, target.bucket()).isEmpty(target.keyPrefix())) {
             throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " already holds files; ask for ifExists: overwrite"
                     + " to replace them");
         }
@@ -174,13 +174,13 @@ public final class FetchStage {
             StoredModel.Located adapter = withAdapter ? models.locate(requestId, request.adapter(), "adapter", resolver, scratch) : null;
             Path headers = scratch.resolve("headers");
             Files.createDirectories(headers);
-            Map<String, S3Storage.ObjectInfo> files = models.mirrorHeaders(source, headers);
+            Map<String, ObjectInfo> files = models.mirrorHeaders(source, headers);
             Path adapterDir = null;
             if (adapter != null) {
                 adapterDir = scratch.resolve("adapter");
                 Files.createDirectories(adapterDir);
-                for (S3Storage.ObjectInfo o : adapter.objects()) {
-                    store.s3().download(adapter.bucket(), o.key(), adapterDir.resolve(StoredModel.name(o.key())));
+                for (ObjectInfo o : adapter.objects()) {
+                    store.s3().bucket(Role.SOURCE, adapter.bucket()).download(o.key(), adapterDir.resolve(StoredModel.name(o.key())));
                 }
             }
             List<OutputSpec> specs = resolved.stream().map(o -> OutputOptions.spec(o, resolved.size())).toList();
@@ -199,7 +199,7 @@ public final class FetchStage {
                 List<Plan.NamedObject> other = new ArrayList<>();
                 for (Path p : checkpoint.otherFiles()) {
                     String n = p.getFileName().toString();
-                    S3Storage.ObjectInfo o = files.get(n);
+                    ObjectInfo o = files.get(n);
                     other.add(new Plan.NamedObject(n, new ObjectRef(source.bucket(), o.key()), o.size()));
                 }
                 Manifest.Source ms = new Manifest.Source(request.source(), summary.weightBytes(), summary.parameters(),
@@ -225,7 +225,7 @@ public final class FetchStage {
     }
 
     /** One work item per (output, shard), each to its first stage's topic. */
-    private void send(Plan plan, Checkpoint checkpoint, Map<String, S3Storage.ObjectInfo> files, StoredModel.Located source, Bus bus) {
+    private void send(Plan plan, Checkpoint checkpoint, Map<String, ObjectInfo> files, StoredModel.Located source, Bus bus) {
         for (Plan.PlannedOutput o : plan.outputs()) {
             OutputFormat format = OutputFormat.parse(o.options().format());
             List<String> itinerary = OutputOptions.itinerary(format);
@@ -234,7 +234,7 @@ public final class FetchStage {
                 String file = LoraAdapter.WEIGHTS_FILE;
                 ObjectRef in = new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + file);
                 ShardWork item = new ShardWork(plan.requestId(), o.options(), new ShardWork.Shard(0, 1, file, in,
-                        Math.max(1, store.s3().head(in.bucket(), in.key()).size()), null), plan.adapter(), itinerary, 0,
+                        Math.max(1, store.s3().bucket(Role.SOURCE, in.bucket()).head(in.key()).size()), null), plan.adapter(), itinerary, 0,
                         Map.of("publish", new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
                 bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
                 continue;
@@ -242,7 +242,7 @@ public final class FetchStage {
             List<String> shards = o.shardFiles();
             for (int s = 0; s < shards.size(); s++) {
                 String file = shards.get(s);
-                S3Storage.ObjectInfo info = files.get(file);
+                ObjectInfo info = files.get(file);
                 Map<String, ObjectRef> keys = new LinkedHashMap<>();
                 for (String stage : itinerary) {
                     keys.put(stage, stage.equals(Stages.PUBLISH) ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
@@ -286,15 +286,7 @@ public final class FetchStage {
     }
 
     private static String hash(ConversionRequest r) {
-        return sha256(new String(Json.bytes(r), StandardCharsets.UTF_8));
-    }
-
-    static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digests.sha256(new String(Json.bytes(r), StandardCharsets.UTF_8));
     }
 
     /** The first request seen under an id. */

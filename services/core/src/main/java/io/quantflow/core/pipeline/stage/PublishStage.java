@@ -2,7 +2,7 @@ package io.quantflow.core.pipeline.stage;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quantflow.core.convert.Converter;
+import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.LoraExport;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
@@ -25,18 +25,19 @@ import io.quantflow.core.pipeline.events.Stages;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.S3Target;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -100,7 +101,7 @@ public final class PublishStage {
                 throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
             }
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
-            int done = store.s3().list(store.bucket(), WorkStore.prefix(rid) + "done/", false).size();
+            int done = store.objects().list(WorkStore.prefix(rid) + "done/").size();
             bus.progress(rid, CloudEvent.of(EventTypes.PROGRESS, SOURCE, "publish/" + item.eventId(), rid,
                     new Answers.Progress(rid, Stages.PUBLISH, item.output().format(),
                             new Answers.ProgressShard(item.shard().index(), item.shard().count(), item.shard().file()), done,
@@ -126,34 +127,28 @@ public final class PublishStage {
     private void publish(Plan plan, Bus bus) throws IOException {
         long t0 = System.currentTimeMillis();
         String rid = plan.requestId();
-        ModelLocation.S3 target = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
-        boolean overwrite = "overwrite".equals(plan.target().ifExists());
-        List<String> now = store.s3().list(target.bucket(), target.keyPrefix(), false).stream().map(S3Storage.ObjectInfo::key).toList();
+        ModelLocation.S3 location = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
+        IfExists ifExists = "overwrite".equals(plan.target().ifExists()) ? IfExists.OVERWRITE : IfExists.FAIL;
+        Map<String, Integer> outputOfManifest = new HashMap<>();
+        S3Target target = new S3Target(store.s3(), location, ifExists,
+                manifest -> beforeManifest.accept(outputOfManifest.get(manifest)));
         // what the target held before this request wrote to it: now, or when an attempt that crashed began
+        // (recorded before anything is written there); the old manifests (overwrite) and those of an
+        // interrupted attempt are withdrawn at once: from here on a reader sees no complete artifact
+        // until the new one is
         ObjectRef begunRef = store.ref(rid, "publishing.json");
         Begun begun = store.read(begunRef, Begun.class);
-        List<String> before = begun == null ? now : begun.targetBefore();
-        if (!before.isEmpty() && !overwrite) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
-                    + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
-        }
         if (begun == null) {
-            store.write(begunRef, new Begun(before));
+            target.stage(before -> store.write(begunRef, new Begun(before)));
         } else {
-            LOG.info(() -> "request " + rid + ": publishing again over what an interrupted attempt wrote to " + target.uri());
-        }
-        // first the old manifests (overwrite) and those an interrupted attempt of this request wrote: from
-        // here on a reader sees no complete artifact until the new one is
-        List<String> manifests = now.stream().filter(k -> k.endsWith("/" + Manifest.FILE_NAME) || k.equals(Manifest.FILE_NAME))
-                .filter(k -> overwrite || !before.contains(k)).toList();
-        if (!manifests.isEmpty()) {
-            store.s3().delete(target.bucket(), manifests);
+            LOG.info(() -> "request " + rid + ": publishing again over what an interrupted attempt wrote to " + location.uri());
+            target.resume(begun.targetBefore());
         }
         Path scratch = store.scratch(rid + "-publish");
         try {
             // the source's config and the files that travel with the weights, fetched once for every output
             Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
-            Path config = sourceFiles.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            Path config = sourceFiles.resolve(Checkpoint.CONFIG_FILE);
             store.download(plan.config(), config);
             ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {
@@ -164,34 +159,22 @@ public final class PublishStage {
             Map<String, Long> stageMillis = new LinkedHashMap<>();
             stageMillis.put(Stages.FETCH, plan.fetchMillis());
             List<PendingOutput> pending = new ArrayList<>();
-            Set<String> written = new HashSet<>();
             for (Plan.PlannedOutput o : plan.outputs()) {
                 Path dir = scratch.resolve("out-" + o.index());
                 Files.createDirectories(dir);
-                pending.add(assemble(plan, o, sourceConfig, sourceFiles, dir, stageMillis, written));
-            }
-            if (overwrite) {
-                List<String> stale = before.stream().filter(k -> !written.contains(k)).toList();
-                if (!stale.isEmpty()) {
-                    store.s3().delete(target.bucket(), stale);
-                }
+                pending.add(assemble(plan, o, location, target, sourceConfig, sourceFiles, dir, stageMillis));
             }
             stageMillis.put(Stages.PUBLISH, System.currentTimeMillis() - t0);
             long total = System.currentTimeMillis() - plan.receivedAt();
             List<Answers.CompletedOutput> outputs = new ArrayList<>();
             for (PendingOutput p : pending) {
-                beforeManifest.accept(p.output().index());
                 Manifest m = p.manifest(new Manifest.Timings(total, Map.copyOf(stageMillis)));
-                ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
-                String key = at.keyPrefix() + Manifest.FILE_NAME;
-                if (!store.s3().putIfAbsent(at.bucket(), key, Json.bytes(m))) {
-                    throw new QuantflowException(ErrorCode.TARGET_EXISTS, p.output().uri() + " got a manifest from another writer while"
-                            + " this request was published");
-                }
+                String path = p.folder() + Manifest.FILE_NAME;
+                outputOfManifest.put(path, p.output().index());
+                target.writeManifest(path, Json.bytes(m));
                 outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
             }
-            // an attempt killed while uploading one of these files left its upload open
-            store.abortUploads(target.bucket(), target.keyPrefix(), written::contains);
+            target.commit();
             CloudEvent done = CloudEvent.of(EventTypes.COMPLETED, SOURCE, "completed/" + rid, rid,
                     new Answers.Completed(rid, false, outputs));
             if (store.answer(rid, Topics.COMPLETED, done, bus)) {
@@ -204,8 +187,12 @@ public final class PublishStage {
         }
     }
 
-    /** An output whose files are at the target; its manifest is written once all outputs are there. */
-    private record PendingOutput(Plan plan, Plan.PlannedOutput output, List<Manifest.FileEntry> files, String engine,
+    /**
+     * An output whose files are at the target; its manifest is written once all outputs are there.
+     *
+     * @param folder where the output's files are, relative to the target: "" or {@code FORMAT/}
+     */
+    private record PendingOutput(Plan plan, Plan.PlannedOutput output, String folder, List<Manifest.FileEntry> files, String engine,
                                  Quality quality) {
         Manifest manifest(Manifest.Timings timings) {
             OutputSpec spec = OutputOptions.spec(output.options(), plan.outputs().size());
@@ -224,9 +211,13 @@ public final class PublishStage {
         }
     }
 
-    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, ObjectNode sourceConfig, Path sourceFiles, Path dir,
-                                   Map<String, Long> stageMillis, Set<String> written) throws IOException {
+    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, ModelLocation.S3 location, S3Target target,
+                                   ObjectNode sourceConfig, Path sourceFiles, Path dir, Map<String, Long> stageMillis) throws IOException {
         ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
+        if (!at.bucket().equals(location.bucket()) || !at.keyPrefix().startsWith(location.keyPrefix())) {
+            throw new QuantflowException(ErrorCode.INTERNAL, "the output " + o.uri() + " is not inside the target " + location.uri());
+        }
+        String folder = at.keyPrefix().substring(location.keyPrefix().length());
         OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
         List<Manifest.FileEntry> files = new ArrayList<>();
         String engine = null;
@@ -250,9 +241,7 @@ public final class PublishStage {
                 if (out == null) {
                     throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
-                String key = at.keyPrefix() + file;
-                store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());
-                written.add(key);
+                target.copy(store.objects(), shard.key(), folder + file, out.result().bytes());
                 afterEachCopy.run();
                 files.add(new Manifest.FileEntry(file, out.result().bytes(), out.result().sha256()));
                 results.add(out.result());
@@ -268,13 +257,11 @@ public final class PublishStage {
         }
         try (Stream<Path> list = Files.list(dir)) {
             for (Path p : list.filter(Files::isRegularFile).toList()) {
-                String key = at.keyPrefix() + p.getFileName();
-                store.s3().upload(at.bucket(), key, p);
-                written.add(key);
-                files.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Converter.sha256(p)));
+                target.write(folder + p.getFileName(), p);
+                files.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Digests.sha256(p)));
             }
         }
         files.sort(Comparator.comparing(Manifest.FileEntry::path));
-        return new PendingOutput(plan, o, List.copyOf(files), engine, quality);
+        return new PendingOutput(plan, o, folder, List.copyOf(files), engine, quality);
     }
 }

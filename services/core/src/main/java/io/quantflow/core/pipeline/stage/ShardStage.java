@@ -95,7 +95,7 @@ public final class ShardStage {
                         quantizer, accelerator, pool);
             }
             ObjectRef key = item.keys().get(stage);
-            store.s3().upload(key.bucket(), key.key(), out);
+            store.upload(key, out);
             long millis = System.currentTimeMillis() - t0;
             store.write(new ObjectRef(key.bucket(), StageOutput.key(key.key())), new StageOutput(stage, result, engine, millis));
             ShardWork next = item.next();

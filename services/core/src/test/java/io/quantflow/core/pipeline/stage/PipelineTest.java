@@ -3,7 +3,6 @@ package io.quantflow.core.pipeline.stage;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.contract.Schemas;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
@@ -21,13 +20,16 @@ import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubSettings;
-import io.quantflow.core.source.S3Settings;
-import io.quantflow.core.source.S3Storage;
 import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.storage.S3Storage;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.testing.HubTestServer;
 import io.quantflow.core.testing.S3TestServer;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -170,7 +172,7 @@ class PipelineTest {
             for (Path p : s.filter(Files::isRegularFile).toList()) {
                 String rel = dir.relativize(p).toString();
                 if (!p.getFileName().toString().equals(Manifest.FILE_NAME)) {
-                    out.put(rel, Converter.sha256(p));
+                    out.put(rel, Digests.sha256(p));
                 }
             }
         }
@@ -185,9 +187,9 @@ class PipelineTest {
             for (Manifest.FileEntry f : o.manifest().files()) {
                 String key = o.uri().substring(("s3://" + models + "/").length()) + "/" + f.path();
                 Path local = tmp.resolve("published-" + UUID.randomUUID());
-                String sha = s3.download(models, key, local);
+                String sha = s3.bucket(Role.TARGET, models).download(key, local);
                 assertEquals(f.sha256(), sha, "the manifest's sha256 of " + key);
-                assertEquals(f.bytes(), s3.head(models, key).size(), key);
+                assertEquals(f.bytes(), s3.bucket(Role.TARGET, models).head(key).size(), key);
                 out.put(sub + f.path(), sha);
             }
         }
@@ -203,7 +205,7 @@ class PipelineTest {
         Schemas.assertValid("conversion-completed", done.toJson());
         for (Answers.CompletedOutput o : done.data(Answers.Completed.class).outputs()) {
             String key = o.uri().substring(("s3://" + models + "/").length()) + "/" + Manifest.FILE_NAME;
-            byte[] manifest = s3.readSmall(models, key);
+            byte[] manifest = s3.bucket(Role.TARGET, models).readSmall(key);
             assertNotNull(manifest, key);
             Schemas.assertValid("manifest", new String(manifest, StandardCharsets.UTF_8));
             assertEquals(o.manifest(), Json.read(manifest, Manifest.class), key);
@@ -316,7 +318,7 @@ class PipelineTest {
         assertSameQuality(cli.manifests(), c);
         assertValidBySchemas("r12");
         // the fetcher staged the model in the work bucket; the publisher deleted the staged copy
-        Plan plan = Json.read(s3.readSmall(work, "work/r12/plan.json"), Plan.class);
+        Plan plan = Json.read(s3.bucket(Role.WORK, work).readSmall("work/r12/plan.json"), Plan.class);
         assertEquals(work, plan.config().bucket());
         assertEquals("work/r12/source/config.json", plan.config().key());
         assertEquals(List.of(), keys(work, "work/r12/source/"));
@@ -413,8 +415,8 @@ class PipelineTest {
         Path local = tmp.resolve("local");
         new Converter().convert(Converter.Request.bnb4bit(base, local, QuantOptions.defaults(), IfExists.FAIL, 2), Converter.Listener.NONE);
         assertEquals(files(local), published(c, "crashed"));
-        assertEquals(List.of(), s3.openUploads(models, ""));
-        assertEquals(List.of(), s3.openUploads(work, ""));
+        assertEquals(List.of(), s3.bucket(Role.TARGET, models).openUploads(""));
+        assertEquals(List.of(), s3.bucket(Role.WORK, work).openUploads(""));
         assertEquals(List.of("work/r15/answer.json", "work/r15/answer.sent", "work/r15/plan.json", "work/r15/request.json"),
                 keys(work, "work/r15/"));
     }

@@ -1,6 +1,5 @@
-package io.quantflow.core.cache;
+package io.quantflow.core.target;
 
-import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.TargetDirectory;
 
 import java.io.IOException;
@@ -13,6 +12,9 @@ import java.util.stream.Stream;
 
 /** The files of an artifact directory (one output, or one folder per format), and copying them. */
 public final class ArtifactFiles {
+    /** The manifest's name, at the top of an artifact or of each output folder (the same as {@code convert.Manifest.FILE_NAME}). */
+    public static final String MANIFEST_FILE = "quantflow-manifest.json";
+
     private ArtifactFiles() {
     }
 
@@ -39,7 +41,12 @@ public final class ArtifactFiles {
 
     /** The manifests of an artifact: {@code quantflow-manifest.json}, or {@code FORMAT/quantflow-manifest.json} each. */
     public static List<String> manifests(Path dir) {
-        return list(dir).stream().filter(r -> r.equals(Manifest.FILE_NAME) || r.endsWith("/" + Manifest.FILE_NAME)).toList();
+        return list(dir).stream().filter(r -> isManifest(r)).toList();
+    }
+
+    /** Whether a relative path names a manifest. */
+    public static boolean isManifest(String path) {
+        return path.equals(MANIFEST_FILE) || path.endsWith("/" + MANIFEST_FILE);
     }
 
     /**

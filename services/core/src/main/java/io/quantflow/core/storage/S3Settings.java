@@ -1,6 +1,8 @@
-package io.quantflow.core.source;
+package io.quantflow.core.storage;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.transfer.Secret;
 
 import java.net.URI;
 import java.net.URISyntaxException;

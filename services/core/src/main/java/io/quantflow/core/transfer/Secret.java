@@ -1,4 +1,4 @@
-package io.quantflow.core.source;
+package io.quantflow.core.transfer;
 
 /**
  * A credential (a Hub token, an S3 secret key) that prints as {@code <redacted>}: a record or a

@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.util;
 
 import java.util.Locale;
 

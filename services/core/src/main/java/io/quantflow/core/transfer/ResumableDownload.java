@@ -1,8 +1,10 @@
-package io.quantflow.core.source;
+package io.quantflow.core.transfer;
 
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.util.Digests;
+import io.quantflow.core.util.Exceptions;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -13,9 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -32,7 +32,7 @@ import java.util.function.LongConsumer;
  * once first). A connection that stalls is closed and the download resumed. Failures to write
  * locally are not retried.
  */
-final class ResumableDownload {
+public final class ResumableDownload {
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "quantflow-download-watchdog");
         t.setDaemon(true);
@@ -40,7 +40,7 @@ final class ResumableDownload {
     });
 
     /** The remote file's bytes from an offset on. */
-    interface RangeSource {
+    public interface RangeSource {
         /**
          * Opens the bytes from {@code offset}. A server that ignores the range answers from 0:
          * {@link Opened#start()} says where the body starts. An IOException is retried; a
@@ -50,7 +50,7 @@ final class ResumableDownload {
     }
 
     /** An open response body starting at byte {@code start} of the file. */
-    record Opened(InputStream body, long start) implements Closeable {
+    public record Opened(InputStream body, long start) implements Closeable {
         @Override
         public void close() throws IOException {
             body.close();
@@ -62,7 +62,7 @@ final class ResumableDownload {
     private final BooleanSupplier cancelled;
 
     /** @param cancelled says when to give up at once (another download of the same batch failed) */
-    ResumableDownload(Backoff backoff, Duration stallTimeout, BooleanSupplier cancelled) {
+    public ResumableDownload(Backoff backoff, Duration stallTimeout, BooleanSupplier cancelled) {
         this.backoff = backoff;
         this.stallTimeout = stallTimeout;
         this.cancelled = cancelled;
@@ -74,8 +74,8 @@ final class ResumableDownload {
      * @param expectedSize the file's size, or -1 when unknown (then the end of a body is the end)
      * @param what         the file as a user knows it, for messages
      */
-    String fetch(Path partial, long expectedSize, RangeSource source, String what, LongConsumer progress) {
-        MessageDigest md = sha256();
+    public String fetch(Path partial, long expectedSize, RangeSource source, String what, LongConsumer progress) {
+        MessageDigest md = Digests.sha256();
         long digested = 0;
         for (int attempt = 1; ; attempt++) {
             long have = size(partial);
@@ -89,7 +89,7 @@ final class ResumableDownload {
                 progress.accept(have);
             }
             if (expectedSize >= 0 && have == expectedSize) {
-                return HexFormat.of().formatHex(md.digest());
+                return Digests.hex(md);
             }
             try (Opened opened = source.open(have)) {
                 if (opened.start() != have) {
@@ -103,7 +103,7 @@ final class ResumableDownload {
                 }
                 digested += copy(opened, partial, md, progress);
                 if (expectedSize < 0) {
-                    return HexFormat.of().formatHex(md.digest());
+                    return Digests.hex(md);
                 }
                 if (digested > expectedSize) {
                     throw QuantflowException.invalidCheckpoint(what + ": the server sent more bytes (" + digested
@@ -112,11 +112,11 @@ final class ResumableDownload {
                 if (digested < expectedSize) {
                     throw new IOException("the connection ended after " + digested + " of " + expectedSize + " bytes");
                 }
-                return HexFormat.of().formatHex(md.digest());
+                return Digests.hex(md);
             } catch (IOException e) {
                 if (attempt >= backoff.attempts() || cancelled.getAsBoolean()) {
                     throw new QuantflowException(ErrorCode.INTERNAL, "downloading " + what + " failed " + attempt
-                            + " times, last: " + describe(e), e);
+                            + " times, last: " + Exceptions.describe(e), e);
                 }
                 try {
                     backoff.sleepBefore(attempt + 1);
@@ -211,23 +211,5 @@ final class ResumableDownload {
         } catch (IOException e) {
             throw TargetDirectory.ioFailure("cannot read " + p, e);
         }
-    }
-
-    static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** An exception as a short phrase without anything a server may have echoed at length. */
-    static String describe(Throwable e) {
-        String m = e.getMessage();
-        if (m == null || m.isBlank()) {
-            return e.getClass().getSimpleName();
-        }
-        m = m.replace('\n', ' ').replace('\r', ' ');
-        return m.length() > 200 ? m.substring(0, 200) + "..." : m;
     }
 }

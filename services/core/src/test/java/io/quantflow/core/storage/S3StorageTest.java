@@ -1,9 +1,10 @@
-package io.quantflow.core.source;
+package io.quantflow.core.storage;
 
-import io.quantflow.core.Fixtures;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.testing.S3TestServer;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -12,28 +13,28 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
 import java.io.ByteArrayInputStream;
-import io.quantflow.core.convert.Converter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** S3 storage and the S3 source cache against S3Proxy on loopback. */
+/** S3 storage against S3Proxy on loopback. */
 class S3StorageTest {
     static S3TestServer server;
     static S3Client admin;
@@ -85,17 +86,18 @@ class S3StorageTest {
         Path file = tmp.resolve("blob");
         Files.write(file, data);
         try (S3Storage s3 = storage()) {
-            s3.upload(bucket, "models/x/model.safetensors", file);
-            List<S3Storage.ObjectInfo> listed = s3.list(bucket, "models/x/", true);
+            S3Bucket b = s3.bucket(Role.TARGET, bucket);
+            b.upload("models/x/model.safetensors", file);
+            List<ObjectInfo> listed = b.listTop("models/x/");
             assertEquals(1, listed.size());
             assertEquals(data.length, listed.get(0).size());
             assertTrue(listed.get(0).etag().endsWith("-3"), "three parts: " + listed.get(0).etag());
-            try (InputStream in = s3.open(bucket, "models/x/model.safetensors", listed.get(0).etag(), 5_000_000).body()) {
+            try (InputStream in = b.open("models/x/model.safetensors", listed.get(0).etag(), 5_000_000).body()) {
                 byte[] tail = in.readAllBytes();
                 assertEquals(data.length - 5_000_000, tail.length);
                 assertArrayEquals(java.util.Arrays.copyOfRange(data, 5_000_000, data.length), tail);
             }
-            assertEquals(List.of(), s3.openUploads(bucket, ""));
+            assertEquals(List.of(), b.openUploads(""));
         }
     }
 
@@ -106,21 +108,43 @@ class S3StorageTest {
         Path file = tmp.resolve("shard");
         Files.write(file, data);
         try (S3Storage s3 = storage()) {
-            s3.upload(bucket, "work/a/shard", file);
-            assertArrayEquals(java.util.Arrays.copyOfRange(data, 8, 8 + 1000), s3.readRange(bucket, "work/a/shard", 8, 1000));
-            s3.copy(bucket, "work/a/shard", bucket, "out/shard", data.length);
+            S3Bucket work = s3.bucket(Role.WORK, bucket);
+            S3Bucket target = s3.bucket(Role.TARGET, bucket);
+            S3Bucket source = s3.bucket(Role.SOURCE, bucket);
+            work.upload("work/a/shard", file);
+            assertArrayEquals(Arrays.copyOfRange(data, 8, 8 + 1000), source.readRange("work/a/shard", 8, 1000));
+            target.copyFrom(work, "work/a/shard", "out/shard", data.length);
             Path back = tmp.resolve("back");
-            assertEquals(Converter.sha256(file), s3.download(bucket, "out/shard", back));
+            assertEquals(Digests.sha256(file), source.download("out/shard", back));
             assertArrayEquals(data, Files.readAllBytes(back));
-            assertEquals(data.length, s3.head(bucket, "out/shard").size());
-            assertNull(s3.head(bucket, "out/none"));
-            assertNull(s3.readSmall(bucket, "out/none"));
+            assertEquals(data.length, target.head("out/shard").size());
+            assertNull(work.head("out/none"));
+            assertNull(work.readSmall("out/none"));
 
-            assertTrue(s3.putIfAbsent(bucket, "work/a/answer.json", "first".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-            assertFalse(s3.putIfAbsent(bucket, "work/a/answer.json", "second".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-            assertEquals("first", new String(s3.readSmall(bucket, "work/a/answer.json"), java.nio.charset.StandardCharsets.UTF_8));
-            QuantflowException missing = assertThrows(QuantflowException.class, () -> s3.download(bucket, "nope", tmp.resolve("x")));
+            assertTrue(work.putIfAbsent("work/a/answer.json", "first".getBytes(StandardCharsets.UTF_8)));
+            assertFalse(work.putIfAbsent("work/a/answer.json", "second".getBytes(StandardCharsets.UTF_8)));
+            assertEquals("first", new String(work.readSmall("work/a/answer.json"), StandardCharsets.UTF_8));
+            QuantflowException missing = assertThrows(QuantflowException.class, () -> source.download("nope", tmp.resolve("x")));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, missing.code());
+            QuantflowException lost = assertThrows(QuantflowException.class, () -> work.download("nope", tmp.resolve("x")));
+            assertEquals(ErrorCode.INTERNAL, lost.code(), "a pipeline object that is missing is the pipeline's failure");
+        }
+    }
+
+    /** The same missing bucket is a source not found, a request that names a bucket that is not there, or the pipeline's failure. */
+    @Test
+    void aMissingBucketIsReadByTheRoleItPlays() {
+        try (S3Storage s3 = storage()) {
+            assertEquals(ErrorCode.SOURCE_NOT_FOUND, assertThrows(QuantflowException.class,
+                    () -> s3.bucket(Role.SOURCE, "no-such-bucket-qf").listTop("x/")).code());
+            assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
+                    () -> s3.bucket(Role.TARGET, "no-such-bucket-qf").isEmpty("x/")).code());
+            assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
+                    () -> s3.bucket(Role.TARGET, "no-such-bucket-qf").put("x/a.json", new byte[] {1})).code());
+            QuantflowException work = assertThrows(QuantflowException.class, () -> s3.bucket(Role.WORK, "no-such-bucket-qf").list("work/"));
+            assertEquals(ErrorCode.INTERNAL, work.code());
+            assertTrue(work.getMessage().contains("s3://no-such-bucket-qf/work/") && work.getMessage().contains("does not exist"),
+                    work.getMessage());
         }
     }
 
@@ -128,7 +152,7 @@ class S3StorageTest {
     void anUploadThatFailsHalfwayIsAbortedAndLeavesNoParts() {
         String bucket = newBucket();
         byte[] data = random(12 << 20, 2);
-        S3Storage.Content failing = new S3Storage.Content() {
+        UploadContent failing = new UploadContent() {
             @Override
             public long size() {
                 return data.length;
@@ -143,16 +167,17 @@ class S3StorageTest {
             }
         };
         try (S3Storage s3 = storage()) {
+            S3Bucket b = s3.bucket(Role.TARGET, bucket);
             // the control: this server does report an upload left open
             String id = admin.createMultipartUpload(r -> r.bucket(bucket).key("control")).uploadId();
-            assertEquals(List.of("control"), s3.openUploads(bucket, ""));
+            assertEquals(List.of("control"), b.openUploads(""));
             admin.abortMultipartUpload(r -> r.bucket(bucket).key("control").uploadId(id));
 
-            QuantflowException e = assertThrows(QuantflowException.class, () -> s3.upload(bucket, "out/model.safetensors", failing));
+            QuantflowException e = assertThrows(QuantflowException.class, () -> b.upload("out/model.safetensors", failing));
             assertEquals(ErrorCode.INTERNAL, e.code());
             assertTrue(e.getMessage().contains("simulated"), e.getMessage());
-            assertEquals(List.of(), s3.openUploads(bucket, ""), "no multipart upload (and so no part) is left");
-            assertEquals(List.of(), s3.list(bucket, "", false));
+            assertEquals(List.of(), b.openUploads(""), "no multipart upload (and so no part) is left");
+            assertEquals(List.of(), b.list(""));
         }
         assertTrue(admin.listMultipartUploads(r -> r.bucket(bucket)).uploads().isEmpty());
     }
@@ -167,9 +192,10 @@ class S3StorageTest {
         byte[] manifest = "{\"manifest\":1}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
         try (AnswerDroppingProxy proxy = new AnswerDroppingProxy(URI.create(server.endpoint()).getPort());
              S3Storage s3 = S3Storage.open(settings(proxy.environment(server.environment())))) {
-            assertTrue(s3.putIfAbsent(bucket, "out/quantflow-manifest.json", manifest), "the retry found our own write");
+            S3Bucket b = s3.bucket(Role.TARGET, bucket);
+            assertTrue(b.putIfAbsent("out/quantflow-manifest.json", manifest), "the retry found our own write");
             assertEquals(1, proxy.dropped.get(), "one answer was dropped");
-            assertFalse(s3.putIfAbsent(bucket, "out/quantflow-manifest.json", manifest), "a second write (no retry) is refused");
+            assertFalse(b.putIfAbsent("out/quantflow-manifest.json", manifest), "a second write (no retry) is refused");
         }
         assertArrayEquals(manifest, admin.getObjectAsBytes(r -> r.bucket(bucket).key("out/quantflow-manifest.json")).asByteArray());
     }
@@ -258,46 +284,12 @@ class S3StorageTest {
             admin.uploadPart(r -> r.bucket(bucket).key(key).uploadId(id).partNumber(1), RequestBody.fromString("part"));
         }
         try (S3Storage s3 = storage()) {
-            assertEquals(1, s3.abortUploads(bucket, "work/r1/", k -> k.endsWith("/b.safetensors")));
-            assertEquals(List.of("work/r1/a.safetensors", "work/r2/a.safetensors"), s3.openUploads(bucket, "").stream().sorted().toList());
-            assertEquals(1, s3.abortUploads(bucket, "work/r1/", k -> true));
-            assertEquals(List.of("work/r2/a.safetensors"), s3.openUploads(bucket, ""));
-            assertEquals(0, s3.abortUploads(bucket, "work/r1/", k -> true));
-        }
-    }
-
-    @Test
-    void anS3SourceIsFetchedIntoTheCacheWithVerifiedSizes() throws IOException {
-        String bucket = newBucket();
-        Path model = Fixtures.path("tiny-llama/base-bf16");
-        putDirectory(bucket, "models/tiny", model);
-        admin.putObject(r -> r.bucket(bucket).key("models/tiny/pytorch_model.bin"), RequestBody.fromBytes(new byte[] {1}));
-        admin.putObject(r -> r.bucket(bucket).key("models/tiny/sub/notes.txt"), RequestBody.fromBytes(new byte[] {1}));
-        try (S3Storage s3 = storage()) {
-            S3Fetcher fetcher = new S3Fetcher(s3, tmp.resolve("cache/s3"));
-            ModelLocation.S3 loc = (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/models/tiny/");
-            S3Fetcher.Snapshot snap = fetcher.fetch(loc, SourceListener.NONE);
-            List<String> names;
-            try (Stream<Path> s = Files.list(snap.dir())) {
-                names = s.map(p -> p.getFileName().toString()).sorted().toList();
-            }
-            assertEquals(List.of("config.json", "generation_config.json", "model.safetensors"), names);
-            for (String n : names) {
-                assertArrayEquals(Files.readAllBytes(model.resolve(n)), Files.readAllBytes(snap.dir().resolve(n)), n);
-            }
-            List<ContentHash.FileDigest> digests = new java.util.ArrayList<>();
-            for (String n : names) {
-                digests.add(new ContentHash.FileDigest(n, Files.size(model.resolve(n)), io.quantflow.core.convert.Converter.sha256(model.resolve(n))));
-            }
-            assertEquals(ContentHash.of(digests), snap.contentHash());
-            // a second fetch finds everything in the cache
-            S3Fetcher.Snapshot again = fetcher.fetch(loc, new SourceListener() {
-                @Override
-                public void downloadStarted(String what, long bytes) {
-                    throw new AssertionError("downloaded again");
-                }
-            });
-            assertEquals(snap.dir(), again.dir());
+            S3Bucket b = s3.bucket(Role.WORK, bucket);
+            assertEquals(1, b.abortUploads("work/r1/", k -> k.endsWith("/b.safetensors")));
+            assertEquals(List.of("work/r1/a.safetensors", "work/r2/a.safetensors"), b.openUploads("").stream().sorted().toList());
+            assertEquals(1, b.abortUploads("work/r1/", k -> true));
+            assertEquals(List.of("work/r2/a.safetensors"), b.openUploads(""));
+            assertEquals(0, b.abortUploads("work/r1/", k -> true));
         }
     }
 
@@ -307,24 +299,10 @@ class S3StorageTest {
         Map<String, String> env = new HashMap<>(server.environment());
         env.put("AWS_SECRET_ACCESS_KEY", "definitely-wrong-secret");
         try (S3Storage s3 = S3Storage.open(settings(env))) {
-            QuantflowException e = assertThrows(QuantflowException.class, () -> s3.list(bucket, "", true));
+            QuantflowException e = assertThrows(QuantflowException.class, () -> s3.bucket(Role.SOURCE, bucket).listTop(""));
             assertEquals(ErrorCode.ACCESS_DENIED, e.code());
             assertFalse(e.getMessage().contains("definitely-wrong-secret"), e.getMessage());
             assertFalse(e.getMessage().contains(S3TestServer.IDENTITY), e.getMessage());
-        }
-    }
-
-    @Test
-    void missingBucketsAndEmptyPrefixesAreSourceNotFound() {
-        String bucket = newBucket();
-        try (S3Storage s3 = storage()) {
-            S3Fetcher fetcher = new S3Fetcher(s3, tmp.resolve("cache/s3"));
-            QuantflowException noBucket = assertThrows(QuantflowException.class, () -> fetcher.fetch(
-                    (ModelLocation.S3) ModelLocation.parse("s3://no-such-bucket-qf/x"), SourceListener.NONE));
-            assertEquals(ErrorCode.SOURCE_NOT_FOUND, noBucket.code(), noBucket.getMessage());
-            QuantflowException empty = assertThrows(QuantflowException.class, () -> fetcher.fetch(
-                    (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/nothing"), SourceListener.NONE));
-            assertEquals(ErrorCode.SOURCE_NOT_FOUND, empty.code(), empty.getMessage());
         }
     }
 
@@ -342,15 +320,8 @@ class S3StorageTest {
         assertTrue(settings.credentials() instanceof S3Credentials.Profile);
         assertFalse(settings.toString().contains(S3TestServer.CREDENTIAL));
         try (S3Storage s3 = S3Storage.open(settings)) {
-            assertTrue(s3.isEmpty(bucket, "", false));
+            assertTrue(s3.bucket(Role.TARGET, bucket).isEmpty(""));
         }
     }
 
-    static void putDirectory(String bucket, String prefix, Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : s.filter(Files::isRegularFile).toList()) {
-                admin.putObject(r -> r.bucket(bucket).key(prefix + "/" + p.getFileName()), RequestBody.fromFile(p));
-            }
-        }
-    }
 }

@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.target;
 
 /** What to do when the target already holds files. */
 public enum IfExists {

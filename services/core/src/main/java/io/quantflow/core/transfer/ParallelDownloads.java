@@ -1,4 +1,4 @@
-package io.quantflow.core.source;
+package io.quantflow.core.transfer;
 
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
@@ -16,20 +16,20 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Runs a batch of downloads, at most {@code parallel} at once. The first failure cancels the rest
  * (their partial files stay, to be resumed) and is the batch's failure.
  */
-final class ParallelDownloads {
+public final class ParallelDownloads {
     private final int parallel;
     private final AtomicBoolean cancelled = new AtomicBoolean();
 
-    ParallelDownloads(int parallel) {
+    public ParallelDownloads(int parallel) {
         this.parallel = parallel;
     }
 
     /** True once a download of the batch has failed: the others stop at their next read. */
-    boolean cancelled() {
+    public boolean cancelled() {
         return cancelled.get();
     }
 
-    void run(List<Runnable> tasks) {
+    public void run(List<Runnable> tasks) {
         if (tasks.isEmpty()) {
             return;
         }

@@ -1,4 +1,4 @@
-package io.quantflow.core.source;
+package io.quantflow.core.transfer;
 
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;

@@ -1,4 +1,6 @@
-package io.quantflow.core.source;
+package io.quantflow.core.storage;
+
+import io.quantflow.core.transfer.Secret;
 
 import java.nio.file.Path;
 

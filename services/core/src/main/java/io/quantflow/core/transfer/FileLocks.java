@@ -1,4 +1,4 @@
-package io.quantflow.core.source;
+package io.quantflow.core.transfer;
 
 import io.quantflow.core.convert.TargetDirectory;
 
@@ -15,20 +15,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * Exclusive locks on files in a cache, held against other threads of this process and against
  * other processes (an OS file lock), so that two conversions never write one partial file.
  */
-final class FileLocks {
+public final class FileLocks {
     private static final ConcurrentHashMap<Path, ReentrantLock> LOCAL = new ConcurrentHashMap<>();
 
     private FileLocks() {
     }
 
     /** A held lock; closing releases it. */
-    interface Held extends AutoCloseable {
+    public interface Held extends AutoCloseable {
         @Override
         void close();
     }
 
     /** Waits for and takes the lock named by {@code lockFile} (created when missing). */
-    static Held acquire(Path lockFile) {
+    public static Held acquire(Path lockFile) {
         Path key = lockFile.toAbsolutePath().normalize();
         ReentrantLock local = LOCAL.computeIfAbsent(key, k -> new ReentrantLock());
         local.lock();
