@@ -103,6 +103,8 @@ public final class JobRunner implements AutoCloseable {
                 return new Outcome(job.target(), fromCache(hit.get(), job, source, adapter, t0, listener), true, null);
             }
         }
+        // a local target is written once: the converter streams into its staging directory; any other
+        // target gets the artifact from the conversion cache's entry, converted there first
         return switch (job.target()) {
             case ModelLocation.Local t -> {
                 Converter.Result r = new Converter().convert(request(job, source, adapter, t.dir(), job.ifExists(), provenance), listener);
