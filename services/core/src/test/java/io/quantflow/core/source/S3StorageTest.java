@@ -13,6 +13,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 import java.io.ByteArrayInputStream;
 import io.quantflow.core.convert.Converter;
+import io.quantflow.core.error.Reason;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -121,6 +122,7 @@ class S3StorageTest {
             assertEquals("first", new String(s3.readSmall(bucket, "work/a/answer.json"), java.nio.charset.StandardCharsets.UTF_8));
             QuantflowException missing = assertThrows(QuantflowException.class, () -> s3.download(bucket, "nope", tmp.resolve("x")));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, missing.code());
+            assertEquals(Reason.S3_OBJECT_NOT_FOUND, missing.reason());
         }
     }
 
@@ -150,6 +152,7 @@ class S3StorageTest {
 
             QuantflowException e = assertThrows(QuantflowException.class, () -> s3.upload(bucket, "out/model.safetensors", failing));
             assertEquals(ErrorCode.INTERNAL, e.code());
+            assertEquals(Reason.IO_ERROR, e.reason(), e.getMessage());
             assertTrue(e.getMessage().contains("simulated"), e.getMessage());
             assertEquals(List.of(), s3.openUploads(bucket, ""), "no multipart upload (and so no part) is left");
             assertEquals(List.of(), s3.list(bucket, "", false));
@@ -309,6 +312,7 @@ class S3StorageTest {
         try (S3Storage s3 = S3Storage.open(settings(env))) {
             QuantflowException e = assertThrows(QuantflowException.class, () -> s3.list(bucket, "", true));
             assertEquals(ErrorCode.ACCESS_DENIED, e.code());
+            assertEquals(Reason.S3_ACCESS_DENIED, e.reason());
             assertFalse(e.getMessage().contains("definitely-wrong-secret"), e.getMessage());
             assertFalse(e.getMessage().contains(S3TestServer.IDENTITY), e.getMessage());
         }
@@ -322,9 +326,11 @@ class S3StorageTest {
             QuantflowException noBucket = assertThrows(QuantflowException.class, () -> fetcher.fetch(
                     (ModelLocation.S3) ModelLocation.parse("s3://no-such-bucket-qf/x"), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, noBucket.code(), noBucket.getMessage());
+            assertEquals(Reason.S3_BUCKET_NOT_FOUND, noBucket.reason(), noBucket.getMessage());
             QuantflowException empty = assertThrows(QuantflowException.class, () -> fetcher.fetch(
                     (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/nothing"), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, empty.code(), empty.getMessage());
+            assertEquals(Reason.LOCATION_EMPTY, empty.reason(), empty.getMessage());
         }
     }
 
