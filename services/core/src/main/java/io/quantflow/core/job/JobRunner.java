@@ -14,6 +14,7 @@ import io.quantflow.core.convert.PrequantizedCopy;
 import io.quantflow.core.convert.Provenance;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubFetcher;
 import io.quantflow.core.source.ModelLocation;
@@ -126,7 +127,7 @@ public final class JobRunner implements AutoCloseable {
         switch (job.target()) {
             case ModelLocation.Local t -> TargetDirectory.checkTarget(t.dir().toAbsolutePath().normalize(), job.ifExists());
             case ModelLocation.S3 t -> new S3Publisher(resolver.s3()).checkTarget(t, job.ifExists());
-            case ModelLocation.Hub h -> throw QuantflowException.invalidRequest(h.uri()
+            case ModelLocation.Hub h -> throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, h.uri()
                     + ": quantflow does not write to the Hub; give a directory or an s3:// prefix as --out");
         }
     }
@@ -194,7 +195,7 @@ public final class JobRunner implements AutoCloseable {
             try {
                 m = Manifest.read(entry.resolve(rel));
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + entry.resolve(rel), e);
+                throw QuantflowException.ioFailure("cannot read " + entry.resolve(rel), e);
             }
             Manifest.Source s = new Manifest.Source(source.dir().toString(), 0, 0, null, 0, job.source().uri(), null, null);
             Manifest.Adapter a = adapter == null ? null
@@ -206,7 +207,7 @@ public final class JobRunner implements AutoCloseable {
             String rel = job.formats().size() == 1 ? Manifest.FILE_NAME : f.id() + "/" + Manifest.FILE_NAME;
             Manifest m = rewritten.get(rel);
             if (m == null) {
-                throw QuantflowException.invalidCheckpoint("the conversion cache entry " + entry + " lacks " + rel);
+                throw QuantflowException.of(Reason.CACHE_ENTRY_INCOMPLETE, "the conversion cache entry " + entry + " lacks " + rel);
             }
             ordered.add(m);
         }
@@ -222,7 +223,7 @@ public final class JobRunner implements AutoCloseable {
                     }
                     out.commit();
                 } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("writing " + t.dir(), e);
+                    throw QuantflowException.ioFailure("writing " + t.dir(), e);
                 }
             }
             case ModelLocation.S3 t -> {
@@ -237,7 +238,7 @@ public final class JobRunner implements AutoCloseable {
                     }
                     new S3Publisher(resolver.s3()).publish(entry, replaced, t, job.ifExists(), listener);
                 } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
+                    throw QuantflowException.ioFailure("staging the manifests in " + staging, e);
                 } finally {
                     TargetDirectory.deleteTree(staging);
                 }
@@ -252,7 +253,7 @@ public final class JobRunner implements AutoCloseable {
         try {
             Files.createDirectories(p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p, e);
+            throw QuantflowException.ioFailure("cannot create " + p, e);
         }
         return p;
     }

@@ -6,6 +6,7 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.json.PythonJson;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.safetensors.DType;
@@ -60,7 +61,7 @@ public final class SyntheticCheckpoint {
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
                              java.util.Set<String> outlierTensors, LongConsumer progress) {
         if (!dtype.isDecodedFloat()) {
-            throw QuantflowException.invalidRequest("synthetic weights are bfloat16, float16 or float32");
+            throw QuantflowException.of(Reason.OPTION_INVALID, "synthetic weights are bfloat16, float16 or float32");
         }
         try (TargetDirectory out = TargetDirectory.prepare(dir, ifExists)) {
             List<List<TensorSpec>> shards = split(shape.tensors(dtype), maxShardBytes);
@@ -109,15 +110,15 @@ public final class SyntheticCheckpoint {
                 Files.writeString(out.staging().resolve("generation_config.json"), PythonJson.toIndentedSorted(gen), StandardCharsets.UTF_8);
                 out.commit();
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + dir, e);
+                throw QuantflowException.ioFailure("writing " + dir, e);
             } catch (java.util.concurrent.ExecutionException e) {
                 if (e.getCause() instanceof IOException io) {
-                    throw TargetDirectory.ioFailure("writing " + dir, io);
+                    throw QuantflowException.ioFailure("writing " + dir, io);
                 }
-                throw new QuantflowException(io.quantflow.core.error.ErrorCode.INTERNAL, String.valueOf(e.getCause()), e.getCause());
+                throw QuantflowException.of(Reason.WORKER_FAILED, String.valueOf(e.getCause()), e.getCause());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new QuantflowException(io.quantflow.core.error.ErrorCode.INTERNAL, "interrupted");
+                throw QuantflowException.of(Reason.INTERRUPTED, "interrupted");
             } finally {
                 pool.shutdownNow();
             }

@@ -7,6 +7,7 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.Backoff;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
@@ -137,6 +138,7 @@ class S3JobTest {
             QuantflowException taken = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), target, IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.TARGET_EXISTS, taken.code());
+            assertEquals(Reason.TARGET_NOT_EMPTY, taken.reason());
 
             // overwrite: served from the cache, stale objects removed, the manifest says cached
             admin.putObject(q -> q.bucket(bucket).key("out/tiny-nf4/stale.bin"), RequestBody.fromBytes(new byte[] {1}));
@@ -156,9 +158,11 @@ class S3JobTest {
             QuantflowException noPrefix = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), "s3://" + bucket(), IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.INVALID_REQUEST, noPrefix.code());
+            assertEquals(Reason.LOCATION_NOT_ALLOWED, noPrefix.reason());
             QuantflowException noBucket = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), "s3://no-such-bucket-qf/x", IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.INVALID_REQUEST, noBucket.code(), noBucket.getMessage());
+            assertEquals(Reason.TARGET_BUCKET_NOT_FOUND, noBucket.reason(), noBucket.getMessage());
         }
     }
 }
