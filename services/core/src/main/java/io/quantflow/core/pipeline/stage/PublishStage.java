@@ -9,8 +9,8 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
 import io.quantflow.core.pipeline.OutputQuality;
@@ -97,7 +97,7 @@ public final class PublishStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
             int done = store.s3().list(store.bucket(), WorkStore.prefix(rid) + "done/", false).size();
@@ -134,7 +134,7 @@ public final class PublishStage {
         Begun begun = store.read(begunRef, Begun.class);
         List<String> before = begun == null ? now : begun.targetBefore();
         if (!before.isEmpty() && !overwrite) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
+            throw QuantflowException.of(Reason.TARGET_WRITTEN_CONCURRENTLY, target.uri() + " was written by someone else while this request was"
                     + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
         }
         if (begun == null) {
@@ -185,7 +185,7 @@ public final class PublishStage {
                 ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
                 String key = at.keyPrefix() + Manifest.FILE_NAME;
                 if (!store.s3().putIfAbsent(at.bucket(), key, Json.bytes(m))) {
-                    throw new QuantflowException(ErrorCode.TARGET_EXISTS, p.output().uri() + " got a manifest from another writer while"
+                    throw QuantflowException.of(Reason.TARGET_WRITTEN_CONCURRENTLY, p.output().uri() + " got a manifest from another writer while"
                             + " this request was published");
                 }
                 outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
@@ -248,7 +248,7 @@ public final class PublishStage {
                 ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last + "/" + file);
                 StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
                 if (out == null) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
+                    throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
                 String key = at.keyPrefix() + file;
                 store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());

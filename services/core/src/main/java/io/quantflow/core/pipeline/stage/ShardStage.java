@@ -7,6 +7,7 @@ import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.pipeline.events.Answers;
@@ -63,7 +64,7 @@ public final class ShardStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             Path config = scratch.resolve("config.json");
             store.download(plan.config(), config);

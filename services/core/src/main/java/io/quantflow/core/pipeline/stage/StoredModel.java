@@ -2,8 +2,8 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.safetensors.SafetensorsFile;
@@ -66,13 +66,13 @@ final class StoredModel {
         try {
             location = ModelLocation.parse(uri);
         } catch (IllegalArgumentException | QuantflowException e) {
-            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
         }
         return switch (location) {
             case ModelLocation.S3 s -> {
                 List<S3Storage.ObjectInfo> objects = store.s3().list(s.bucket(), s.keyPrefix(), true);
                 if (objects.isEmpty()) {
-                    throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "the " + what + " " + s.uri() + " holds no files");
+                    throw QuantflowException.of(Reason.LOCATION_EMPTY, "the " + what + " " + s.uri() + " holds no files");
                 }
                 yield new Located(s.bucket(), s.keyPrefix(), objects, null, null);
             }
@@ -87,11 +87,11 @@ final class StoredModel {
                         objects.add(new S3Storage.ObjectInfo(key, Files.size(p), null));
                     }
                 } catch (IOException e) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
+                    throw QuantflowException.of(Reason.IO_ERROR, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
                 }
                 yield new Located(store.bucket(), prefix, objects, r.revision(), r.contentHash());
             }
-            case ModelLocation.Local l -> throw QuantflowException.invalidRequest("the " + what + " must be in the object store"
+            case ModelLocation.Local l -> throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, "the " + what + " must be in the object store"
                     + " (s3://bucket/prefix) or on a hub (hf://org/name); quantflow submit uploads a local directory first");
         };
     }
@@ -109,7 +109,7 @@ final class StoredModel {
             Path local = dir.resolve(n);
             if (n.equals(Checkpoint.CONFIG_FILE) || n.equals(Checkpoint.INDEX_FILE)) {
                 if (o.size() > 64L << 20) {
-                    throw QuantflowException.invalidCheckpoint(n + " is larger than 64 MB");
+                    throw QuantflowException.of(Reason.JSON_TOO_LARGE, n + " is larger than 64 MB");
                 }
                 store.s3().download(source.bucket(), o.key(), local);
             } else if (n.endsWith(".safetensors")) {
@@ -119,7 +119,7 @@ final class StoredModel {
             }
         }
         if (!byName.containsKey(Checkpoint.CONFIG_FILE)) {
-            throw QuantflowException.invalidCheckpoint("s3://" + source.bucket() + "/" + source.prefix()
+            throw QuantflowException.of(Reason.CONFIG_MISSING, "s3://" + source.bucket() + "/" + source.prefix()
                     + " has no config.json; transformers cannot load a model without it");
         }
         return byName;
