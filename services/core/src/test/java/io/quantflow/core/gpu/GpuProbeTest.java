@@ -8,6 +8,7 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,8 +48,8 @@ class GpuProbeTest {
                 new Converter.Request(tmp.resolve("no-such-model"), null, target, java.util.List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null,
                         IfExists.FAIL, 1, Device.GPU), Converter.Listener.NONE));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
-        assertTrue(e.getMessage().startsWith("no CUDA device was found ("), e.getMessage());
-        assertThrows(QuantflowException.class, GpuTensorQuantizer::open);
+        assertEquals(Reason.NO_GPU, e.reason(), e.getMessage());
+        assertEquals(Reason.NO_GPU, assertThrows(QuantflowException.class, GpuTensorQuantizer::open).reason());
         assertFalse(Files.exists(target));
     }
 
