@@ -1,7 +1,7 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DtypeEncoding;
@@ -203,7 +203,7 @@ public final class ShardWriter {
             if (o.plan.role(t.name()) == TensorRole.QUANTIZE) {
                 QuantizedTensorNames q = o.plan.quantized(t.name());
                 if (o.layout.entry(q.absmax()).end() > o.firstPending(q.quantState())) {
-                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
+                    throw QuantflowException.of(Reason.LAYOUT_UNSUPPORTED, "tensor names around " + q.packed()
                             + " nest in a way that prevents a streaming layout");
                 }
                 quantizing = o;
@@ -240,7 +240,7 @@ public final class ShardWriter {
             bs = q.options().blocksize();
             chunk = chunkElements(bs);
             if (q.blocks() > Integer.MAX_VALUE - 8) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, t.name() + " has too many elements to quantize");
+                throw QuantflowException.of(Reason.TENSOR_TOO_LARGE, t.name() + " has too many elements to quantize");
             }
             absmax = new float[(int) q.blocks()];
         }
@@ -426,7 +426,7 @@ public final class ShardWriter {
         } catch (InterruptedException e) {
             tasks.forEach(f -> f.cancel(true));
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
+            throw QuantflowException.of(Reason.INTERRUPTED, "conversion interrupted");
         } catch (ExecutionException e) {
             tasks.forEach(f -> f.cancel(true));
             Throwable c = e.getCause();
@@ -439,7 +439,7 @@ public final class ShardWriter {
             if (c instanceof Error err) {
                 throw err;
             }
-            throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
+            throw QuantflowException.of(Reason.WORKER_FAILED, String.valueOf(c), c);
         }
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
@@ -131,12 +132,13 @@ class DynamicConversionTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> convert(src, "dyn", DynamicBudget.ofBytes(tooSmall), List.of()));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
-        assertTrue(e.getMessage().contains("below the smallest possible output"), e.getMessage());
+        assertEquals(Reason.DYNAMIC_BUDGET_TOO_SMALL, e.reason());
         assertTrue(e.getMessage().contains("bits/param"), e.getMessage());
         assertFalse(Files.exists(tmp.resolve("dyn")));
         QuantflowException bits = assertThrows(QuantflowException.class,
                 () -> convert(src, "dyn", DynamicBudget.ofBitsPerParameter(4.5), List.of()));
         assertEquals(ErrorCode.INVALID_REQUEST, bits.code());
+        assertEquals(Reason.DYNAMIC_BUDGET_TOO_SMALL, bits.reason());
     }
 
     /** Sharded sources: the budget is over all shards, each shard's weights are measured, the index agrees. */
@@ -177,8 +179,9 @@ class DynamicConversionTest {
         // a format that quantizes nothing cannot be dynamic
         Converter.Request none = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"),
                 List.of(OutputFormat.MERGED_16BIT), null, null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
-        assertEquals(ErrorCode.INVALID_REQUEST,
-                assertThrows(QuantflowException.class, () -> new Converter().convert(none, Converter.Listener.NONE)).code());
+        QuantflowException quantizesNothing = assertThrows(QuantflowException.class, () -> new Converter().convert(none, Converter.Listener.NONE));
+        assertEquals(ErrorCode.INVALID_REQUEST, quantizesNothing.code());
+        assertEquals(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, quantizesNothing.reason());
     }
 
     @Test
