@@ -54,30 +54,6 @@ public final class QuantflowException extends RuntimeException {
         return of(Reason.IO_ERROR, what + ": " + e.getClass().getSimpleName() + " " + m, e);
     }
 
-    /** @deprecated give a reason: {@link #of(Reason, String)} */
-    @Deprecated
-    public QuantflowException(ErrorCode code, String message) {
-        this(code, message, null);
-    }
-
-    /** @deprecated give a reason: {@link #of(Reason, String, Throwable)} */
-    @Deprecated
-    public QuantflowException(ErrorCode code, String message, Throwable cause) {
-        this(code, Reason.REPORTED, message, cause);
-    }
-
-    /** @deprecated give a reason: {@link #of(Reason, String)} */
-    @Deprecated
-    public static QuantflowException invalidCheckpoint(String message) {
-        return new QuantflowException(ErrorCode.INVALID_CHECKPOINT, message);
-    }
-
-    /** @deprecated give a reason: {@link #of(Reason, String)} */
-    @Deprecated
-    public static QuantflowException invalidRequest(String message) {
-        return new QuantflowException(ErrorCode.INVALID_REQUEST, message);
-    }
-
     public ErrorCode code() {
         return code;
     }
