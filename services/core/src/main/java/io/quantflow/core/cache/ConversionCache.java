@@ -103,6 +103,6 @@ public final class ConversionCache {
         } catch (IOException e) {
             return;
         }
-        io.quantflow.core.convert.TargetDirectory.deleteTree(doomed);
+        TargetDirectory.deleteTree(doomed);
     }
 }

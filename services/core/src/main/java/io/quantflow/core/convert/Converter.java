@@ -16,8 +16,10 @@ import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -26,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -59,7 +62,7 @@ public final class Converter {
 
         public Request {
             formats = List.copyOf(formats);
-            java.util.Objects.requireNonNull(device, "device");
+            Objects.requireNonNull(device, "device");
         }
 
         /** A request on the device AUTO picks, from a local directory, quantizing every weight it can. */
@@ -373,7 +376,7 @@ public final class Converter {
 
     /** Forces a written file to the disk, then hashes it. */
     private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+        try (var ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
             ch.force(true);
         }
         return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
@@ -443,7 +446,7 @@ public final class Converter {
     }
 
     private static void fsyncDirectory(Path dir) {
-        try (var ch = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+        try (var ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
             // not every file system lets a directory be synced; the files themselves were

@@ -3,6 +3,7 @@ package io.quantflow.core.convert;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 
+import java.math.BigDecimal;
 import java.util.Locale;
 
 /**
@@ -40,6 +41,6 @@ public record DynamicBudget(Double maxBitsPerParameter, Long maxBytes) {
     /** {@code 4.5 bits/param} or {@code 40000000 bytes}. */
     public String describe() {
         return maxBytes != null ? maxBytes + " bytes"
-                : String.format(Locale.ROOT, "%s bits/param", new java.math.BigDecimal(Double.toString(maxBitsPerParameter)).stripTrailingZeros().toPlainString());
+                : String.format(Locale.ROOT, "%s bits/param", new BigDecimal(Double.toString(maxBitsPerParameter)).stripTrailingZeros().toPlainString());
     }
 }

@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,7 +154,7 @@ public final class ShardWriter {
                     computed.add(t);
                 }
             }
-            computed.sort(java.util.Comparator.comparing(SourceTensor::name));
+            computed.sort(Comparator.comparing(SourceTensor::name));
             List<TensorInfo> accelerated = computed.stream().filter(this::accelerated).map(SourceTensor::stored).toList();
             try (TensorQuantizer.Pass pass = accelerated.isEmpty() ? null
                     : accelerator.open(shard.file(), accelerated, outs.get(0).plan.output().quant(), outs.get(0).file, progress)) {

@@ -6,6 +6,7 @@ import io.quantflow.core.cache.ArtifactFiles;
 import io.quantflow.core.cache.CacheKey;
 import io.quantflow.core.cache.ConversionCache;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
@@ -78,7 +79,7 @@ public final class JobRunner implements AutoCloseable {
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
         Converter.checkOutputs(job.formats(), job.adapter() != null, job.quant(), job.dtype());
-        io.quantflow.core.convert.Backends.require(job.device());
+        Backends.require(job.device());
         checkTarget(job);
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {

@@ -3,6 +3,7 @@ package io.quantflow.core.job;
 import io.quantflow.core.cache.ArtifactFiles;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ModelLocation;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -62,7 +64,7 @@ final class S3Publisher {
         for (String f : files) {
             bytes += dir.resolve(f).toFile().length();
         }
-        listener.note("uploading " + files.size() + " files (" + io.quantflow.core.convert.Sizes.human(bytes) + ") to " + target.uri());
+        listener.note("uploading " + files.size() + " files (" + Sizes.human(bytes) + ") to " + target.uri());
         Set<String> uploaded = ConcurrentHashMap.newKeySet();
         try {
             List<String> oldManifests = existing.stream().filter(k -> k.endsWith("/" + Manifest.FILE_NAME)).toList();
@@ -109,7 +111,7 @@ final class S3Publisher {
             for (Future<?> fu : futures) {
                 try {
                     fu.get();
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     if (first == null) {
                         first = e.getCause() instanceof RuntimeException r ? r
                                 : QuantflowException.of(Reason.WORKER_FAILED, "an upload failed: " + e.getCause(), e.getCause());

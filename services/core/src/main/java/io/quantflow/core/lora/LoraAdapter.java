@@ -1,6 +1,7 @@
 package io.quantflow.core.lora;
 
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.error.QuantflowException;
@@ -11,6 +12,7 @@ import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -59,7 +61,7 @@ public final class LoraAdapter implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** init_lora_weights values whose initialisation rewrites the base weights (PEFT: pissa*, olora, corda, loftq, lora_ga). */
     private static final List<String> BASE_MODIFYING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
 
@@ -471,7 +473,7 @@ public final class LoraAdapter implements AutoCloseable {
                 throw QuantflowException.of(Reason.JSON_TOO_LARGE, CONFIG_FILE + " is larger than 16 MB");
             }
             return JSON.readTree(Files.readAllBytes(p));
-        } catch (java.nio.file.AccessDeniedException e) {
+        } catch (AccessDeniedException e) {
             throw QuantflowException.of(Reason.PERMISSION_DENIED, p + ": permission denied");
         } catch (IOException e) {
             String msg = e.getMessage() == null ? "unreadable" : e.getMessage();

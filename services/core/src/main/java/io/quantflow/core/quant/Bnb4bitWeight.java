@@ -2,6 +2,7 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.Shapes;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.error.QuantflowException;
@@ -19,6 +20,7 @@ import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -62,7 +64,7 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     public Bnb4bitWeight {
         shape = shape.clone();
@@ -351,8 +353,8 @@ public record Bnb4bitWeight(String name, QuantType type, int blocksize, DType dt
                 && dtype == w.dtype && Arrays.equals(shape, w.shape) && doubleQuant == w.doubleQuant
                 && Float.floatToIntBits(nestedOffset) == Float.floatToIntBits(w.nestedOffset)
                 && packed.equals(w.packed) && absmax.equals(w.absmax) && quantMap.equals(w.quantMap)
-                && java.util.Objects.equals(nestedAbsmax, w.nestedAbsmax)
-                && java.util.Objects.equals(nestedQuantMap, w.nestedQuantMap) && quantState.equals(w.quantState);
+                && Objects.equals(nestedAbsmax, w.nestedAbsmax)
+                && Objects.equals(nestedQuantMap, w.nestedQuantMap) && quantState.equals(w.quantState);
     }
 
     @Override

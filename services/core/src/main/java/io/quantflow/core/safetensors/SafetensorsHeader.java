@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 
@@ -16,10 +17,12 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -38,7 +41,7 @@ public final class SafetensorsHeader {
     public static final int MAX_NAME_LENGTH = 4096;
 
     private static final JsonFactory JSON = JsonFactory.builder()
-            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNestingDepth(8)
                     .maxNumberLength(40)
@@ -240,12 +243,12 @@ public final class SafetensorsHeader {
                 throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' " + field + " has more than " + max + " entries");
             }
             if (n == out.length) {
-                out = java.util.Arrays.copyOf(out, out.length * 2);
+                out = Arrays.copyOf(out, out.length * 2);
             }
             out[n++] = v;
         }
         expect(Reason.TENSOR_ENTRY_MALFORMED, t, JsonToken.END_ARRAY, where, "tensor '" + name + "' " + field + " (integers only)");
-        return java.util.Arrays.copyOf(out, n);
+        return Arrays.copyOf(out, n);
     }
 
     /** Names are used as keys and in messages: refuse control characters and anything path-like. */
@@ -259,7 +262,7 @@ public final class SafetensorsHeader {
                 throw bad(Reason.TENSOR_NAME_INVALID, where, "tensor name contains a control character or backslash");
             }
         }
-        if (name.startsWith("/") || name.contains("//") || java.util.Arrays.asList(name.split("/", -1)).contains("..")) {
+        if (name.startsWith("/") || name.contains("//") || Arrays.asList(name.split("/", -1)).contains("..")) {
             throw bad(Reason.TENSOR_NAME_INVALID, where, "tensor name looks like a path: '" + name + "'");
         }
     }
@@ -280,7 +283,7 @@ public final class SafetensorsHeader {
             case START_ARRAY -> "an array";
             case END_ARRAY -> "the end of an array";
             case FIELD_NAME -> "a name";
-            default -> "a " + t.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+            default -> "a " + t.name().toLowerCase(Locale.ROOT).replace('_', ' ');
         };
     }
 

@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -68,7 +69,7 @@ public final class ContentHash {
         List<FileDigest> digests = new ArrayList<>();
         for (Path p : files) {
             try {
-                long mtime = Files.getLastModifiedTime(p).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+                long mtime = Files.getLastModifiedTime(p).to(TimeUnit.NANOSECONDS);
                 digests.add(new FileDigest(p.getFileName().toString(), Files.size(p), mtime + ":" + headSha256(p)));
             } catch (IOException e) {
                 throw QuantflowException.ioFailure("cannot read " + p, e);

@@ -14,6 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -121,7 +122,7 @@ public final class HubClient {
      * @param meta receives what the Hub's own answer says about the file, before the body is read
      */
     ResumableDownload.Opened open(ModelLocation.Hub repo, String commit, String file, long offset,
-                                  java.util.function.Consumer<FileMeta> meta) throws IOException {
+                                  Consumer<FileMeta> meta) throws IOException {
         URI uri = resolveUri(repo, commit, file);
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             HttpRequest.Builder b = request(uri).GET();

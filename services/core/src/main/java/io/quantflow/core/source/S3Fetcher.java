@@ -189,7 +189,7 @@ public final class S3Fetcher {
         } catch (IOException e) {
             throw QuantflowException.ioFailure("writing the S3 cache at " + root, e);
         } finally {
-            io.quantflow.core.convert.TargetDirectory.deleteTree(partial);
+            TargetDirectory.deleteTree(partial);
         }
     }
 

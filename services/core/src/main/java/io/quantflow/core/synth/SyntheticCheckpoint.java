@@ -16,14 +16,20 @@ import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -54,12 +60,12 @@ public final class SyntheticCheckpoint {
 
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
                              LongConsumer progress) {
-        write(shape, dtype, seed, dir, maxShardBytes, ifExists, java.util.Set.of(), progress);
+        write(shape, dtype, seed, dir, maxShardBytes, ifExists, Set.of(), progress);
     }
 
     /** As above, with outlier columns planted in the weights named in {@code outlierTensors}. */
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
-                             java.util.Set<String> outlierTensors, LongConsumer progress) {
+                             Set<String> outlierTensors, LongConsumer progress) {
         if (!dtype.isDecodedFloat()) {
             throw QuantflowException.of(Reason.OPTION_INVALID, "synthetic weights are bfloat16, float16 or float32");
         }
@@ -111,7 +117,7 @@ public final class SyntheticCheckpoint {
                 out.commit();
             } catch (IOException e) {
                 throw QuantflowException.ioFailure("writing " + dir, e);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 if (e.getCause() instanceof IOException io) {
                     throw QuantflowException.ioFailure("writing " + dir, io);
                 }
@@ -172,16 +178,16 @@ public final class SyntheticCheckpoint {
     }
 
     private static final ThreadLocal<byte[]> PIECE = ThreadLocal.withInitial(() -> new byte[PIECE_ELEMENTS * 4]);
-    private static final java.util.Map<DType, byte[]> TABLES = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<DType, byte[]> TABLES = new ConcurrentHashMap<>();
 
     private static byte[] normalTable(DType dtype) {
         return TABLES.computeIfAbsent(dtype, d -> NormalTable.encoded(d, 0.02));
     }
 
-    private static final java.lang.invoke.VarHandle SHORTS =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final java.lang.invoke.VarHandle INTS =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle SHORTS =
+            MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INTS =
+            MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     /**
      * {@code len} values into {@code buf}: table entries picked by 16 random bits each (four per

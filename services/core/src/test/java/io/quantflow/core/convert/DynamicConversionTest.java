@@ -20,9 +20,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -218,7 +220,7 @@ class DynamicConversionTest {
             Set<String> kept = new HashSet<>();
             for (Map.Entry<Long, Integer> e : keptBySize.entrySet()) {
                 List<TensorQuality> group = new ArrayList<>(bySize.get(e.getKey()));
-                java.util.Collections.shuffle(group, rnd);
+                Collections.shuffle(group, rnd);
                 group.subList(0, e.getValue()).forEach(t -> kept.add(t.name()));
             }
             double num = 0;
@@ -251,7 +253,7 @@ class DynamicConversionTest {
                 random.output().weightBytes() + " vs " + dyn.output().weightBytes());
         assertTrue(chosen < random.quality().meanRelativeRms(), tag + ": dynamic " + chosen + ", random "
                 + random.quality().meanRelativeRms() + " keeping " + oneDraw);
-        System.out.printf(java.util.Locale.ROOT, "%s: kept %d, mean error %.5f -> %.5f (random same shapes %.5f),"
+        System.out.printf(Locale.ROOT, "%s: kept %d, mean error %.5f -> %.5f (random same shapes %.5f),"
                         + " %.3f -> %.3f bits/param, %.1f%% of the error removed per extra bit/param%n", tag,
                 d.keptModules().size(), d.baselineMeanRelativeRms(), chosen, mean, d.baselineBitsPerParameter(),
                 d.bitsPerParameter(), 100 * d.errorRemovedSharePerExtraBit());

@@ -12,6 +12,7 @@ import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * An output of a request as the converter's {@link OutputSpec}: the request's options checked the
@@ -113,7 +114,7 @@ public final class OutputOptions {
         return d.torchName();
     }
 
-    private static <T> T parse(java.util.function.Supplier<T> p, int index, String field) {
+    private static <T> T parse(Supplier<T> p, int index, String field) {
         try {
             return p.get();
         } catch (IllegalArgumentException e) {

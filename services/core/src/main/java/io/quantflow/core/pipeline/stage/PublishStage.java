@@ -2,6 +2,7 @@ package io.quantflow.core.pipeline.stage;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.LoraExport;
 import io.quantflow.core.convert.Manifest;
@@ -28,6 +29,7 @@ import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.S3Storage;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -55,7 +58,7 @@ public final class PublishStage {
 
     private final WorkStore store;
     private final StageMetrics metrics;
-    private final java.util.function.IntConsumer beforeManifest;
+    private final IntConsumer beforeManifest;
     /** Runs after each shard is copied to the target: tests make the publisher die there, as a crash would. */
     Runnable afterEachCopy = () -> {
     };
@@ -74,7 +77,7 @@ public final class PublishStage {
     }
 
     /** @param beforeManifest called before each output's manifest is written: where tests make the publisher crash */
-    PublishStage(WorkStore store, StageMetrics metrics, java.util.function.IntConsumer beforeManifest) {
+    PublishStage(WorkStore store, StageMetrics metrics, IntConsumer beforeManifest) {
         this.store = store;
         this.metrics = metrics;
         this.beforeManifest = beforeManifest;
@@ -117,7 +120,7 @@ public final class PublishStage {
             store.deleteIntermediates(rid);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stages.PUBLISH, item.output().format(), null);
             metrics.failed(Stages.PUBLISH, q.code());
         }
@@ -153,7 +156,7 @@ public final class PublishStage {
         try {
             // the source's config and the files that travel with the weights, fetched once for every output
             Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
-            Path config = sourceFiles.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            Path config = sourceFiles.resolve(Checkpoint.CONFIG_FILE);
             store.download(plan.config(), config);
             ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {

@@ -21,6 +21,7 @@ import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.Quantizers;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
@@ -114,7 +115,7 @@ public final class ShardStage {
             metrics.failed(stage, ErrorCode.OUT_OF_MEMORY);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal(stage + " of " + item.shard().file(), e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, source, rid, q.code(), q.getMessage(), stage, item.output().format(), item.shard().file());
             metrics.failed(stage, q.code());
         } finally {

@@ -7,6 +7,7 @@ import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.SafetensorsHeader;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.ResolvedSource;
 import io.quantflow.core.source.S3Storage;
@@ -131,7 +132,7 @@ final class StoredModel {
                 byte[] len = store.s3().readRange(bucket, o.key(), 0, 8);
                 long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
                 f.write(len);
-                if (n > 0 && n <= io.quantflow.core.safetensors.SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
+                if (n > 0 && n <= SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
                     f.write(store.s3().readRange(bucket, o.key(), 8, (int) n));
                 }
             }
