@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
@@ -84,7 +85,7 @@ final class KafkaRequests {
             }
             throw QuantflowException.of(Reason.NO_ANSWER, "no answer to request " + rid + " within " + timeout.toSeconds()
                     + " s; it may still finish (scripts/stack status shows whether the services run; --timeout waits longer)");
-        } catch (KafkaException | ExecutionException | java.util.concurrent.TimeoutException e) {
+        } catch (KafkaException | ExecutionException | TimeoutException e) {
             throw QuantflowException.of(Reason.KAFKA_UNREACHABLE, "cannot reach Kafka at " + bootstrap + ": " + e.getMessage()
                     + "; is the pipeline up? (scripts/stack status)", e);
         } catch (InterruptedException e) {
