@@ -100,7 +100,7 @@ final class SubmitCommand implements Callable<Integer> {
         String rid = requestId != null ? requestId : "submit-" + UUID.randomUUID();
         StackEndpoints stack = StackEndpoints.resolve(stackFile, bootstrap, env);
         PrintStream err = System.err;
-        try (S3Storage s3 = S3Storage.open(S3Settings.from(null, null, null, null, stack.s3Environment(), 4))) {
+        try (S3Storage s3 = S3Storage.open(S3Settings.fromEnvironment(stack.s3Environment(), 4))) {
             String staging = "staging/" + rid + "/";
             try {
                 String src = stageIfLocal(source, false, s3, stack.workBucket(), staging + "source/", err);

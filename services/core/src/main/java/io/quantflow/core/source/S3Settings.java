@@ -51,6 +51,11 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
                 pathStyle != null ? pathStyle : uri != null, DEFAULT_PART_SIZE, parallel, Backoff.defaults(), Duration.ofSeconds(60));
     }
 
+    /** Settings from the environment alone: {@link #from} with nothing given on the command line. */
+    public static S3Settings fromEnvironment(Map<String, String> env, int parallel) {
+        return from(null, null, null, null, env, parallel);
+    }
+
     public S3Settings withPartSize(long bytes) {
         return new S3Settings(endpoint, region, credentials, pathStyle, bytes, parallel, backoff, stallTimeout);
     }

@@ -66,7 +66,7 @@ class S3JobTest {
 
     JobRunner runner() {
         HubSettings hub = HubSettings.from("http://127.0.0.1:9", Map.of(), 2);
-        return new JobRunner(new JobSettings(tmp.resolve("cache"), hub, () -> S3Settings.from(null, null, null, null,
+        return new JobRunner(new JobSettings(tmp.resolve("cache"), hub, () -> S3Settings.fromEnvironment(
                 server.environment(), 2).withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5))), VariantMap.NONE));
     }
 

@@ -113,15 +113,15 @@ class LocationsTest {
                 () -> HubSettings.from(null, Map.of("HF_TOKEN", "hf_a\nb"), 1));
         assertFalse(badToken.getMessage().contains("hf_a"));
 
-        S3Settings s3 = S3Settings.from(null, null, null, null,
+        S3Settings s3 = S3Settings.fromEnvironment(
                 Map.of("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY", "s3cr3t", "AWS_ENDPOINT_URL", "http://127.0.0.1:9000"), 1);
         assertTrue(s3.pathStyle());
         assertEquals("us-east-1", s3.region());
         assertFalse(s3.toString().contains("s3cr3t") || s3.toString().contains("AKIDEXAMPLE"), s3.toString());
         assertFalse(S3Settings.from(null, "eu-west-1", null, null, Map.of("HOME", tmp.toString()), 1).pathStyle());
-        assertTrue(S3Settings.from(null, null, null, null, Map.of("HOME", tmp.toString()), 1).credentials() instanceof S3Credentials.Anonymous);
+        assertTrue(S3Settings.fromEnvironment(Map.of("HOME", tmp.toString()), 1).credentials() instanceof S3Credentials.Anonymous);
         refused(ErrorCode.INVALID_REQUEST, Reason.CREDENTIALS_INVALID,
-                () -> S3Settings.from(null, null, null, null, Map.of("AWS_ACCESS_KEY_ID", "x"), 1));
+                () -> S3Settings.fromEnvironment(Map.of("AWS_ACCESS_KEY_ID", "x"), 1));
         refused(ErrorCode.INVALID_REQUEST, Reason.SETTINGS_INVALID, () -> S3Settings.from("http://k:s@host", null, null, null, Map.of(), 1));
     }
 

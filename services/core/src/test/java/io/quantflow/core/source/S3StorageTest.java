@@ -74,7 +74,7 @@ class S3StorageTest {
     }
 
     static S3Settings settings(Map<String, String> env) {
-        return S3Settings.from(null, null, null, null, env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
+        return S3Settings.fromEnvironment(env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
                 .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)));
     }
 

@@ -84,7 +84,7 @@ class PipelineTest {
     static void start() throws Exception {
         server = S3TestServer.start();
         admin = server.client();
-        s3 = S3Storage.open(S3Settings.from(null, null, null, null, server.environment(), 2));
+        s3 = S3Storage.open(S3Settings.fromEnvironment(server.environment(), 2));
         pool = Executors.newFixedThreadPool(2);
         hub = new HubTestServer();
         hubTiny = hub.addRepo("org/tiny", Fixtures.path("tiny-llama/base-bf16"));
