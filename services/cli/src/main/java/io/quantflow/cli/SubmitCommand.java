@@ -151,7 +151,7 @@ final class SubmitCommand implements Callable<Integer> {
             boolean merged = f == OutputFormat.MERGED_16BIT || f == OutputFormat.MERGED_4BIT;
             String dtype = merged && r.dtype() != null ? r.dtype().torchName() : null;
             if (!quantizes) {
-                out.add(new OutputRequest(null, f.id(), null, null, null, null, null, dtype, null, null));
+                out.add(OutputRequest.builder(f.id()).dtype(dtype).build());
                 continue;
             }
             var q = r.quant();

@@ -46,7 +46,7 @@ public final class OutputOptions {
                     + " weight before choosing); use quantflow convert --dynamic");
         }
         if (!quantizes) {
-            return new OutputRequest(index, format.id(), null, null, null, null, null, dtype(o, index), null, null);
+            return OutputRequest.builder(format.id()).index(index).dtype(dtype(o, index)).build();
         }
         QuantOptions q = quant(o, index);
         String device = o.device() == null ? "auto" : parse(() -> Device.parse(o.device()), index, "device").name().toLowerCase();

@@ -141,7 +141,7 @@ class PipelineTest {
     }
 
     static OutputRequest output(String format) {
-        return new OutputRequest(null, format, null, null, null, null, null, null, null, null);
+        return OutputRequest.builder(format).build();
     }
 
     String request(String id, String source, String adapter, List<OutputRequest> outputs, String target, String ifExists) {
@@ -261,7 +261,7 @@ class PipelineTest {
         Path adapter = Fixtures.path("tiny-llama/lora-adapter");
         String src = upload(base, bucket(), "tiny/base");
         String ad = upload(adapter, bucket(), "tiny/adapter");
-        OutputRequest fp4 = new OutputRequest(null, "merged-4bit", "fp4", false, 128, null, null, null, null, "cpu");
+        OutputRequest fp4 = OutputRequest.builder("merged-4bit").quantType("fp4").doubleQuant(false).blocksize(128).device("cpu").build();
         bus.publish(Topics.REQUESTED, "r2", request("r2", src, ad,
                 List.of(output("merged-16bit"), fp4, output("lora")), "s3://" + models + "/tiny/merged", "fail"));
         bus.drain();
