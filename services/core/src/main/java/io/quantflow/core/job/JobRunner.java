@@ -168,7 +168,7 @@ public final class JobRunner implements AutoCloseable {
                 + "); pass --exact-model-name to quantize " + asked.uri() + " itself");
         HubFetcher.Snapshot snap = hub.fetch(variant, listener);
         Manifest.Variant v = new Manifest.Variant(asked.uri(), used, file);
-        Provenance p = new Provenance(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()), null, null, null);
+        Provenance p = Provenance.ofSource(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()));
         Manifest m = switch (job.target()) {
             case ModelLocation.Local t -> PrequantizedCopy.copy(snap.dir(), t.dir(), job.ifExists(), p, v);
             case ModelLocation.S3 t -> {

@@ -18,6 +18,13 @@ final class Failures {
     private Failures() {
     }
 
+    /** A failure of the request as a whole, before it has outputs or shards (planning it). */
+    static void answerForRequest(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message,
+                                 String stage) {
+        answer(store, bus, source, requestId, code, message, stage, null, null);
+    }
+
+    /** A failure of one output ({@code format}) and, when one shard failed, of that {@code shard} (else null). */
     static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, String stage,
                        String format, String shard) {
         String line = oneLine(message);

@@ -120,7 +120,7 @@ public final class FetchStage {
     }
 
     private void fail(String requestId, ErrorCode code, String message, Bus bus) {
-        Failures.answer(store, bus, SOURCE, requestId, code, message, Stages.FETCH, null, null);
+        Failures.answerForRequest(store, bus, SOURCE, requestId, code, message, Stages.FETCH);
         metrics.failed(Stages.FETCH, code);
     }
 
@@ -259,7 +259,7 @@ public final class FetchStage {
         }
         long total = checkpoint.shardFileBytes();
         bus.progress(plan.requestId(), CloudEvent.of(EventTypes.PROGRESS, SOURCE, "fetch/" + plan.requestId(), plan.requestId(),
-                new Answers.Progress(plan.requestId(), Stages.FETCH, null, null, total, total)));
+                Answers.Progress.planned(plan.requestId(), Stages.FETCH, total)));
     }
 
     static CloudEvent event(ShardWork item) {

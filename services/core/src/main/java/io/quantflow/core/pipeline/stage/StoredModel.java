@@ -60,6 +60,11 @@ final class StoredModel {
 
     /** Where a source's or adapter's objects are: in the store already, or staged there from the Hub. */
     record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision, String contentHash) {
+
+        /** Objects in the store already: no Hub revision, no content hash. */
+        static Located inStore(String bucket, String prefix, List<S3Storage.ObjectInfo> objects) {
+            return new Located(bucket, prefix, objects, null, null);
+        }
     }
 
     Located locate(String requestId, String uri, String what, SourceResolver resolver, Path scratch) {
@@ -75,7 +80,7 @@ final class StoredModel {
                 if (objects.isEmpty()) {
                     throw QuantflowException.of(Reason.LOCATION_EMPTY, "the " + what + " " + s.uri() + " holds no files");
                 }
-                yield new Located(s.bucket(), s.keyPrefix(), objects, null, null);
+                yield Located.inStore(s.bucket(), s.keyPrefix(), objects);
             }
             case ModelLocation.Hub h -> {
                 ResolvedSource r = resolver.resolve(h, SourceListener.NONE);
