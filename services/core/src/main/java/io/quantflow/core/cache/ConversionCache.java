@@ -1,7 +1,6 @@
 package io.quantflow.core.cache;
 
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.target.ArtifactFiles;
 import io.quantflow.core.target.IfExists;
@@ -59,7 +58,7 @@ public final class ConversionCache {
         try {
             Files.createDirectories(root);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + root, e);
+            throw QuantflowException.ioFailure("cannot create " + root, e);
         }
         try (LocalTarget out = LocalTarget.prepare(entry, IfExists.OVERWRITE)) {
             for (String rel : ArtifactFiles.list(artifact)) {
@@ -67,7 +66,7 @@ public final class ConversionCache {
             }
             out.commit();
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot store the artifact in " + root, e);
+            throw QuantflowException.ioFailure("cannot store the artifact in " + root, e);
         }
     }
 

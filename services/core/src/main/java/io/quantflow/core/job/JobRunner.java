@@ -11,8 +11,8 @@ import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.PrequantizedCopy;
 import io.quantflow.core.convert.Provenance;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubFetcher;
 import io.quantflow.core.source.ModelLocation;
@@ -192,7 +192,7 @@ public final class JobRunner implements AutoCloseable {
                 + "); pass --exact-model-name to quantize " + asked.uri() + " itself");
         HubFetcher.Snapshot snap = hub.fetch(variant, listener);
         Manifest.Variant v = new Manifest.Variant(asked.uri(), used, file);
-        Provenance p = new Provenance(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()), null, null, null);
+        Provenance p = Provenance.ofSource(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()));
         Manifest m = switch (job.target()) {
             case ModelLocation.Local t -> PrequantizedCopy.copy(snap.dir(), t.dir(), job.ifExists(), p, v);
             default -> {
@@ -219,7 +219,7 @@ public final class JobRunner implements AutoCloseable {
             try {
                 m = Manifest.read(entry.resolve(rel));
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + entry.resolve(rel), e);
+                throw QuantflowException.ioFailure("cannot read " + entry.resolve(rel), e);
             }
             Manifest.Source s = new Manifest.Source(source.dir().toString(), 0, 0, null, 0, job.source().uri(), null, null);
             Manifest.Adapter a = adapter == null ? null
@@ -231,7 +231,7 @@ public final class JobRunner implements AutoCloseable {
             String rel = job.formats().size() == 1 ? Manifest.FILE_NAME : f.id() + "/" + Manifest.FILE_NAME;
             Manifest m = rewritten.get(rel);
             if (m == null) {
-                throw QuantflowException.invalidCheckpoint("the conversion cache entry " + entry + " lacks " + rel);
+                throw QuantflowException.of(Reason.CACHE_ENTRY_INCOMPLETE, "the conversion cache entry " + entry + " lacks " + rel);
             }
             ordered.add(m);
         }
@@ -247,7 +247,7 @@ public final class JobRunner implements AutoCloseable {
             }
             publish(job, entry, replaced, listener);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
+            throw QuantflowException.ioFailure("staging the manifests in " + staging, e);
         } finally {
             FileTrees.delete(staging);
         }
@@ -259,7 +259,7 @@ public final class JobRunner implements AutoCloseable {
         try {
             Files.createDirectories(p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p, e);
+            throw QuantflowException.ioFailure("cannot create " + p, e);
         }
         return p;
     }

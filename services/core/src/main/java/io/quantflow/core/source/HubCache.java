@@ -1,6 +1,7 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.transfer.BlobCache;
 import io.quantflow.core.transfer.FileLocks;
 
@@ -75,7 +76,7 @@ public final class HubCache {
     /** Points {@code snapshots/COMMIT/name} at the blob: a relative symbolic link, else a copy, put in place atomically. */
     void link(RepoId repo, String commit, String name, String etag) {
         if (!FileSelection.isSafeName(name)) {
-            throw QuantflowException.invalidCheckpoint("refusing the file name '" + name + "'");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, "refusing the file name '" + name + "'");
         }
         of(repo).link(checkEtag(commit), name, checkEtag(etag));
     }
@@ -94,14 +95,14 @@ public final class HubCache {
         Path refs = Path.of("refs");
         Path p = refs.resolve(revision).normalize();
         if (revision.isEmpty() || !p.startsWith(refs) || p.equals(refs)) {
-            throw QuantflowException.invalidRequest("'" + revision + "' is not a revision");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + revision + "' is not a revision");
         }
         return revision;
     }
 
     private static String checkEtag(String etag) {
         if (etag == null || !etag.matches("[0-9a-f]{40}|[0-9a-f]{64}")) {
-            throw QuantflowException.invalidCheckpoint("the Hub gave a content id that is neither a sha256 nor a git object id");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, "the Hub gave a content id that is neither a sha256 nor a git object id");
         }
         return etag;
     }

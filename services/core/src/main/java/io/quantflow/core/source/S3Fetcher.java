@@ -1,8 +1,8 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.storage.ObjectInfo;
 import io.quantflow.core.storage.Role;
 import io.quantflow.core.storage.S3Bucket;
@@ -56,7 +56,7 @@ public final class S3Fetcher {
             }
         }
         if (top.isEmpty()) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, uri + " holds no objects"
+            throw QuantflowException.of(Reason.LOCATION_EMPTY, uri + " holds no objects"
                     + (bucket.hasSubfolders(location.keyPrefix())
                     ? " at its top level; name the prefix that holds the model's config.json and weights" : ""));
         }

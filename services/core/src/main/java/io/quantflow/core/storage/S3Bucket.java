@@ -1,7 +1,7 @@
 package io.quantflow.core.storage;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.transfer.ETags;
 import io.quantflow.core.transfer.ResumableDownload;
 import io.quantflow.core.util.Digests;
@@ -188,7 +188,7 @@ public final class S3Bucket {
                 return new ResumableDownload.Opened(InputStream.nullInputStream(), offset);
             }
             if (e.statusCode() == 412) {
-                throw QuantflowException.invalidCheckpoint(where(key) + " changed while it was being downloaded");
+                throw QuantflowException.of(Reason.SOURCE_CHANGED, where(key) + " changed while it was being downloaded");
             }
             if (e.statusCode() >= 500 || e.statusCode() == 429) {
                 throw new IOException("S3 answered HTTP " + e.statusCode(), e);
@@ -206,7 +206,7 @@ public final class S3Bucket {
     public String download(String key, Path file) {
         ObjectInfo o = head(key);
         if (o == null) {
-            throw new QuantflowException(role == Role.SOURCE ? ErrorCode.SOURCE_NOT_FOUND : ErrorCode.INTERNAL, where(key) + ": not found");
+            throw QuantflowException.of(role == Role.SOURCE ? Reason.S3_OBJECT_NOT_FOUND : Reason.STORE_OBJECT_MISSING, where(key) + ": not found");
         }
         try {
             Files.deleteIfExists(file);
@@ -215,7 +215,7 @@ public final class S3Bucket {
             return download.fetch(file, o.size(), offset -> open(key, o.etag(), offset), where(key), n -> {
             });
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot write " + file + ": " + Exceptions.describe(e), e);
+            throw QuantflowException.of(Reason.IO_ERROR, "cannot write " + file + ": " + Exceptions.describe(e), e);
         }
     }
 
@@ -271,7 +271,7 @@ public final class S3Bucket {
         try {
             upload(key, UploadContent.of(file));
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot read " + file + ": " + Exceptions.describe(e), e);
+            throw QuantflowException.of(Reason.IO_ERROR, "cannot read " + file + ": " + Exceptions.describe(e), e);
         }
     }
 
@@ -303,7 +303,7 @@ public final class S3Bucket {
         } catch (SdkException e) {
             throw failure(e, key);
         } catch (UncheckedIOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "reading what to upload to " + where(key) + " failed: "
+            throw QuantflowException.of(Reason.IO_ERROR, "reading what to upload to " + where(key) + " failed: "
                     + Exceptions.describe(e.getCause()), e);
         }
     }
@@ -336,7 +336,7 @@ public final class S3Bucket {
             try {
                 var r = s3.deleteObjects(b -> b.bucket(name).delete(Delete.builder().objects(ids).quiet(true).build()));
                 if (r.hasErrors() && !r.errors().isEmpty()) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "S3 did not delete " + where(r.errors().get(0).key())
+                    throw QuantflowException.of(Reason.S3_ERROR, "S3 did not delete " + where(r.errors().get(0).key())
                             + " (" + r.errors().get(0).code() + ")");
                 }
             } catch (SdkException e) {

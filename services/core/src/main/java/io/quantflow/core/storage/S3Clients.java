@@ -1,7 +1,7 @@
 package io.quantflow.core.storage;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.util.Exceptions;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -43,7 +43,7 @@ final class S3Clients {
         try {
             return builder.build();
         } catch (SdkException e) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST, "cannot set up the S3 client: " + Exceptions.describe(e));
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "cannot set up the S3 client: " + Exceptions.describe(e));
         }
     }
 
@@ -60,7 +60,7 @@ final class S3Clients {
                 try {
                     provider.resolveCredentials();
                 } catch (SdkException e) {
-                    throw QuantflowException.invalidRequest("the AWS profile '" + p.name() + "' in " + p.file()
+                    throw QuantflowException.of(Reason.CREDENTIALS_INVALID, "the AWS profile '" + p.name() + "' in " + p.file()
                             + " has no usable credentials");
                 }
                 yield provider;

@@ -1,7 +1,7 @@
 package io.quantflow.core.storage;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.util.Exceptions;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -23,24 +23,24 @@ final class S3Failures {
             String code = s.awsErrorDetails() == null ? null : s.awsErrorDetails().errorCode();
             String detail = " (HTTP " + status + (code == null ? "" : " " + code) + ")";
             if (status == 403 || status == 401 || "InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
-                return new QuantflowException(ErrorCode.ACCESS_DENIED, where + ": access denied" + detail
+                return QuantflowException.of(Reason.S3_ACCESS_DENIED, where + ": access denied" + detail
                         + "; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS profile", e);
             }
             if ("NoSuchBucket".equals(code)) {
-                ErrorCode c = switch (role) {
-                    case SOURCE -> ErrorCode.SOURCE_NOT_FOUND;
-                    case TARGET -> ErrorCode.INVALID_REQUEST;
-                    case WORK -> ErrorCode.INTERNAL;
+                Reason r = switch (role) {
+                    case SOURCE -> Reason.S3_BUCKET_NOT_FOUND;
+                    case TARGET -> Reason.TARGET_BUCKET_NOT_FOUND;
+                    case WORK -> Reason.WORK_BUCKET_NOT_FOUND;
                 };
-                return new QuantflowException(c, where + ": the bucket does not exist" + detail, e);
+                return QuantflowException.of(r, where + ": the bucket does not exist" + detail, e);
             }
             if (status == 404) {
-                return new QuantflowException(role == Role.SOURCE ? ErrorCode.SOURCE_NOT_FOUND : ErrorCode.INTERNAL,
+                return QuantflowException.of(role == Role.SOURCE ? Reason.S3_OBJECT_NOT_FOUND : Reason.STORE_OBJECT_MISSING,
                         where + ": not found" + detail, e);
             }
-            return new QuantflowException(ErrorCode.INTERNAL, where + ": S3 answered" + detail, e);
+            return QuantflowException.of(Reason.S3_ERROR, where + ": S3 answered" + detail, e);
         }
-        return new QuantflowException(ErrorCode.INTERNAL, where + ": cannot reach S3"
+        return QuantflowException.of(Reason.S3_UNREACHABLE, where + ": cannot reach S3"
                 + (endpoint == null ? "" : " at " + endpoint) + " (" + Exceptions.describe(e) + ")", e);
     }
 }

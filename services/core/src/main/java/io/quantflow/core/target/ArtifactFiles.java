@@ -1,6 +1,7 @@
 package io.quantflow.core.target;
 
-import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.error.QuantflowException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,7 +36,7 @@ public final class ArtifactFiles {
                     .sorted()
                     .toList();
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot list " + dir, e);
+            throw QuantflowException.ioFailure("cannot list " + dir, e);
         }
     }
 

@@ -1,6 +1,6 @@
 package io.quantflow.core.transfer;
 
-import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.util.FileTrees;
 
 import java.io.IOException;
@@ -68,7 +68,7 @@ public final class BlobCache {
         try {
             Files.createDirectories(p.getParent());
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p.getParent(), e);
+            throw QuantflowException.ioFailure("cannot create " + p.getParent(), e);
         }
         return p;
     }
@@ -89,7 +89,7 @@ public final class BlobCache {
                 move(verified, blob);
             }
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot move a download into " + blob, e);
+            throw QuantflowException.ioFailure("cannot move a download into " + blob, e);
         }
     }
 
@@ -107,7 +107,7 @@ public final class BlobCache {
             linkOrCopy(tmp, snap, id);
             move(tmp, entry);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + entry, e);
+            throw QuantflowException.ioFailure("cannot write " + entry, e);
         }
     }
 
@@ -137,7 +137,7 @@ public final class BlobCache {
             }
             return snap;
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("writing the cache at " + dir, e);
+            throw QuantflowException.ioFailure("writing the cache at " + dir, e);
         } finally {
             FileTrees.delete(partial);
         }
@@ -162,7 +162,7 @@ public final class BlobCache {
             Files.writeString(tmp, value, StandardCharsets.US_ASCII);
             move(tmp, p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + p, e);
+            throw QuantflowException.ioFailure("cannot write " + p, e);
         }
     }
 

@@ -6,6 +6,7 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
@@ -65,7 +66,7 @@ class S3JobTest {
 
     JobRunner runner() {
         HubSettings hub = HubSettings.from("http://127.0.0.1:9", Map.of(), 2);
-        return new JobRunner(new JobSettings(tmp.resolve("cache"), hub, () -> S3Settings.from(null, null, null, null,
+        return new JobRunner(new JobSettings(tmp.resolve("cache"), hub, () -> S3Settings.fromEnvironment(
                 server.environment(), 2).withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5))), VariantMap.NONE));
     }
 
@@ -128,7 +129,7 @@ class S3JobTest {
             JobRunner.Outcome o = r.run(job(base.toString(), target, IfExists.FAIL), JobRunner.Listener.NONE);
             assertFalse(o.cached());
             Manifest m = o.manifests().get(0);
-            List<String> expected = new java.util.ArrayList<>(m.files().stream().map(f -> "out/tiny-nf4/" + f.path()).toList());
+            List<String> expected = new ArrayList<>(m.files().stream().map(f -> "out/tiny-nf4/" + f.path()).toList());
             expected.add("out/tiny-nf4/" + Manifest.FILE_NAME);
             assertEquals(expected.stream().sorted().toList(), keys(bucket, "out/"));
             Path entry = r.cache().entry(m.cacheKey());
@@ -140,6 +141,7 @@ class S3JobTest {
             QuantflowException taken = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), target, IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.TARGET_EXISTS, taken.code());
+            assertEquals(Reason.TARGET_NOT_EMPTY, taken.reason());
 
             // overwrite: served from the cache, stale objects removed, the manifest says cached
             admin.putObject(q -> q.bucket(bucket).key("out/tiny-nf4/stale.bin"), RequestBody.fromBytes(new byte[] {1}));
@@ -159,9 +161,11 @@ class S3JobTest {
             QuantflowException noPrefix = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), "s3://" + bucket(), IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.INVALID_REQUEST, noPrefix.code());
+            assertEquals(Reason.LOCATION_NOT_ALLOWED, noPrefix.reason());
             QuantflowException noBucket = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), "s3://no-such-bucket-qf/x", IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.INVALID_REQUEST, noBucket.code(), noBucket.getMessage());
+            assertEquals(Reason.TARGET_BUCKET_NOT_FOUND, noBucket.reason(), noBucket.getMessage());
         }
     }
 }

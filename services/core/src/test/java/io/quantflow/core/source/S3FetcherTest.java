@@ -3,6 +3,7 @@ package io.quantflow.core.source;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.storage.S3Settings;
 import io.quantflow.core.storage.S3Storage;
 import io.quantflow.core.testing.S3TestServer;
@@ -109,9 +110,11 @@ class S3FetcherTest {
             QuantflowException noBucket = assertThrows(QuantflowException.class, () -> fetcher.fetch(
                     (ModelLocation.S3) ModelLocation.parse("s3://no-such-bucket-qf/x"), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, noBucket.code(), noBucket.getMessage());
+            assertEquals(Reason.S3_BUCKET_NOT_FOUND, noBucket.reason(), noBucket.getMessage());
             QuantflowException empty = assertThrows(QuantflowException.class, () -> fetcher.fetch(
                     (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/nothing"), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, empty.code(), empty.getMessage());
+            assertEquals(Reason.LOCATION_EMPTY, empty.reason(), empty.getMessage());
         }
     }
 

@@ -2,6 +2,7 @@ package io.quantflow.core.storage;
 
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.testing.S3TestServer;
 import io.quantflow.core.transfer.Backoff;
 import io.quantflow.core.util.Digests;
@@ -15,6 +16,9 @@ import software.amazon.awssdk.services.s3.S3Client;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,9 +27,12 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -65,7 +72,7 @@ class S3StorageTest {
     }
 
     static S3Settings settings(Map<String, String> env) {
-        return S3Settings.from(null, null, null, null, env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
+        return S3Settings.fromEnvironment(env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
                 .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)));
     }
 
@@ -95,7 +102,7 @@ class S3StorageTest {
             try (InputStream in = b.open("models/x/model.safetensors", listed.get(0).etag(), 5_000_000).body()) {
                 byte[] tail = in.readAllBytes();
                 assertEquals(data.length - 5_000_000, tail.length);
-                assertArrayEquals(java.util.Arrays.copyOfRange(data, 5_000_000, data.length), tail);
+                assertArrayEquals(Arrays.copyOfRange(data, 5_000_000, data.length), tail);
             }
             assertEquals(List.of(), b.openUploads(""));
         }
@@ -126,8 +133,10 @@ class S3StorageTest {
             assertEquals("first", new String(work.readSmall("work/a/answer.json"), StandardCharsets.UTF_8));
             QuantflowException missing = assertThrows(QuantflowException.class, () -> source.download("nope", tmp.resolve("x")));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, missing.code());
+            assertEquals(Reason.S3_OBJECT_NOT_FOUND, missing.reason());
             QuantflowException lost = assertThrows(QuantflowException.class, () -> work.download("nope", tmp.resolve("x")));
             assertEquals(ErrorCode.INTERNAL, lost.code(), "a pipeline object that is missing is the pipeline's failure");
+            assertEquals(Reason.STORE_OBJECT_MISSING, lost.reason());
         }
     }
 
@@ -135,14 +144,17 @@ class S3StorageTest {
     @Test
     void aMissingBucketIsReadByTheRoleItPlays() {
         try (S3Storage s3 = storage()) {
-            assertEquals(ErrorCode.SOURCE_NOT_FOUND, assertThrows(QuantflowException.class,
-                    () -> s3.bucket(Role.SOURCE, "no-such-bucket-qf").listTop("x/")).code());
-            assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
-                    () -> s3.bucket(Role.TARGET, "no-such-bucket-qf").isEmpty("x/")).code());
-            assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
-                    () -> s3.bucket(Role.TARGET, "no-such-bucket-qf").put("x/a.json", new byte[] {1})).code());
+            QuantflowException source = assertThrows(QuantflowException.class, () -> s3.bucket(Role.SOURCE, "no-such-bucket-qf").listTop("x/"));
+            assertEquals(ErrorCode.SOURCE_NOT_FOUND, source.code());
+            assertEquals(Reason.S3_BUCKET_NOT_FOUND, source.reason());
+            QuantflowException target = assertThrows(QuantflowException.class, () -> s3.bucket(Role.TARGET, "no-such-bucket-qf").isEmpty("x/"));
+            assertEquals(ErrorCode.INVALID_REQUEST, target.code());
+            assertEquals(Reason.TARGET_BUCKET_NOT_FOUND, target.reason());
+            assertEquals(Reason.TARGET_BUCKET_NOT_FOUND, assertThrows(QuantflowException.class,
+                    () -> s3.bucket(Role.TARGET, "no-such-bucket-qf").put("x/a.json", new byte[] {1})).reason());
             QuantflowException work = assertThrows(QuantflowException.class, () -> s3.bucket(Role.WORK, "no-such-bucket-qf").list("work/"));
             assertEquals(ErrorCode.INTERNAL, work.code());
+            assertEquals(Reason.WORK_BUCKET_NOT_FOUND, work.reason());
             assertTrue(work.getMessage().contains("s3://no-such-bucket-qf/work/") && work.getMessage().contains("does not exist"),
                     work.getMessage());
         }
@@ -175,6 +187,7 @@ class S3StorageTest {
 
             QuantflowException e = assertThrows(QuantflowException.class, () -> b.upload("out/model.safetensors", failing));
             assertEquals(ErrorCode.INTERNAL, e.code());
+            assertEquals(Reason.IO_ERROR, e.reason(), e.getMessage());
             assertTrue(e.getMessage().contains("simulated"), e.getMessage());
             assertEquals(List.of(), b.openUploads(""), "no multipart upload (and so no part) is left");
             assertEquals(List.of(), b.list(""));
@@ -189,7 +202,7 @@ class S3StorageTest {
     @Test
     void aConditionalWriteWhoseAnswerWasLostAndThatTheSdkRetriedIsStillOurs() throws Exception {
         String bucket = newBucket();
-        byte[] manifest = "{\"manifest\":1}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] manifest = "{\"manifest\":1}".getBytes(StandardCharsets.UTF_8);
         try (AnswerDroppingProxy proxy = new AnswerDroppingProxy(URI.create(server.endpoint()).getPort());
              S3Storage s3 = S3Storage.open(settings(proxy.environment(server.environment())))) {
             S3Bucket b = s3.bucket(Role.TARGET, bucket);
@@ -206,20 +219,20 @@ class S3StorageTest {
      * 100 Continue), so the write is done and its answer lost.
      */
     static final class AnswerDroppingProxy implements AutoCloseable {
-        final java.util.concurrent.atomic.AtomicInteger dropped = new java.util.concurrent.atomic.AtomicInteger();
-        private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean(true);
-        private final java.net.ServerSocket listener;
+        final AtomicInteger dropped = new AtomicInteger();
+        private final AtomicBoolean armed = new AtomicBoolean(true);
+        private final ServerSocket listener;
         private final int upstream;
 
         AnswerDroppingProxy(int upstream) throws IOException {
             this.upstream = upstream;
-            listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
             Thread accept = new Thread(() -> {
                 while (!listener.isClosed()) {
                     try {
-                        java.net.Socket client = listener.accept();
-                        java.net.Socket server = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), upstream);
-                        java.util.concurrent.atomic.AtomicBoolean drop = new java.util.concurrent.atomic.AtomicBoolean();
+                        Socket client = listener.accept();
+                        Socket server = new Socket(InetAddress.getLoopbackAddress(), upstream);
+                        AtomicBoolean drop = new AtomicBoolean();
                         pump(client, server, drop, true);
                         pump(server, client, drop, false);
                     } catch (IOException e) {
@@ -237,14 +250,14 @@ class S3StorageTest {
             return e;
         }
 
-        private void pump(java.net.Socket from, java.net.Socket to, java.util.concurrent.atomic.AtomicBoolean drop, boolean request) {
+        private void pump(Socket from, Socket to, AtomicBoolean drop, boolean request) {
             Thread t = new Thread(() -> {
                 byte[] buf = new byte[1 << 16];
                 try (InputStream in = from.getInputStream()) {
                     int n;
                     while ((n = in.read(buf)) > 0) {
-                        String head = new String(buf, 0, Math.min(n, 4096), java.nio.charset.StandardCharsets.ISO_8859_1);
-                        if (request && head.toLowerCase(java.util.Locale.ROOT).contains("if-none-match:") && armed.compareAndSet(true, false)) {
+                        String head = new String(buf, 0, Math.min(n, 4096), StandardCharsets.ISO_8859_1);
+                        if (request && head.toLowerCase(Locale.ROOT).contains("if-none-match:") && armed.compareAndSet(true, false)) {
                             drop.set(true);
                         }
                         if (!request && drop.get() && !head.startsWith("HTTP/1.1 100")) {
@@ -301,6 +314,7 @@ class S3StorageTest {
         try (S3Storage s3 = S3Storage.open(settings(env))) {
             QuantflowException e = assertThrows(QuantflowException.class, () -> s3.bucket(Role.SOURCE, bucket).listTop(""));
             assertEquals(ErrorCode.ACCESS_DENIED, e.code());
+            assertEquals(Reason.S3_ACCESS_DENIED, e.reason());
             assertFalse(e.getMessage().contains("definitely-wrong-secret"), e.getMessage());
             assertFalse(e.getMessage().contains(S3TestServer.IDENTITY), e.getMessage());
         }

@@ -9,8 +9,8 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
 import io.quantflow.core.pipeline.OutputQuality;
@@ -30,6 +30,7 @@ import io.quantflow.core.target.S3Target;
 import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,6 +39,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -56,7 +58,7 @@ public final class PublishStage {
 
     private final WorkStore store;
     private final StageMetrics metrics;
-    private final java.util.function.IntConsumer beforeManifest;
+    private final IntConsumer beforeManifest;
     /** Runs after each shard is copied to the target: tests make the publisher die there, as a crash would. */
     Runnable afterEachCopy = () -> {
     };
@@ -75,7 +77,7 @@ public final class PublishStage {
     }
 
     /** @param beforeManifest called before each output's manifest is written: where tests make the publisher crash */
-    PublishStage(WorkStore store, StageMetrics metrics, java.util.function.IntConsumer beforeManifest) {
+    PublishStage(WorkStore store, StageMetrics metrics, IntConsumer beforeManifest) {
         this.store = store;
         this.metrics = metrics;
         this.beforeManifest = beforeManifest;
@@ -98,7 +100,7 @@ public final class PublishStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
             int done = store.objects().list(WorkStore.prefix(rid) + "done/").size();
@@ -118,7 +120,7 @@ public final class PublishStage {
             store.deleteIntermediates(rid);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stages.PUBLISH, item.output().format(), null);
             metrics.failed(Stages.PUBLISH, q.code());
         }
@@ -215,7 +217,7 @@ public final class PublishStage {
                                    ObjectNode sourceConfig, Path sourceFiles, Path dir, Map<String, Long> stageMillis) throws IOException {
         ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
         if (!at.bucket().equals(location.bucket()) || !at.keyPrefix().startsWith(location.keyPrefix())) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "the output " + o.uri() + " is not inside the target " + location.uri());
+            throw QuantflowException.of(Reason.UNEXPECTED, "the output " + o.uri() + " is not inside the target " + location.uri());
         }
         String folder = at.keyPrefix().substring(location.keyPrefix().length());
         OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
@@ -239,7 +241,7 @@ public final class PublishStage {
                 ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last + "/" + file);
                 StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
                 if (out == null) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
+                    throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
                 target.copy(store.objects(), shard.key(), folder + file, out.result().bytes());
                 afterEachCopy.run();
