@@ -4,7 +4,7 @@ import io.quantflow.core.convert.ConversionPlan;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;

@@ -2,7 +2,7 @@ package io.quantflow.cli;
 
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;

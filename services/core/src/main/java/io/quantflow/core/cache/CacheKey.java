@@ -1,7 +1,9 @@
 package io.quantflow.core.cache;
 
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.convert.DynamicBudget;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 
 import java.nio.charset.StandardCharsets;
@@ -22,13 +24,18 @@ public final class CacheKey {
     private CacheKey() {
     }
 
+    /** The key of a conversion with these options of this source and adapter. */
+    public static String of(String sourceHash, String adapterHash, ConversionOptions options) {
+        return of(sourceHash, adapterHash, options.formats(), options.quant(), options.dtype(), options.dynamic());
+    }
+
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype) {
         return of(sourceHash, adapterHash, formats, quant, dtype, null);
     }
 
     /** As above, for a request with a {@code --dynamic} budget (null: none), which changes what is written. */
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype,
-                            io.quantflow.core.convert.DynamicBudget dynamic) {
+                            DynamicBudget dynamic) {
         StringBuilder s = new StringBuilder(VERSION).append('\n');
         s.append("source=").append(sourceHash).append('\n');
         s.append("adapter=").append(adapterHash == null ? "" : adapterHash).append('\n');

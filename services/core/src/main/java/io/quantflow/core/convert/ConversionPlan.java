@@ -1,5 +1,7 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;

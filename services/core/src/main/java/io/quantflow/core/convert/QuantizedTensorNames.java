@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.QuantState;

@@ -1,10 +1,13 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +33,7 @@ public final class ShardPlan {
         this.shard = shard;
         this.output = output;
         List<SourceTensor> byName = new ArrayList<>(shard.tensors());
-        byName.sort(java.util.Comparator.comparing(SourceTensor::name));
+        byName.sort(Comparator.comparing(SourceTensor::name));
         for (SourceTensor t : byName) {
             TensorRole role = roleOf(t, output, selector);
             roles.put(t.name(), role);
@@ -46,13 +49,10 @@ public final class ShardPlan {
         if (t.values() == null) {
             return TensorRole.COPY;
         }
-        if (output.quantizes() && selector.quantize(t.name(), t.shape(), t.values().dtype())) {
-            return TensorRole.QUANTIZE;
-        }
-        if (t.transformed() || t.stored() == null || (output.dtype() != null && output.dtype() != t.dtype())) {
-            return TensorRole.CONVERT;
-        }
-        return TensorRole.COPY;
+        boolean quantizable = output.quantizes() && selector.quantize(t.name(), t.shape(), t.values().dtype());
+        boolean changed = t.transformed() || t.stored() == null;
+        boolean retyped = output.dtype() != null && output.dtype() != t.dtype();
+        return output.format().role(quantizable, changed, retyped);
     }
 
     /** The 16-bit dtype a tensor's values are written or quantized from in this output. */

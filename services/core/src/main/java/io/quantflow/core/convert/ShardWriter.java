@@ -1,5 +1,8 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.quant.TensorQuantizer;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.BlockwiseQuantizer;

@@ -1,14 +1,15 @@
 package io.quantflow.core.pipeline;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.lora.LoraAdapter;
@@ -49,15 +50,15 @@ class RequestCheckTest {
     @Test
     void anAdapterOfOtherShapesIsRefusedNamingTheModule() throws IOException {
         Path source = synthetic(new ModelShape("narrow", 128, 344, 2, 4, 2, 1000, false));
-        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(OutputFormat.MERGED_16BIT));
+        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(Formats.MERGED_16BIT));
         assertEquals(ErrorCode.INVALID_REQUEST, expected.code());
         assertTrue(expected.getMessage().startsWith("adapter module model.layers.0."), expected.getMessage());
-        assertSameRefusal(expected, source, ADAPTER, List.of(OutputFormat.MERGED_16BIT));
+        assertSameRefusal(expected, source, ADAPTER, List.of(Formats.MERGED_16BIT));
         // a shard holding an adapted weight of the wrong shape is refused too; one holding none is converted
         int refused = 0;
         for (String shard : shardNames(source)) {
             try {
-                convertShard(source, shard, ADAPTER, OutputFormat.MERGED_16BIT);
+                convertShard(source, shard, ADAPTER, Formats.MERGED_16BIT);
             } catch (QuantflowException e) {
                 assertEquals(ErrorCode.INVALID_REQUEST, e.code(), e.getMessage());
                 refused++;
@@ -69,13 +70,13 @@ class RequestCheckTest {
     @Test
     void anAdapterModuleMissingFromTheModelIsRefusedHereNotByTheShards() throws IOException {
         Path source = synthetic(new ModelShape("one-layer", 256, 688, 1, 4, 2, 1000, false));
-        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(OutputFormat.MERGED_4BIT));
+        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(Formats.MERGED_4BIT));
         assertEquals(ErrorCode.INVALID_REQUEST, expected.code());
         assertTrue(expected.getMessage().contains("model.layers.1.") && expected.getMessage().contains("has no weight"),
                 expected.getMessage());
-        assertSameRefusal(expected, source, ADAPTER, List.of(OutputFormat.MERGED_4BIT));
+        assertSameRefusal(expected, source, ADAPTER, List.of(Formats.MERGED_4BIT));
         for (String shard : shardNames(source)) {
-            ShardResult r = convertShard(source, shard, ADAPTER, OutputFormat.MERGED_4BIT);
+            ShardResult r = convertShard(source, shard, ADAPTER, Formats.MERGED_4BIT);
             assertEquals(shard, r.fileName());
         }
     }
@@ -88,19 +89,19 @@ class RequestCheckTest {
                 .filled("model.norm.weight", DType.BF16, TensorFileBuilder.shape(8), i -> 1)
                 .write(source.resolve(Checkpoint.SINGLE_FILE));
         Files.writeString(source.resolve(Checkpoint.CONFIG_FILE), "{\"model_type\": \"llama\"}");
-        QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
+        QuantflowException expected = converterRefusal(source, null, List.of(Formats.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, expected.code());
-        assertSameRefusal(expected, source, null, List.of(OutputFormat.BNB_4BIT));
+        assertSameRefusal(expected, source, null, List.of(Formats.BNB_4BIT));
     }
 
     @Test
     void aFourBitModelAskedForBnb4bitIsRefused() throws IOException {
         Path source = Fixtures.path("tiny-llama/base-bnb-nf4-dq");
-        QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
+        QuantflowException expected = converterRefusal(source, null, List.of(Formats.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, expected.code());
-        assertSameRefusal(expected, source, null, List.of(OutputFormat.BNB_4BIT));
+        assertSameRefusal(expected, source, null, List.of(Formats.BNB_4BIT));
         QuantflowException shard = assertThrows(QuantflowException.class,
-                () -> convertShard(source, Checkpoint.SINGLE_FILE, null, OutputFormat.BNB_4BIT));
+                () -> convertShard(source, Checkpoint.SINGLE_FILE, null, Formats.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, shard.code());
     }
 
@@ -117,7 +118,7 @@ class RequestCheckTest {
         Files.writeString(source.resolve(Checkpoint.INDEX_FILE), "{\"metadata\": {\"total_size\": 384}, \"weight_map\": {\""
                 + up + "\": \"model-00001-of-00002.safetensors\", \"" + down + "\": \"model-00002-of-00002.safetensors\"}}");
         Files.writeString(source.resolve(Checkpoint.CONFIG_FILE), "{\"model_type\": \"llama\"}");
-        QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
+        QuantflowException expected = converterRefusal(source, null, List.of(Formats.BNB_4BIT));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, expected.code());
         List<Checkpoint.Shard> shards = new ArrayList<>();
         for (String name : List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")) {
@@ -125,7 +126,7 @@ class RequestCheckTest {
         }
         QuantflowException actual = assertThrows(QuantflowException.class, () -> RequestCheck.check(source.toString(),
                 Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), shards, null,
-                PipelineRun.outputs(null, List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null)));
+                PipelineRun.outputs(null, List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null)));
         assertEquals(expected.code(), actual.code());
         assertEquals(expected.getMessage(), actual.getMessage());
     }

@@ -13,6 +13,15 @@ public record OutputRequest(Integer index, String format, String quantType, Bool
                             String computeDtype, List<String> skipModules, String dtype, DynamicRequest dynamic,
                             String device) {
 
+    /** An output of this format with every option left to the defaults. */
+    public static OutputRequest of(String format) {
+        return new OutputRequest(null, format, null, null, null, null, null, null, null, null);
+    }
+
+    public OutputRequest withDtype(String d) {
+        return new OutputRequest(index, format, quantType, doubleQuant, blocksize, computeDtype, skipModules, d, dynamic, device);
+    }
+
     public OutputRequest withIndex(int i) {
         return new OutputRequest(i, format, quantType, doubleQuant, blocksize, computeDtype, skipModules, dtype, dynamic, device);
     }

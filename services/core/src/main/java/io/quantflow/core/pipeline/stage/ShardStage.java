@@ -2,9 +2,9 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.pipeline.ShardConversion;
@@ -73,7 +73,7 @@ public final class ShardStage {
             store.download(item.input(), in);
             Path adapterDir = null;
             OutputSpec spec = OutputOptions.spec(item.output(), plan.outputs().size());
-            boolean merges = item.position() == 0 && (spec.format() == OutputFormat.MERGED_16BIT || spec.format() == OutputFormat.MERGED_4BIT);
+            boolean merges = item.position() == 0 && spec.format().mergesAdapter();
             if (merges) {
                 adapterDir = scratch.resolve("adapter");
                 Files.createDirectories(adapterDir);
