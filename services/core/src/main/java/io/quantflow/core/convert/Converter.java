@@ -1,9 +1,11 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.ErrorCode;
@@ -12,9 +14,7 @@ import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
-import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.ErrorSums;
-import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -153,7 +153,8 @@ public final class Converter {
             boolean base4bit = SourceModel.isBnb4bit(checkpoint.config());
             List<SourceShard> shards = plan.shards();
             int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
-            BlockwiseQuantizer quantizer = Quantizers.best(request.quant().quantType());
+            String cpu = outputs.stream().map(o -> o.format().codec(o)).filter(Objects::nonNull).map(WeightCodec::engine)
+                    .findFirst().orElse("none");
             ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
                 Thread t = new Thread(r, "quantflow-worker");
                 t.setDaemon(true);
@@ -161,14 +162,14 @@ public final class Converter {
             });
             try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
                 String engine = accelerator != null ? accelerator.name()
-                        : "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
+                        : "cpu " + cpu + " x " + threads + (threads == 1 ? " thread" : " threads");
                 DynamicResult dynamic = null;
                 if (request.dynamic() != null) {
-                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, quantizer, pool, listener);
+                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, pool, listener);
                     outputs = dynamic.outputs();
                     plan = dynamic.plan();
                 }
-                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, quantizer, accelerator, engine,
+                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, accelerator, engine,
                         pool, listener, t0);
             } catch (IOException e) {
                 throw TargetDirectory.ioFailure("writing " + target, e);
@@ -191,8 +192,8 @@ public final class Converter {
      * to keep in 16 bit ({@link DynamicPlanner}) and plans the output again with them skipped.
      */
     private static DynamicResult chooseDynamic(Request request, long parameters, List<SourceShard> shards,
-                                               List<OutputSpec> outputs, ConversionPlan plan, BlockwiseQuantizer quantizer,
-                                               ExecutorService pool, Listener listener) throws IOException {
+                                               List<OutputSpec> outputs, ConversionPlan plan, ExecutorService pool,
+                                               Listener listener) throws IOException {
         List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
         if (quantizing.size() != 1) {
             throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
@@ -210,7 +211,7 @@ public final class Converter {
         AtomicLong done = new AtomicLong();
         listener.started(plan.plans(q).stream().mapToLong(p -> p.shard().tensors().stream()
                 .filter(t -> p.role(t.name()) == TensorRole.QUANTIZE).mapToLong(SourceTensor::sourceBytes).sum()).sum());
-        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), quantizer, pool,
+        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), pool,
                 n -> listener.progress(done.addAndGet(n)));
         List<DynamicPlanner.Candidate> candidates = DynamicPlanner.candidates(plan.plans(q), measured);
         List<DynamicPlanner.Candidate> kept = new ArrayList<>(DynamicPlanner.choose(candidates, budgetBytes - baseline));
@@ -234,7 +235,7 @@ public final class Converter {
 
     private Result write(Request request, Checkpoint checkpoint, LoraAdapter adapter, boolean base4bit,
                          List<OutputSpec> outputs, ConversionPlan plan, DynamicResult dynamic,
-                         BlockwiseQuantizer quantizer, TensorQuantizer accelerator, String engine, ExecutorService pool,
+                         TensorQuantizer accelerator, String engine, ExecutorService pool,
                          Listener listener, long t0)
             throws IOException {
         Path target = request.target().toAbsolutePath().normalize();
@@ -252,7 +253,7 @@ public final class Converter {
                 dirs.put(o, dir);
             }
             Map<Path, Future<Manifest.FileEntry>> written = new LinkedHashMap<>();
-            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, quantizer, accelerator,
+            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, accelerator,
                     pool, listener, written);
             List<Manifest> manifests = new ArrayList<>();
             for (OutputSpec o : outputs) {
@@ -289,7 +290,7 @@ public final class Converter {
     /** Every output's shards, the source read once; returns each output's final shard layouts. */
     private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
                                                                   Map<OutputSpec, Map<String, MeasuredTensor>> measured,
-                                                                  BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
+                                                                  TensorQuantizer accelerator,
                                                                   ExecutorService pool, Listener listener,
                                                                   Map<Path, Future<Manifest.FileEntry>> synced) throws IOException {
         Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
@@ -308,7 +309,7 @@ public final class Converter {
             if (plans.isEmpty()) {
                 continue;
             }
-            List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, accelerator, pool,
+            List<SafetensorsLayout> written = new ShardWriter(shard, accelerator, pool,
                     n -> listener.progress(done.addAndGet(n))).write(plans, files, shardMeasured);
             int k = 0;
             for (OutputSpec o : plan.plans().keySet()) {

@@ -57,6 +57,14 @@ public interface OutputFormat {
         return id() + " starts from a 16-bit model";
     }
 
+    /**
+     * How the output encodes the weights it quantizes ({@link TensorRole#QUANTIZE}); null for a format that
+     * quantizes nothing.
+     */
+    default WeightCodec codec(OutputSpec output) {
+        return null;
+    }
+
     /** Which shard stage of the pipeline does this format's per-shard work. */
     ShardStep shardStep();
 

@@ -12,7 +12,6 @@ import io.quantflow.core.convert.ShardPlan;
 import io.quantflow.core.convert.ShardWriter;
 import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -48,12 +47,11 @@ public final class ShardConversion {
      * Writes {@code outFile}, the output's file for the shard.
      *
      * @param output      an output with weights, as {@link ConversionOptions#outputs} makes it
-     * @param quantizer   the CPU quantizer (for the output's quant type)
      * @param accelerator a GPU quantizer, or null to quantize on {@code pool}
      * @throws io.quantflow.core.error.QuantflowException as {@code Converter} refuses the output, the shard or the adapter
      */
-    public static ShardResult run(Input in, OutputSpec output, Path outFile, BlockwiseQuantizer quantizer,
-                                  TensorQuantizer accelerator, ExecutorService pool) throws IOException {
+    public static ShardResult run(Input in, OutputSpec output, Path outFile, TensorQuantizer accelerator, ExecutorService pool)
+            throws IOException {
         if (!output.hasWeights()) {
             throw new IllegalArgumentException("the " + output.format().id() + " output has no weight shards");
         }
@@ -63,7 +61,7 @@ public final class ShardConversion {
              LoraAdapter adapter = in.adapterDir() == null ? null : LoraAdapter.open(in.adapterDir())) {
             ConversionPlan plan = Planner.forShard(in.fileName(), config, new Checkpoint.Shard(in.fileName(), file), adapter, output);
             ShardPlan shard = plan.plans(output).get(0);
-            ShardWriter.Written written = ShardWriter.write(shard, outFile, quantizer, accelerator, pool);
+            ShardWriter.Written written = ShardWriter.write(shard, outFile, accelerator, pool);
             return new ShardResult(in.fileName(), Files.size(outFile), Converter.sha256(outFile),
                     written.layout().dataLength(), written.layout().entries().stream().map(TensorInfo::name).toList(),
                     shard.quantizedCount(), shard.keptCount(), shard.quantizedParameters(),

@@ -177,11 +177,11 @@ class DynamicConversionTest {
             assertEquals(tensor(mergedAll, m + ".weight").relativeRms(), tensor(merged, m + ".weight").relativeRmsIfQuantized(),
                     SAME_MEASURE * tensor(mergedAll, m + ".weight").relativeRms(), m);
         }
-        // a format that quantizes nothing cannot be dynamic
-        Converter.Request none = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"),
-                List.of(Formats.MERGED_16BIT), null, null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
-        assertEquals(ErrorCode.INVALID_REQUEST,
-                assertThrows(QuantflowException.class, () -> new Converter().convert(none, Converter.Listener.NONE)).code());
+        // a format that quantizes nothing cannot be dynamic: refused when the options are built, before any work
+        assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class, () -> new Converter.Request(base,
+                Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"), List.of(Formats.MERGED_16BIT), null, null, IfExists.FAIL, 2)
+                .withDynamic(DynamicBudget.ofBytes(room))).code());
+        assertFalse(Files.exists(tmp.resolve("x")));
     }
 
     @Test

@@ -83,7 +83,7 @@ class GpuShardConversionTest {
                 try (TensorQuantizer gpu = Backends.openAccelerator(Device.GPU)) {
                     assertTrue(gpu != null && gpu.name().startsWith("gpu "), "a GPU accelerator");
                     r = ShardConversion.run(new ShardConversion.Input(src.resolve(Checkpoint.CONFIG_FILE), src.resolve(s.fileName()),
-                            s.fileName(), adapter), spec, out, Quantizers.best(QuantOptions.defaults().quantType()), gpu, pool);
+                            s.fileName(), adapter), spec, out, gpu, pool);
                 }
                 assertEquals(Converter.sha256(cpu.resolve(s.fileName())), r.sha256(), s.fileName());
                 assertArrayEquals(Files.readAllBytes(cpu.resolve(s.fileName())), Files.readAllBytes(out), s.fileName());

@@ -97,7 +97,7 @@ final class PipelineRun {
                     ShardConversion.Input in = new ShardConversion.Input(source.resolve(Checkpoint.CONFIG_FILE),
                             source.resolve(s.fileName()), s.fileName(), adapterDir);
                     QuantOptions q = o.quant() != null ? o.quant() : QuantOptions.defaults();
-                    ShardResult r = ShardConversion.run(in, o, dir.resolve(s.fileName()), Quantizers.best(q.quantType()), null, pool);
+                    ShardResult r = ShardConversion.run(in, o, dir.resolve(s.fileName()), null, pool);
                     shards.add(JSON.readValue(JSON.writeValueAsString(r), ShardResult.class));
                 }
                 ModelFiles.writeIndexAndConfig(Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), listing.indexed(),

@@ -187,7 +187,7 @@ class RequestCheckTest {
             Path out = Files.createDirectories(tmp.resolve("shards")).resolve(shard);
             Files.deleteIfExists(out);
             return ShardConversion.run(new ShardConversion.Input(source.resolve(Checkpoint.CONFIG_FILE), source.resolve(shard),
-                    shard, adapter), output, out, Quantizers.best(QuantOptions.defaults().quantType()), null, pool);
+                    shard, adapter), output, out, null, pool);
         } finally {
             pool.shutdownNow();
         }

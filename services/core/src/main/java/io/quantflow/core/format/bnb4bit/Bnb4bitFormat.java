@@ -5,6 +5,7 @@ import io.quantflow.core.format.AdapterUse;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.ShardStep;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.quant.QuantOptions;
 
 import java.util.ArrayList;
@@ -48,6 +49,11 @@ public final class Bnb4bitFormat implements OutputFormat {
     @Override
     public String quantizedBaseRefusal() {
         return "bnb-4bit starts from the 16-bit model (with an adapter, merged-16bit and merged-4bit take a 4-bit base)";
+    }
+
+    @Override
+    public WeightCodec codec(OutputSpec output) {
+        return new Bnb4bitCodec(output.quant());
     }
 
     @Override

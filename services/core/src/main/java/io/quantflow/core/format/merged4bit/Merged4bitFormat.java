@@ -5,6 +5,8 @@ import io.quantflow.core.format.AdapterUse;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.ShardStep;
+import io.quantflow.core.format.WeightCodec;
+import io.quantflow.core.format.bnb4bit.Bnb4bitCodec;
 import io.quantflow.core.format.bnb4bit.Bnb4bitFormat;
 
 import java.util.ArrayList;
@@ -43,6 +45,11 @@ public final class Merged4bitFormat implements OutputFormat {
     @Override
     public boolean takesDtype() {
         return true;
+    }
+
+    @Override
+    public WeightCodec codec(OutputSpec output) {
+        return new Bnb4bitCodec(output.quant());
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
@@ -15,9 +16,6 @@ import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
 import io.quantflow.core.pipeline.events.Topics;
-import io.quantflow.core.quant.BlockwiseQuantizer;
-import io.quantflow.core.quant.QuantType;
-import io.quantflow.core.quant.Quantizers;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -85,14 +83,13 @@ public final class ShardStage {
             Files.createDirectories(out.getParent());
             Device device = OutputOptions.device(item.output());
             Backends.require(device);
-            QuantType qt = spec.quant() == null ? QuantType.NF4 : spec.quant().quantType();
-            BlockwiseQuantizer quantizer = Quantizers.best(qt);
+            WeightCodec codec = spec.format().codec(spec);
             ShardResult result;
             String engine;
-            try (TensorQuantizer accelerator = spec.quant() == null ? null : Backends.openAccelerator(device)) {
-                engine = accelerator != null ? accelerator.name() : "cpu " + quantizer.name();
+            try (TensorQuantizer accelerator = codec == null || !codec.accelerable() ? null : Backends.openAccelerator(device)) {
+                engine = accelerator != null ? accelerator.name() : "cpu " + (codec == null ? "none" : codec.engine());
                 result = ShardConversion.run(new ShardConversion.Input(config, in, item.shard().file(), adapterDir), spec, out,
-                        quantizer, accelerator, pool);
+                        accelerator, pool);
             }
             ObjectRef key = item.keys().get(stage);
             store.s3().upload(key.bucket(), key.key(), out);
