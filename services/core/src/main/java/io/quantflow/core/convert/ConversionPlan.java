@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.WeightCodec;

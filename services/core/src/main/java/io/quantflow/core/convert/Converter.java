@@ -1,5 +1,9 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.concurrent.Tasks;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.quant.TensorQuantizer;
@@ -377,7 +381,7 @@ public final class Converter {
             Future<Manifest.FileEntry> f = done.get(p);
             futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
         }
-        ShardWriter.await(new ArrayList<>(futures));
+        Tasks.await(new ArrayList<>(futures));
         List<Manifest.FileEntry> out = new ArrayList<>();
         for (Future<Manifest.FileEntry> f : futures) {
             out.add(f.resultNow());

@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceTensor;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;

@@ -1,5 +1,8 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.concurrent.Tasks;
+import io.quantflow.core.model.TensorValues;
+import io.quantflow.core.model.SourceTensor;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.format.TensorSink;
@@ -75,7 +78,7 @@ final class ErrorSurvey {
                 return null;
             }));
         }
-        ShardWriter.await(tasks);
+        Tasks.await(tasks);
         values.release();
         ErrorSums total = new ErrorSums();
         for (ErrorSums p : partials) {

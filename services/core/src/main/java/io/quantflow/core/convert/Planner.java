@@ -1,5 +1,8 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.AdapterMerge;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.format.Formats;
 import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.OutputFormat;

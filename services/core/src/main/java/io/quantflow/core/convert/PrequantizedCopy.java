@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceModel;
 import io.quantflow.core.format.Formats;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.format.OutputFormat;

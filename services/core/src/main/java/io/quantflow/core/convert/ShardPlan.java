@@ -1,5 +1,7 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.format.WeightCodec;

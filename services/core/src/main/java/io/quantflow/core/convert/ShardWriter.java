@@ -1,5 +1,9 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.concurrent.Tasks;
+import io.quantflow.core.model.TensorValues;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.format.EncodedWeight;
@@ -27,7 +31,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.function.LongConsumer;
@@ -48,8 +51,6 @@ import java.util.function.LongConsumer;
  * same bytes, for the pipeline that converts a model shard by shard.
  */
 public final class ShardWriter {
-    /** Values per chunk: 512 KiB of bf16, small enough to stay in cache. */
-    static final int CHUNK_ELEMENTS = 1 << 18;
     /** Bytes per copy task. */
     static final int COPY_BYTES = 8 << 20;
 
@@ -193,13 +194,13 @@ public final class ShardWriter {
                 }
             }
             for (Out o : outs) {
-                await(o.background);
+                Tasks.await(o.background);
                 o.refresh();
             }
             for (SourceTensor t : late) {
                 submitCopy(t, copies);
             }
-            await(copies);
+            Tasks.await(copies);
             List<SafetensorsLayout> layouts = new ArrayList<>();
             for (Out o : outs) {
                 o.refresh();
@@ -251,10 +252,10 @@ public final class ShardWriter {
     }
 
     /**
-     * Values per chunk of a tensor: {@link #CHUNK_ELEMENTS}, made a whole number of every encoding's blocks.
+     * Values per chunk of a tensor: {@link TensorValues#CHUNK_ELEMENTS}, made a whole number of every encoding's blocks.
      */
     static long chunkElements(List<EncodedWeight> encoded) {
-        long chunk = CHUNK_ELEMENTS;
+        long chunk = TensorValues.CHUNK_ELEMENTS;
         for (EncodedWeight w : encoded) {
             chunk = w.chunkElements(chunk);
         }
@@ -285,7 +286,7 @@ public final class ShardWriter {
                 return null;
             }));
         }
-        await(tasks);
+        Tasks.await(tasks);
         values.release();
         Map<Out, ErrorSums> errors = new HashMap<>();
         partials.forEach((o, p) -> {
@@ -389,32 +390,6 @@ public final class ShardWriter {
                 progress.accept(len);
                 return null;
             }));
-        }
-    }
-
-    /** Waits for every task; on the first failure cancels the rest and rethrows it. */
-    static void await(List<Future<?>> tasks) throws IOException {
-        try {
-            for (Future<?> f : tasks) {
-                f.get();
-            }
-        } catch (InterruptedException e) {
-            tasks.forEach(f -> f.cancel(true));
-            Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
-        } catch (ExecutionException e) {
-            tasks.forEach(f -> f.cancel(true));
-            Throwable c = e.getCause();
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            if (c instanceof Error err) {
-                throw err;
-            }
-            throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
         }
     }
 }
