@@ -1,6 +1,6 @@
 package io.quantflow.core.concurrent;
 
-import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.error.QuantflowException;
 
 import java.io.IOException;
@@ -22,7 +22,7 @@ public final class Tasks {
         } catch (InterruptedException e) {
             tasks.forEach(f -> f.cancel(true));
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
+            throw QuantflowException.of(Reason.INTERRUPTED, "conversion interrupted");
         } catch (ExecutionException e) {
             tasks.forEach(f -> f.cancel(true));
             Throwable c = e.getCause();
@@ -35,7 +35,7 @@ public final class Tasks {
             if (c instanceof Error err) {
                 throw err;
             }
-            throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
+            throw QuantflowException.of(Reason.WORKER_FAILED, String.valueOf(c), c);
         }
     }
 }

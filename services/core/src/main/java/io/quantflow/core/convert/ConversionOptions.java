@@ -1,6 +1,7 @@
 package io.quantflow.core.convert;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.format.AdapterUse;
 import io.quantflow.core.format.Formats;
 import io.quantflow.core.format.OutputFormat;
@@ -33,22 +34,22 @@ public record ConversionOptions(List<OutputFormat> formats, QuantOptions quant, 
         quant = quant == null ? QuantOptions.defaults() : quant;
         device = device == null ? Device.AUTO : device;
         if (formats.isEmpty()) {
-            throw QuantflowException.invalidRequest("no output format given");
+            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "no output format given");
         }
         if (formats.stream().distinct().count() != formats.size()) {
-            throw QuantflowException.invalidRequest("a format is named twice");
+            throw QuantflowException.of(Reason.FORMAT_REPEATED, "a format is named twice");
         }
         if (dynamic != null && formats.stream().noneMatch(OutputFormat::quantizes)) {
-            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
+            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
                     + " the formats asked for (" + String.join(", ", formats.stream().map(OutputFormat::id).toList())
                     + ") quantize nothing");
         }
         if (dtype != null && dtype != DType.BF16 && dtype != DType.F16) {
-            throw QuantflowException.invalidRequest("--dtype must be bfloat16 or float16, not " + dtype.torchName());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "--dtype must be bfloat16 or float16, not " + dtype.torchName());
         }
         for (OutputFormat f : formats) {
             if (dtype != null && !f.takesDtype()) {
-                throw QuantflowException.invalidRequest("--dtype applies to merged outputs, not to " + f.id());
+                throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "--dtype applies to merged outputs, not to " + f.id());
             }
         }
     }
@@ -84,10 +85,10 @@ public record ConversionOptions(List<OutputFormat> formats, QuantOptions quant, 
         List<OutputSpec> out = new ArrayList<>();
         for (OutputFormat f : formats) {
             if (f.adapterUse() == AdapterUse.REQUIRED && !withAdapter) {
-                throw QuantflowException.invalidRequest("--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
+                throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
             }
             if (f.adapterUse() == AdapterUse.REFUSED && withAdapter) {
-                throw QuantflowException.invalidRequest(f.adapterRefusal());
+                throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, f.adapterRefusal());
             }
             out.add(spec(f, formats.size()));
         }

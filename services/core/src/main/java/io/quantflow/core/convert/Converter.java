@@ -12,8 +12,8 @@ import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
@@ -25,8 +25,10 @@ import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -146,7 +148,7 @@ public final class Converter {
         Path source = request.source().toAbsolutePath().normalize();
         Path target = request.target().toAbsolutePath().normalize();
         if (target.startsWith(source) || source.startsWith(target)) {
-            throw QuantflowException.invalidRequest("the target " + target + " and the source " + source
+            throw QuantflowException.of(Reason.TARGET_INVALID, "the target " + target + " and the source " + source
                     + " must not contain each other");
         }
         Backends.require(request.device());
@@ -176,9 +178,9 @@ public final class Converter {
                 return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, accelerator, engine,
                         pool, listener, t0);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + target, e);
+                throw QuantflowException.ioFailure("writing " + target, e);
             } catch (OutOfMemoryError e) {
-                throw new QuantflowException(ErrorCode.OUT_OF_MEMORY, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
+                throw QuantflowException.of(Reason.HEAP_EXHAUSTED, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
             } finally {
                 pool.shutdownNow();
             }
@@ -200,14 +202,14 @@ public final class Converter {
                                                Listener listener) throws IOException {
         List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
         if (quantizing.size() != 1) {
-            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
+            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
                     + " it needs exactly one of the formats bnb-4bit or merged-4bit");
         }
         OutputSpec q = quantizing.get(0);
         long budgetBytes = request.dynamic().bytes(parameters);
         long baseline = plan.weightBytesBound(q);
         if (baseline > budgetBytes) {
-            throw QuantflowException.invalidRequest(String.format(Locale.ROOT,
+            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_TOO_SMALL, String.format(Locale.ROOT,
                     "the budget %s (%d bytes of weight files) is below the smallest possible output, every weight in 4 bit:"
                             + " %d bytes (%s, %.3f bits/param)", request.dynamic().describe(), budgetBytes, baseline,
                     Sizes.human(baseline), baseline * 8.0 / parameters));
@@ -355,7 +357,7 @@ public final class Converter {
             try {
                 n += Files.size(p);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + p, e);
+                throw QuantflowException.ioFailure("cannot read " + p, e);
             }
         }
         return n;
@@ -363,7 +365,7 @@ public final class Converter {
 
     /** Forces a written file to the disk, then hashes it. */
     private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+        try (var ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
             ch.force(true);
         }
         return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
@@ -428,7 +430,7 @@ public final class Converter {
     }
 
     private static void fsyncDirectory(Path dir) {
-        try (var ch = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+        try (var ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
             // not every file system lets a directory be synced; the files themselves were

@@ -11,6 +11,7 @@ import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.format.TensorSink;
 import io.quantflow.core.format.WeightEncoding;
 import io.quantflow.core.quality.MeasuredTensor;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.TensorQuantizer;
@@ -116,7 +117,7 @@ public final class ShardWriter {
                 }
             }
             if (end > firstPending(w.lateTensor())) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + w.name()
+                throw QuantflowException.of(Reason.LAYOUT_UNSUPPORTED, "tensor names around " + w.name()
                         + " nest in a way that prevents a streaming layout");
             }
             return w.start();

@@ -9,12 +9,14 @@ import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -48,8 +50,8 @@ class GpuProbeTest {
                 new Converter.Request(tmp.resolve("no-such-model"), null, target, java.util.List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null,
                         IfExists.FAIL, 1, Device.GPU), Converter.Listener.NONE));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
-        assertTrue(e.getMessage().startsWith("no CUDA device was found ("), e.getMessage());
-        assertThrows(QuantflowException.class, GpuTensorQuantizer::open);
+        assertEquals(Reason.NO_GPU, e.reason(), e.getMessage());
+        assertEquals(Reason.NO_GPU, assertThrows(QuantflowException.class, GpuTensorQuantizer::open).reason());
         assertFalse(Files.exists(target));
     }
 

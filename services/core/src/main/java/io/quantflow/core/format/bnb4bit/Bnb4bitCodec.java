@@ -1,6 +1,6 @@
 package io.quantflow.core.format.bnb4bit;
 
-import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorSink;
@@ -167,7 +167,7 @@ public final class Bnb4bitCodec implements WeightCodec {
         @Override
         public WeightEncoding start() {
             if (blocks() > Integer.MAX_VALUE - 8) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, weight + " has too many elements to quantize");
+                throw QuantflowException.of(Reason.TENSOR_TOO_LARGE, weight + " has too many elements to quantize");
             }
             return new Encoding(this);
         }

@@ -9,6 +9,7 @@ import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.Stages;
 import io.quantflow.core.quant.QuantType;
@@ -34,24 +35,24 @@ public final class OutputOptions {
         boolean merged = format.takesDtype();
         if (!quantizes && (o.quantType() != null || o.doubleQuant() != null || o.blocksize() != null
                 || o.computeDtype() != null || o.skipModules() != null || o.device() != null)) {
-            throw QuantflowException.invalidRequest("output " + index + " (" + format.id()
+            throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "output " + index + " (" + format.id()
                     + "): quantType, doubleQuant, blocksize, computeDtype, skipModules and device apply to 4-bit outputs only");
         }
         if (!merged && o.dtype() != null) {
-            throw QuantflowException.invalidRequest("output " + index + ": dtype applies to merged outputs, not to " + format.id());
+            throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "output " + index + ": dtype applies to merged outputs, not to " + format.id());
         }
         if (format.adapterUse() == AdapterUse.REQUIRED && !withAdapter) {
-            throw QuantflowException.invalidRequest("output " + index + ": " + format.id() + " needs an adapter");
+            throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "output " + index + ": " + format.id() + " needs an adapter");
         }
         if (format.adapterUse() == AdapterUse.REFUSED && withAdapter) {
-            throw QuantflowException.invalidRequest(format.adapterRefusal().replace("use --format", "ask for"));
+            throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, format.adapterRefusal().replace("use --format", "ask for"));
         }
         if (o.dynamic() != null) {
-            throw QuantflowException.invalidRequest("output " + index + ": dynamic is not run by the pipeline yet (it measures every"
+            throw QuantflowException.of(Reason.DYNAMIC_NOT_IN_PIPELINE, "output " + index + ": dynamic is not run by the pipeline yet (it measures every"
                     + " weight before choosing); use quantflow convert --dynamic");
         }
         if (!quantizes) {
-            return OutputRequest.of(format.id()).withIndex(index).withDtype(dtype(o, index));
+            return OutputRequest.builder(format.id()).index(index).dtype(dtype(o, index)).build();
         }
         QuantOptions q = quant(o, index);
         String device = o.device() == null ? "auto" : parse(() -> Device.parse(o.device()), index, "device").name().toLowerCase();
@@ -68,7 +69,7 @@ public final class OutputOptions {
         for (OutputFormat f : options.formats()) {
             String dtype = f.takesDtype() && options.dtype() != null ? options.dtype().torchName() : null;
             if (!f.quantizes()) {
-                out.add(OutputRequest.of(f.id()).withDtype(dtype));
+                out.add(OutputRequest.builder(f.id()).dtype(dtype).build());
                 continue;
             }
             QuantOptions q = options.quant();
@@ -105,12 +106,12 @@ public final class OutputOptions {
 
     public static OutputFormat format(OutputRequest o) {
         if (o.format() == null) {
-            throw QuantflowException.invalidRequest("an output has no format (" + Formats.idList() + ")");
+            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "an output has no format (" + Formats.idList() + ")");
         }
         try {
             return Formats.parse(o.format());
         } catch (IllegalArgumentException e) {
-            throw QuantflowException.invalidRequest(e.getMessage());
+            throw QuantflowException.of(Reason.OPTION_INVALID, e.getMessage());
         }
     }
 
@@ -118,14 +119,14 @@ public final class OutputOptions {
         QuantOptions d = QuantOptions.defaults();
         QuantType type = o.quantType() == null ? d.quantType() : parse(() -> QuantType.parse(o.quantType()), index, "quantType");
         DType compute = o.computeDtype() == null ? d.computeDtype()
-                : DType.fromTorchName(o.computeDtype()).orElseThrow(() -> QuantflowException.invalidRequest("output " + index
+                : DType.fromTorchName(o.computeDtype()).orElseThrow(() -> QuantflowException.of(Reason.OPTION_INVALID, "output " + index
                 + ": computeDtype must be bfloat16, float16 or float32, not " + o.computeDtype()));
         try {
             return new QuantOptions(type, o.doubleQuant() == null ? d.doubleQuant() : o.doubleQuant(),
                     o.blocksize() == null ? d.blocksize() : o.blocksize(), compute,
                     o.skipModules() == null ? List.of() : o.skipModules());
         } catch (IllegalArgumentException e) {
-            throw QuantflowException.invalidRequest("output " + index + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "output " + index + ": " + e.getMessage());
         }
     }
 
@@ -133,10 +134,10 @@ public final class OutputOptions {
         if (o.dtype() == null) {
             return null;
         }
-        DType d = DType.fromTorchName(o.dtype()).orElseThrow(() -> QuantflowException.invalidRequest("output " + index
+        DType d = DType.fromTorchName(o.dtype()).orElseThrow(() -> QuantflowException.of(Reason.OPTION_INVALID, "output " + index
                 + ": dtype must be bfloat16 or float16, not " + o.dtype()));
         if (d != DType.BF16 && d != DType.F16) {
-            throw QuantflowException.invalidRequest("output " + index + ": dtype must be bfloat16 or float16, not " + o.dtype());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "output " + index + ": dtype must be bfloat16 or float16, not " + o.dtype());
         }
         return d.torchName();
     }
@@ -145,7 +146,7 @@ public final class OutputOptions {
         try {
             return p.get();
         } catch (IllegalArgumentException e) {
-            throw QuantflowException.invalidRequest("output " + index + ": " + field + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "output " + index + ": " + field + ": " + e.getMessage());
         }
     }
 }

@@ -3,6 +3,7 @@ package io.quantflow.core.pipeline.stage;
 import io.quantflow.core.format.AdapterUse;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.format.OutputFormat;
@@ -11,6 +12,7 @@ import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
 import io.quantflow.core.pipeline.OutputQuality;
@@ -28,6 +30,7 @@ import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.S3Storage;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,6 +40,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -55,7 +59,7 @@ public final class PublishStage {
 
     private final WorkStore store;
     private final StageMetrics metrics;
-    private final java.util.function.IntConsumer beforeManifest;
+    private final IntConsumer beforeManifest;
     /** Runs after each shard is copied to the target: tests make the publisher die there, as a crash would. */
     Runnable afterEachCopy = () -> {
     };
@@ -74,7 +78,7 @@ public final class PublishStage {
     }
 
     /** @param beforeManifest called before each output's manifest is written: where tests make the publisher crash */
-    PublishStage(WorkStore store, StageMetrics metrics, java.util.function.IntConsumer beforeManifest) {
+    PublishStage(WorkStore store, StageMetrics metrics, IntConsumer beforeManifest) {
         this.store = store;
         this.metrics = metrics;
         this.beforeManifest = beforeManifest;
@@ -97,7 +101,7 @@ public final class PublishStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
             int done = store.s3().list(store.bucket(), WorkStore.prefix(rid) + "done/", false).size();
@@ -117,7 +121,7 @@ public final class PublishStage {
             store.deleteIntermediates(rid);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stages.PUBLISH, item.output().format(), null);
             metrics.failed(Stages.PUBLISH, q.code());
         }
@@ -134,7 +138,7 @@ public final class PublishStage {
         Begun begun = store.read(begunRef, Begun.class);
         List<String> before = begun == null ? now : begun.targetBefore();
         if (!before.isEmpty() && !overwrite) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
+            throw QuantflowException.of(Reason.TARGET_WRITTEN_CONCURRENTLY, target.uri() + " was written by someone else while this request was"
                     + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
         }
         if (begun == null) {
@@ -153,7 +157,7 @@ public final class PublishStage {
         try {
             // the source's config and the files that travel with the weights, fetched once for every output
             Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
-            Path config = sourceFiles.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            Path config = sourceFiles.resolve(Checkpoint.CONFIG_FILE);
             store.download(plan.config(), config);
             ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {
@@ -185,7 +189,7 @@ public final class PublishStage {
                 ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
                 String key = at.keyPrefix() + Manifest.FILE_NAME;
                 if (!store.s3().putIfAbsent(at.bucket(), key, Json.bytes(m))) {
-                    throw new QuantflowException(ErrorCode.TARGET_EXISTS, p.output().uri() + " got a manifest from another writer while"
+                    throw QuantflowException.of(Reason.TARGET_WRITTEN_CONCURRENTLY, p.output().uri() + " got a manifest from another writer while"
                             + " this request was published");
                 }
                 outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
@@ -243,7 +247,7 @@ public final class PublishStage {
                 ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last + "/" + file);
                 StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
                 if (out == null) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
+                    throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
                 String key = at.keyPrefix() + file;
                 store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());

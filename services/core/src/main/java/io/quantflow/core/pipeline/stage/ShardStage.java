@@ -8,6 +8,7 @@ import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.pipeline.events.Answers;
@@ -18,6 +19,7 @@ import io.quantflow.core.pipeline.events.ShardWork;
 import io.quantflow.core.pipeline.events.Topics;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
@@ -61,7 +63,7 @@ public final class ShardStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             Path config = scratch.resolve("config.json");
             store.download(plan.config(), config);
@@ -110,7 +112,7 @@ public final class ShardStage {
             metrics.failed(stage, ErrorCode.OUT_OF_MEMORY);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal(stage + " of " + item.shard().file(), e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, source, rid, q.code(), q.getMessage(), stage, item.output().format(), item.shard().file());
             metrics.failed(stage, q.code());
         } finally {

@@ -85,7 +85,7 @@ class PipelineTest {
     static void start() throws Exception {
         server = S3TestServer.start();
         admin = server.client();
-        s3 = S3Storage.open(S3Settings.from(null, null, null, null, server.environment(), 2));
+        s3 = S3Storage.open(S3Settings.fromEnvironment(server.environment(), 2));
         pool = Executors.newFixedThreadPool(2);
         hub = new HubTestServer();
         hubTiny = hub.addRepo("org/tiny", Fixtures.path("tiny-llama/base-bf16"));
@@ -142,7 +142,7 @@ class PipelineTest {
     }
 
     static OutputRequest output(String format) {
-        return new OutputRequest(null, format, null, null, null, null, null, null, null, null);
+        return OutputRequest.builder(format).build();
     }
 
     String request(String id, String source, String adapter, List<OutputRequest> outputs, String target, String ifExists) {
@@ -262,7 +262,7 @@ class PipelineTest {
         Path adapter = Fixtures.path("tiny-llama/lora-adapter");
         String src = upload(base, bucket(), "tiny/base");
         String ad = upload(adapter, bucket(), "tiny/adapter");
-        OutputRequest fp4 = new OutputRequest(null, "merged-4bit", "fp4", false, 128, null, null, null, null, "cpu");
+        OutputRequest fp4 = OutputRequest.builder("merged-4bit").quantType("fp4").doubleQuant(false).blocksize(128).device("cpu").build();
         bus.publish(Topics.REQUESTED, "r2", request("r2", src, ad,
                 List.of(output("merged-16bit"), fp4, output("lora")), "s3://" + models + "/tiny/merged", "fail"));
         bus.drain();
