@@ -1,6 +1,5 @@
 package io.quantflow.core.target;
 
-import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.error.QuantflowException;
 
 import java.io.IOException;
@@ -42,7 +41,7 @@ public final class ArtifactFiles {
 
     /** The manifests of an artifact: {@code quantflow-manifest.json}, or {@code FORMAT/quantflow-manifest.json} each. */
     public static List<String> manifests(Path dir) {
-        return list(dir).stream().filter(r -> isManifest(r)).toList();
+        return list(dir).stream().filter(ArtifactFiles::isManifest).toList();
     }
 
     /** Whether a relative path names a manifest. */
