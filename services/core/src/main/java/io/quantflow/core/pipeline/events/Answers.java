@@ -19,12 +19,12 @@ public final class Answers {
 
     /** {@code conversion-failed}: a stable code, one line a person can act on, and where it happened. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Failed(String requestId, String code, String message, String stage, String format, String shard) {
+    public record Failed(String requestId, String code, String message, Stage stage, String format, String shard) {
     }
 
     /** {@code conversion-progress}: best effort. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Progress(String requestId, String stage, String format, ProgressShard shard, long bytesDone, long bytesTotal) {
+    public record Progress(String requestId, Stage stage, String format, ProgressShard shard, long bytesDone, long bytesTotal) {
     }
 
     public record ProgressShard(int index, int count, String file) {

@@ -3,7 +3,7 @@ package io.quantflow.core.pipeline.events;
 /**
  * The Kafka topics. Every record is keyed by its request id, so all work and answers of one
  * request share a partition. Each consumed topic has a dead-letter topic, {@code <topic>-dlq}, for
- * records that are not quantflow events.
+ * records that are not quantflow events. A stage's own topic is {@link Stage#topic()}.
  */
 public final class Topics {
     public static final String REQUESTED = "conversion-requested";
@@ -15,16 +15,6 @@ public final class Topics {
     public static final String PUBLISH = "quantflow-publish";
 
     private Topics() {
-    }
-
-    /** The work topic of a stage of the itinerary. */
-    public static String ofStage(String stage) {
-        return switch (stage) {
-            case Stages.MERGE -> MERGE;
-            case Stages.QUANTIZE -> QUANTIZE;
-            case Stages.PUBLISH -> PUBLISH;
-            default -> throw new IllegalArgumentException("no work topic for stage " + stage);
-        };
     }
 
     public static String deadLetter(String topic) {

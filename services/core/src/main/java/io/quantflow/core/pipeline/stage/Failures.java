@@ -5,6 +5,7 @@ import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.Topics;
 
 import java.util.logging.Level;
@@ -17,7 +18,7 @@ final class Failures {
     private Failures() {
     }
 
-    static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, String stage,
+    static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, Stage stage,
                        String format, String shard) {
         String line = oneLine(message);
         CloudEvent event = CloudEvent.of(EventTypes.FAILED, source, "failed/" + requestId, requestId,

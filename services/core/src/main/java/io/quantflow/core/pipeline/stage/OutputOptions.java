@@ -6,7 +6,7 @@ import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.pipeline.events.OutputRequest;
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 
@@ -66,11 +66,11 @@ public final class OutputOptions {
     }
 
     /** The stages an output's shards pass: merged 16-bit through the merger, 4-bit through the quantizer (which merges on the way). */
-    public static List<String> itinerary(OutputFormat format) {
+    public static List<Stage> itinerary(OutputFormat format) {
         return switch (format) {
-            case BNB_4BIT, MERGED_4BIT -> List.of(Stages.QUANTIZE, Stages.PUBLISH);
-            case MERGED_16BIT -> List.of(Stages.MERGE, Stages.PUBLISH);
-            case LORA -> List.of(Stages.PUBLISH);
+            case BNB_4BIT, MERGED_4BIT -> List.of(Stage.QUANTIZE, Stage.PUBLISH);
+            case MERGED_16BIT -> List.of(Stage.MERGE, Stage.PUBLISH);
+            case LORA -> List.of(Stage.PUBLISH);
         };
     }
 
