@@ -58,7 +58,7 @@ class KafkaBusTest {
     void aRecordIsTheEventKeyedByRequestForItsTopicWithTheStructuredContentType() {
         Message<String> m = KafkaBus.message(Stage.PUBLISH.topic(), "r1", event);
         assertEquals(event.toJson(), m.getPayload());
-        assertEquals(Topics.PUBLISH, metadata(m).getTopic());
+        assertEquals(Stage.PUBLISH.topic(), metadata(m).getTopic());
         assertEquals("r1", metadata(m).getKey());
         assertEquals(CloudEvent.CONTENT_TYPE, header(m, "content-type"));
         assertEquals(event, CloudEvent.parse(m.getPayload()));
@@ -80,9 +80,9 @@ class KafkaBusTest {
         RuntimeException refused = new IllegalStateException("no leader for the partition");
         KafkaBus bus = new KafkaBus();
         bus.events = emitter(MutinyEmitter.class, new ArrayList<>(), m -> Uni.createFrom().failure(refused));
-        Bus.Unavailable e = assertThrows(Bus.Unavailable.class, () -> bus.send(Topics.QUANTIZE, "r1", event));
+        Bus.Unavailable e = assertThrows(Bus.Unavailable.class, () -> bus.send(Stage.QUANTIZE.topic(), "r1", event));
         assertSame(refused, e.getCause());
-        assertTrue(e.getMessage().contains(EventTypes.PROGRESS) && e.getMessage().contains(Topics.QUANTIZE), e.getMessage());
+        assertTrue(e.getMessage().contains(EventTypes.PROGRESS) && e.getMessage().contains(Stage.QUANTIZE.topic()), e.getMessage());
     }
 
     @Test
@@ -91,7 +91,7 @@ class KafkaBusTest {
         bus.events = emitter(MutinyEmitter.class, new ArrayList<>(), m -> {
             throw new IllegalStateException("the channel is closed");
         });
-        assertThrows(Bus.Unavailable.class, () -> bus.send(Topics.MERGE, "r1", event));
+        assertThrows(Bus.Unavailable.class, () -> bus.send(Stage.MERGE.topic(), "r1", event));
     }
 
     @Test

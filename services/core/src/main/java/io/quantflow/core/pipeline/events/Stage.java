@@ -6,15 +6,16 @@ import com.fasterxml.jackson.annotation.JsonValue;
 /**
  * The pipeline's stages: the name events give each ({@code stage} of progress and failed answers, a
  * work item's itinerary and keys, the manifest's timings; schemas/common.schema.json#/$defs/stage),
- * the service that runs it, and the topic that service consumes.
+ * the service that runs it, and the topic that service consumes: the work topics quantflow-merge,
+ * quantflow-quantize and quantflow-publish are the stages' own.
  */
 public enum Stage {
     /** Checks the request, stages the source, plans the work items. */
     FETCH("fetch", "fetcher", Topics.REQUESTED),
-    MERGE("merge", "merger", Topics.MERGE),
-    QUANTIZE("quantize", "quantizer", Topics.QUANTIZE),
+    MERGE("merge", "merger", "quantflow-merge"),
+    QUANTIZE("quantize", "quantizer", "quantflow-quantize"),
     /** Assembles the artifact at the target and answers. */
-    PUBLISH("publish", "publisher", Topics.PUBLISH);
+    PUBLISH("publish", "publisher", "quantflow-publish");
 
     private final String wire;
     private final String service;

@@ -1,18 +1,16 @@
 package io.quantflow.core.pipeline.events;
 
 /**
- * The Kafka topics. Every record is keyed by its request id, so all work and answers of one
- * request share a partition. Each consumed topic has a dead-letter topic, {@code <topic>-dlq}, for
- * records that are not quantflow events. A stage's own topic is {@link Stage#topic()}.
+ * The Kafka topics of requests and answers; the work topics are the stages' own ({@link Stage#topic()}).
+ * Every record is keyed by its request id, so all work and answers of one request share a partition.
+ * Each consumed topic has a dead-letter topic, {@code <topic>-dlq}, for records that are not
+ * quantflow events.
  */
 public final class Topics {
     public static final String REQUESTED = "conversion-requested";
     public static final String PROGRESS = "conversion-progress";
     public static final String COMPLETED = "conversion-completed";
     public static final String FAILED = "conversion-failed";
-    public static final String MERGE = "quantflow-merge";
-    public static final String QUANTIZE = "quantflow-quantize";
-    public static final String PUBLISH = "quantflow-publish";
 
     private Topics() {
     }

@@ -268,7 +268,7 @@ class PipelineTest {
     @Test
     void aBrokerThatDoesNotTakeTheAnswerOrAWorkItemGetsTheRecordAgainAndStillOneAnswer() throws IOException {
         String src = pipeline.upload(Fixtures.path("tiny-llama/base-bf16"), pipeline.bucket(), "tiny/base");
-        pipeline.bus.failingTopic = Topics.PUBLISH;
+        pipeline.bus.failingTopic = Stage.PUBLISH.topic();
         pipeline.bus.failures = 2;
         pipeline.bus.publish(Topics.REQUESTED, "r11", request("r11", src, null, List.of(output("bnb-4bit")), "s3://" + pipeline.models + "/flaky", "fail"));
         pipeline.bus.drain();
