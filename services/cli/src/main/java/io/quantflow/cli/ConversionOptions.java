@@ -109,11 +109,11 @@ final class ConversionOptions {
         return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads, dev).withDynamic(budget);
     }
 
-    private static <T> T parse(CommandLine.Model.CommandSpec spec, java.util.function.Supplier<T> s) {
+    private static <T> T parse(CommandLine.Model.CommandSpec spec, Supplier<T> s) {
         return parse(spec, s, null);
     }
 
-    private static <T> T parse(CommandLine.Model.CommandSpec spec, java.util.function.Supplier<T> s, String message) {
+    private static <T> T parse(CommandLine.Model.CommandSpec spec, Supplier<T> s, String message) {
         try {
             return s.get();
         } catch (QuantflowException e) {

@@ -7,10 +7,12 @@ import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * What every view of a 4-bit output's quality shows, read from its manifest: the grid of layers x
@@ -21,13 +23,13 @@ record QualityView(Manifest manifest, Quality quality, List<String> modules, Lis
     static QualityView of(Manifest m) {
         Quality q = m.quality();
         Set<String> modules = new LinkedHashSet<>();
-        Set<Integer> layers = new java.util.TreeSet<>();
+        Set<Integer> layers = new TreeSet<>();
         for (TensorQuality t : q.tensors()) {
             modules.add(t.module());
             layers.add(t.layer());
         }
         List<String> ordered = new ArrayList<>(modules);
-        ordered.sort(java.util.Comparator.comparingInt(QualityView::rank).thenComparing(x -> x));
+        ordered.sort(Comparator.comparingInt(QualityView::rank).thenComparing(x -> x));
         return new QualityView(m, q, List.copyOf(ordered), List.copyOf(layers));
     }
 

@@ -8,6 +8,7 @@ import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.ConversionRequest;
@@ -95,12 +96,12 @@ final class SubmitCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--out must be s3://bucket/prefix: the pipeline writes to the object store");
         }
         if (download != null && Files.exists(download) && !isEmptyDir(download)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, download + " already holds files; --download needs a new or empty directory");
+            throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, download + " already holds files; --download needs a new or empty directory");
         }
         String rid = requestId != null ? requestId : "submit-" + UUID.randomUUID();
         StackEndpoints stack = StackEndpoints.resolve(stackFile, bootstrap, env);
         PrintStream err = System.err;
-        try (S3Storage s3 = S3Storage.open(S3Settings.from(null, null, null, null, stack.s3Environment(), 4))) {
+        try (S3Storage s3 = S3Storage.open(S3Settings.fromEnvironment(stack.s3Environment(), 4))) {
             String staging = "staging/" + rid + "/";
             try {
                 String src = stageIfLocal(source, false, s3, stack.workBucket(), staging + "source/", err);
@@ -110,7 +111,7 @@ final class SubmitCommand implements Callable<Integer> {
                 CloudEvent answer = submit(stack.bootstrap(), request, err);
                 if (EventTypes.FAILED.equals(answer.type())) {
                     Answers.Failed f = answer.data(Answers.Failed.class);
-                    throw new QuantflowException(code(f.code()), f.message());
+                    throw QuantflowException.reported(code(f.code()), f.message());
                 }
                 Answers.Completed done = answer.data(Answers.Completed.class);
                 for (Answers.CompletedOutput o : done.outputs()) {
@@ -151,7 +152,7 @@ final class SubmitCommand implements Callable<Integer> {
             boolean merged = f == OutputFormat.MERGED_16BIT || f == OutputFormat.MERGED_4BIT;
             String dtype = merged && r.dtype() != null ? r.dtype().torchName() : null;
             if (!quantizes) {
-                out.add(new OutputRequest(null, f.id(), null, null, null, null, null, dtype, null, null));
+                out.add(OutputRequest.builder(f.id()).dtype(dtype).build());
                 continue;
             }
             var q = r.quant();
@@ -189,12 +190,12 @@ final class SubmitCommand implements Callable<Integer> {
                     s3.upload(bucket, prefix + p.getFileName(), p);
                     uploaded = true;
                 } catch (QuantflowException e) {
-                    throw e.code() != ErrorCode.INTERNAL ? e : new QuantflowException(ErrorCode.INTERNAL, e.getMessage()
+                    throw e.code() != ErrorCode.INTERNAL ? e : QuantflowException.of(e.reason(), e.getMessage()
                             + "; is the pipeline's store up? (scripts/stack status)", e);
                 }
             }
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "cannot read " + dir + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.SOURCE_UNREADABLE, "cannot read " + dir + ": " + e.getMessage());
         }
         return "s3://" + bucket + "/" + prefix.substring(0, prefix.length() - 1);
     }
@@ -229,7 +230,7 @@ final class SubmitCommand implements Callable<Integer> {
                 for (Manifest.FileEntry f : o.manifest().files()) {
                     String sha = s3.download(at.bucket(), at.keyPrefix() + f.path(), dir.resolve(f.path()));
                     if (!sha.equals(f.sha256())) {
-                        throw QuantflowException.invalidCheckpoint(o.uri() + "/" + f.path() + " does not match its manifest (sha256 " + sha + ")");
+                        throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, o.uri() + "/" + f.path() + " does not match its manifest (sha256 " + sha + ")");
                     }
                 }
                 s3.download(at.bucket(), at.keyPrefix() + Manifest.FILE_NAME, dir.resolve(Manifest.FILE_NAME));
@@ -240,7 +241,7 @@ final class SubmitCommand implements Callable<Integer> {
             Files.move(staging, download);
             err.println("downloaded to " + download);
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.NO_SPACE, "cannot write " + download + ": " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.LOCAL_WRITE_FAILED, "cannot write " + download + ": " + e.getMessage(), e);
         } finally {
             if (Files.exists(staging)) {
                 TargetDirectory.deleteTree(staging);

@@ -12,8 +12,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
 
 @Command(name = "synth", description = {"Writes a synthetic checkpoint with a real architecture's shapes and random weights.",
         "--plant-outliers N gives the attention output projection of N layers outlier columns (values 32 std out)."})
@@ -51,7 +54,7 @@ final class SynthCommand implements Callable<Integer> {
         ModelShape s;
         DType d;
         IfExists ie;
-        java.util.List<String> outliers;
+        List<String> outliers;
         try {
             s = ModelShape.named(shape);
             outliers = s.outlierTensors(plantOutliers);
@@ -66,10 +69,10 @@ final class SynthCommand implements Callable<Integer> {
         long bytes = s.tensors(d).stream().mapToLong(TensorSpec::byteSize).sum();
         ProgressBar bar = new ProgressBar(System.err, "writing");
         bar.total(bytes);
-        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        AtomicLong done = new AtomicLong();
         long t0 = System.nanoTime();
         try {
-            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, java.util.Set.copyOf(outliers), n -> bar.update(done.addAndGet(n)));
+            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, Set.copyOf(outliers), n -> bar.update(done.addAndGet(n)));
         } finally {
             bar.done();
         }

@@ -18,7 +18,7 @@ public class Storage {
     @Produces
     @Singleton
     S3Storage s3() {
-        return S3Storage.open(S3Settings.from(null, null, null, null, System.getenv(), 4));
+        return S3Storage.open(S3Settings.fromEnvironment(System.getenv(), 4));
     }
 
     void close(@Disposes S3Storage s3) {

@@ -1,7 +1,7 @@
 package io.quantflow.core.cache;
 
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.error.QuantflowException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,7 +33,7 @@ public final class ArtifactFiles {
                     .sorted()
                     .toList();
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot list " + dir, e);
+            throw QuantflowException.ioFailure("cannot list " + dir, e);
         }
     }
 

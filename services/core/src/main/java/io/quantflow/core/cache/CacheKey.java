@@ -1,5 +1,6 @@
 package io.quantflow.core.cache;
 
+import io.quantflow.core.convert.DynamicBudget;
 import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.safetensors.DType;
@@ -28,7 +29,7 @@ public final class CacheKey {
 
     /** As above, for a request with a {@code --dynamic} budget (null: none), which changes what is written. */
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype,
-                            io.quantflow.core.convert.DynamicBudget dynamic) {
+                            DynamicBudget dynamic) {
         StringBuilder s = new StringBuilder(VERSION).append('\n');
         s.append("source=").append(sourceHash).append('\n');
         s.append("adapter=").append(adapterHash == null ? "" : adapterHash).append('\n');

@@ -56,7 +56,7 @@ public final class ConversionCache {
         try {
             Files.createDirectories(root);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + root, e);
+            throw QuantflowException.ioFailure("cannot create " + root, e);
         }
         try (TargetDirectory out = TargetDirectory.prepare(entry, IfExists.OVERWRITE)) {
             for (String rel : ArtifactFiles.list(artifact)) {
@@ -64,7 +64,7 @@ public final class ConversionCache {
             }
             out.commit();
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot store the artifact in " + root, e);
+            throw QuantflowException.ioFailure("cannot store the artifact in " + root, e);
         }
     }
 
@@ -103,6 +103,6 @@ public final class ConversionCache {
         } catch (IOException e) {
             return;
         }
-        io.quantflow.core.convert.TargetDirectory.deleteTree(doomed);
+        TargetDirectory.deleteTree(doomed);
     }
 }

@@ -1,7 +1,7 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.lora.LoraModule;
 import io.quantflow.core.merge.DeltaApplier;
@@ -59,7 +59,7 @@ final class AdapterMerge {
     private static List<SourceShard> merge(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
         String init = adapter.baseModifyingInit();
         if (init != null) {
-            throw QuantflowException.invalidRequest("the adapter was trained with init_lora_weights=" + init
+            throw QuantflowException.of(Reason.ADAPTER_REWROTE_BASE, "the adapter was trained with init_lora_weights=" + init
                     + ", which rewrote the base model's weights; merged into this base it gives a different model"
                     + " (re-save it with PEFT's path_initial_model_for_weight_conversion to make it a plain LoRA)");
         }
@@ -67,7 +67,7 @@ final class AdapterMerge {
         Map<String, LoraModule> byBias = new HashMap<>();
         for (LoraModule m : adapter.modules().values()) {
             if (m.dora() && m.transposed()) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "adapter module " + m.module()
+                throw QuantflowException.of(Reason.ADAPTER_LAYER_UNSUPPORTED, "adapter module " + m.module()
                         + ": DoRA on a " + (m.embedding() ? "embedding" : "fan_in_fan_out layer") + " is not supported");
             }
             byWeight.put(m.baseWeightName(), m);

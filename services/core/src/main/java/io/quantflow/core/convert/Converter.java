@@ -1,8 +1,8 @@
 package io.quantflow.core.convert;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
@@ -16,8 +16,10 @@ import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -26,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -59,7 +62,7 @@ public final class Converter {
 
         public Request {
             formats = List.copyOf(formats);
-            java.util.Objects.requireNonNull(device, "device");
+            Objects.requireNonNull(device, "device");
         }
 
         /** A request on the device AUTO picks, from a local directory, quantizing every weight it can. */
@@ -118,7 +121,7 @@ public final class Converter {
         Path source = request.source().toAbsolutePath().normalize();
         Path target = request.target().toAbsolutePath().normalize();
         if (target.startsWith(source) || source.startsWith(target)) {
-            throw QuantflowException.invalidRequest("the target " + target + " and the source " + source
+            throw QuantflowException.of(Reason.TARGET_INVALID, "the target " + target + " and the source " + source
                     + " must not contain each other");
         }
         Backends.require(request.device());
@@ -147,9 +150,9 @@ public final class Converter {
                 return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, quantizer, accelerator, engine,
                         pool, listener, t0);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + target, e);
+                throw QuantflowException.ioFailure("writing " + target, e);
             } catch (OutOfMemoryError e) {
-                throw new QuantflowException(ErrorCode.OUT_OF_MEMORY, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
+                throw QuantflowException.of(Reason.HEAP_EXHAUSTED, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
             } finally {
                 pool.shutdownNow();
             }
@@ -171,14 +174,14 @@ public final class Converter {
                                                ExecutorService pool, Listener listener) throws IOException {
         List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
         if (quantizing.size() != 1) {
-            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
+            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
                     + " it needs exactly one of the formats bnb-4bit or merged-4bit");
         }
         OutputSpec q = quantizing.get(0);
         long budgetBytes = request.dynamic().bytes(parameters);
         long baseline = plan.weightBytesBound(q);
         if (baseline > budgetBytes) {
-            throw QuantflowException.invalidRequest(String.format(Locale.ROOT,
+            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_TOO_SMALL, String.format(Locale.ROOT,
                     "the budget %s (%d bytes of weight files) is below the smallest possible output, every weight in 4 bit:"
                             + " %d bytes (%s, %.3f bits/param)", request.dynamic().describe(), budgetBytes, baseline,
                     Sizes.human(baseline), baseline * 8.0 / parameters));
@@ -269,7 +272,7 @@ public final class Converter {
     /** The outputs a request asks for, checked against each other and the adapter. */
     static List<OutputSpec> outputs(Request r) {
         if (r.dynamic() != null && r.formats().stream().noneMatch(f -> f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT)) {
-            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
+            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
                     + " the formats asked for (" + String.join(", ", r.formats().stream().map(OutputFormat::id).toList())
                     + ") quantize nothing");
         }
@@ -278,21 +281,21 @@ public final class Converter {
 
     private static List<OutputSpec> outputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
         if (formats.isEmpty()) {
-            throw QuantflowException.invalidRequest("no output format given");
+            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "no output format given");
         }
         if (formats.stream().distinct().count() != formats.size()) {
-            throw QuantflowException.invalidRequest("a format is named twice");
+            throw QuantflowException.of(Reason.FORMAT_REPEATED, "a format is named twice");
         }
         List<OutputSpec> out = new ArrayList<>();
         for (OutputFormat f : formats) {
             if (f.needsAdapter() && !withAdapter) {
-                throw QuantflowException.invalidRequest("--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
+                throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
             }
             if (f == OutputFormat.BNB_4BIT && withAdapter) {
-                throw QuantflowException.invalidRequest("bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit");
+                throw QuantflowException.of(Reason.BNB_4BIT_WITH_ADAPTER, "bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit");
             }
             if (dtype != null && (f == OutputFormat.BNB_4BIT || f == OutputFormat.LORA)) {
-                throw QuantflowException.invalidRequest("--dtype applies to merged outputs, not to " + f.id());
+                throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "--dtype applies to merged outputs, not to " + f.id());
             }
             String subdir = formats.size() == 1 ? "" : f.id();
             boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
@@ -365,7 +368,7 @@ public final class Converter {
             try {
                 n += Files.size(p);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + p, e);
+                throw QuantflowException.ioFailure("cannot read " + p, e);
             }
         }
         return n;
@@ -373,7 +376,7 @@ public final class Converter {
 
     /** Forces a written file to the disk, then hashes it. */
     private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+        try (var ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
             ch.force(true);
         }
         return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
@@ -443,7 +446,7 @@ public final class Converter {
     }
 
     private static void fsyncDirectory(Path dir) {
-        try (var ch = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+        try (var ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
             // not every file system lets a directory be synced; the files themselves were

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -117,7 +118,7 @@ final class DynamicPlanner {
 
     static DynamicSelection selection(DynamicBudget budget, long budgetBytes, List<Candidate> all, List<Candidate> kept,
                                       long baselineBytes, long plannedBytes, long parameters) {
-        Set<String> keptNames = new java.util.HashSet<>();
+        Set<String> keptNames = new HashSet<>();
         kept.forEach(c -> keptNames.add(c.name()));
         double base = meanError(all, Set.of());
         double after = meanError(all, keptNames);

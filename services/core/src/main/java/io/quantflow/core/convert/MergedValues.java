@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.function.Supplier;
 
 /**
  * A base tensor with an adapter merged in, as PEFT's {@code merge_and_unload} computes it in float32
@@ -38,7 +39,7 @@ final class MergedValues implements TensorValues {
 
     private final TensorValues base;
     private final DType dtype;
-    private final java.util.function.Supplier<Update> source;
+    private final Supplier<Update> source;
     private final DeltaApplier applier;
     private volatile LoraDelta delta;
     private volatile float[] magnitude;
@@ -47,7 +48,7 @@ final class MergedValues implements TensorValues {
     private volatile float[] doraFactor;
     private volatile boolean loaded;
 
-    MergedValues(TensorValues base, DType dtype, java.util.function.Supplier<Update> source, DeltaApplier applier) {
+    MergedValues(TensorValues base, DType dtype, Supplier<Update> source, DeltaApplier applier) {
         this.base = base;
         this.dtype = dtype;
         this.source = source;

@@ -2,8 +2,8 @@ package io.quantflow.core.convert;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.merge.DeltaApplier;
 import io.quantflow.core.safetensors.DType;
@@ -43,7 +43,7 @@ public final class Planner {
         ConversionPlan plan = ConversionPlan.of(model, outputs);
         for (OutputSpec o : outputs) {
             if (o.quantizes() && plan.quantizedCount(o) == 0) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
+                throw QuantflowException.of(Reason.NOTHING_TO_QUANTIZE, source
                         + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
             }
         }
@@ -80,11 +80,11 @@ public final class Planner {
     /** Whether the source is a bitsandbytes 4-bit model, refusing what no output can be made from. */
     private static boolean base4bit(String source, ObjectNode config, List<OutputSpec> outputs) {
         if (config == null) {
-            throw QuantflowException.invalidCheckpoint(source + " has no config.json; transformers cannot load a model without it");
+            throw QuantflowException.of(Reason.CONFIG_MISSING, source + " has no config.json; transformers cannot load a model without it");
         }
         boolean base4bit = SourceModel.isBnb4bit(config);
         if (base4bit && outputs.stream().anyMatch(o -> o.format() == OutputFormat.BNB_4BIT)) {
-            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
+            throw QuantflowException.of(Reason.ALREADY_4BIT, source
                     + " is already a bitsandbytes 4-bit model; bnb-4bit starts from the 16-bit model"
                     + " (with an adapter, merged-16bit and merged-4bit take a 4-bit base)");
         }

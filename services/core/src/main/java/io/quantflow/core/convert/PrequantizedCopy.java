@@ -3,8 +3,8 @@ package io.quantflow.core.convert;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -62,7 +62,7 @@ public final class PrequantizedCopy {
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             ObjectNode config = checkpoint.config();
             if (config == null || !SourceModel.isBnb4bit(config)) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, variant.used() + " is not a bitsandbytes 4-bit model;"
+                throw QuantflowException.of(Reason.VARIANT_NOT_4BIT, variant.used() + " is not a bitsandbytes 4-bit model;"
                         + " fix the variants file " + variant.variantsFile() + " or pass --exact-model-name");
             }
             List<Bnb4bitWeight> weights = new ArrayList<>();
@@ -79,7 +79,7 @@ public final class PrequantizedCopy {
                 }
             }
             if (weights.isEmpty()) {
-                throw QuantflowException.invalidCheckpoint(variant.used() + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
+                throw QuantflowException.of(Reason.NO_4BIT_WEIGHTS, variant.used() + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
             }
             Bnb4bitWeight first = weights.get(0);
             long quantizedParams = weights.stream().mapToLong(Bnb4bitWeight::elements).sum();
@@ -134,7 +134,7 @@ public final class PrequantizedCopy {
                 out.commit();
                 return m;
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + abs, e);
+                throw QuantflowException.ioFailure("writing " + abs, e);
             }
         }
     }

@@ -5,6 +5,7 @@ import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +31,7 @@ public final class ShardPlan {
         this.shard = shard;
         this.output = output;
         List<SourceTensor> byName = new ArrayList<>(shard.tensors());
-        byName.sort(java.util.Comparator.comparing(SourceTensor::name));
+        byName.sort(Comparator.comparing(SourceTensor::name));
         for (SourceTensor t : byName) {
             TensorRole role = roleOf(t, output, selector);
             roles.put(t.name(), role);

@@ -1,7 +1,7 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DtypeEncoding;
@@ -18,6 +18,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,7 +154,7 @@ public final class ShardWriter {
                     computed.add(t);
                 }
             }
-            computed.sort(java.util.Comparator.comparing(SourceTensor::name));
+            computed.sort(Comparator.comparing(SourceTensor::name));
             List<TensorInfo> accelerated = computed.stream().filter(this::accelerated).map(SourceTensor::stored).toList();
             try (TensorQuantizer.Pass pass = accelerated.isEmpty() ? null
                     : accelerator.open(shard.file(), accelerated, outs.get(0).plan.output().quant(), outs.get(0).file, progress)) {
@@ -203,7 +204,7 @@ public final class ShardWriter {
             if (o.plan.role(t.name()) == TensorRole.QUANTIZE) {
                 QuantizedTensorNames q = o.plan.quantized(t.name());
                 if (o.layout.entry(q.absmax()).end() > o.firstPending(q.quantState())) {
-                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
+                    throw QuantflowException.of(Reason.LAYOUT_UNSUPPORTED, "tensor names around " + q.packed()
                             + " nest in a way that prevents a streaming layout");
                 }
                 quantizing = o;
@@ -240,7 +241,7 @@ public final class ShardWriter {
             bs = q.options().blocksize();
             chunk = chunkElements(bs);
             if (q.blocks() > Integer.MAX_VALUE - 8) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, t.name() + " has too many elements to quantize");
+                throw QuantflowException.of(Reason.TENSOR_TOO_LARGE, t.name() + " has too many elements to quantize");
             }
             absmax = new float[(int) q.blocks()];
         }
@@ -426,7 +427,7 @@ public final class ShardWriter {
         } catch (InterruptedException e) {
             tasks.forEach(f -> f.cancel(true));
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
+            throw QuantflowException.of(Reason.INTERRUPTED, "conversion interrupted");
         } catch (ExecutionException e) {
             tasks.forEach(f -> f.cancel(true));
             Throwable c = e.getCause();
@@ -439,7 +440,7 @@ public final class ShardWriter {
             if (c instanceof Error err) {
                 throw err;
             }
-            throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
+            throw QuantflowException.of(Reason.WORKER_FAILED, String.valueOf(c), c);
         }
     }
 }

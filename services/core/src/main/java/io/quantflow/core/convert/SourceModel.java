@@ -3,8 +3,8 @@ package io.quantflow.core.convert;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.safetensors.TensorInfo;
 
@@ -34,7 +34,7 @@ final class SourceModel {
         if (method.equals("bitsandbytes") && fourBit) {
             return true;
         }
-        throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "the source is quantized with "
+        throw QuantflowException.of(Reason.QUANTIZATION_UNSUPPORTED, "the source is quantized with "
                 + (method.isEmpty() ? "an unknown method" : method + (method.equals("bitsandbytes") ? " 8-bit" : ""))
                 + "; quantflow reads 16-bit models and bitsandbytes 4-bit ones");
     }
@@ -61,7 +61,7 @@ final class SourceModel {
     static List<SourceShard> dequantized(String source, List<Checkpoint.Shard> shards) {
         List<SourceShard> out = shards.stream().map(SourceModel::dequantized).toList();
         if (out.stream().flatMap(s -> s.tensors().stream()).noneMatch(t -> t.values() instanceof DequantizedValues)) {
-            throw QuantflowException.invalidCheckpoint(source
+            throw QuantflowException.of(Reason.NO_4BIT_WEIGHTS, source
                     + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
         }
         return out;

@@ -2,6 +2,7 @@ package io.quantflow.core.convert;
 
 import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
 
 /**
@@ -14,7 +15,7 @@ import io.quantflow.core.safetensors.TensorInfo;
  */
 record SourceTensor(String name, DType dtype, long[] shape, TensorInfo stored, TensorValues values, boolean transformed) {
 
-    static SourceTensor plain(io.quantflow.core.safetensors.SafetensorsFile file, TensorInfo t) {
+    static SourceTensor plain(SafetensorsFile file, TensorInfo t) {
         return new SourceTensor(t.name(), t.dtype(), t.shape(), t,
                 t.dtype().isDecodedFloat() ? TensorValues.stored(file, t) : null, false);
     }

@@ -1,7 +1,7 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
@@ -42,7 +42,7 @@ public final class TargetDirectory implements AutoCloseable {
         checkTarget(abs, ifExists);
         Path parent = abs.getParent();
         if (parent == null) {
-            throw QuantflowException.invalidRequest("the target cannot be the root directory");
+            throw QuantflowException.of(Reason.TARGET_INVALID, "the target cannot be the root directory");
         }
         try {
             Files.createDirectories(parent);
@@ -50,9 +50,9 @@ public final class TargetDirectory implements AutoCloseable {
             Files.createDirectory(staging);
             return new TargetDirectory(abs, staging, ifExists);
         } catch (AccessDeniedException e) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, "cannot write in " + parent + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, "cannot write in " + parent + ": permission denied");
         } catch (IOException e) {
-            throw ioFailure("cannot create the output beside " + abs, e);
+            throw QuantflowException.ioFailure("cannot create the output beside " + abs, e);
         }
     }
 
@@ -62,10 +62,10 @@ public final class TargetDirectory implements AutoCloseable {
             return;
         }
         if (!Files.isDirectory(target)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target + " exists and is not a directory");
+            throw QuantflowException.of(Reason.TARGET_NOT_A_DIRECTORY, target + " exists and is not a directory");
         }
         if (ifExists == IfExists.FAIL && !isEmpty(target)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target
+            throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, target
                     + " already holds files; choose another --out or pass --if-exists overwrite to replace it");
         }
     }
@@ -74,7 +74,7 @@ public final class TargetDirectory implements AutoCloseable {
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
             return !s.iterator().hasNext();
         } catch (IOException e) {
-            throw ioFailure("cannot read " + dir, e);
+            throw QuantflowException.ioFailure("cannot read " + dir, e);
         }
     }
 
@@ -93,11 +93,11 @@ public final class TargetDirectory implements AutoCloseable {
             long usable = store.getUsableSpace();
             long needed = bytes + bytes / 100 + (1 << 20);
             if (usable < needed) {
-                throw new QuantflowException(ErrorCode.NO_SPACE, "the output needs " + Sizes.human(needed)
+                throw QuantflowException.of(Reason.INSUFFICIENT_SPACE, "the output needs " + Sizes.human(needed)
                         + " but only " + Sizes.human(usable) + " is free at " + target.getParent());
             }
         } catch (IOException e) {
-            throw ioFailure("cannot read the free space at " + target.getParent(), e);
+            throw QuantflowException.ioFailure("cannot read the free space at " + target.getParent(), e);
         }
     }
 
@@ -120,7 +120,7 @@ public final class TargetDirectory implements AutoCloseable {
                 deleteTree(old);
             }
         } catch (IOException e) {
-            throw ioFailure("cannot move the output into " + target, e);
+            throw QuantflowException.ioFailure("cannot move the output into " + target, e);
         }
     }
 
@@ -158,17 +158,5 @@ public final class TargetDirectory implements AutoCloseable {
         } catch (IOException ignored) {
             // best effort, as above
         }
-    }
-
-    /** An I/O failure as the error a user can act on: a full disk is NO_SPACE, the rest INTERNAL. */
-    public static QuantflowException ioFailure(String what, IOException e) {
-        String m = String.valueOf(e.getMessage());
-        if (m.contains("No space left") || m.contains("Disk quota exceeded")) {
-            return new QuantflowException(ErrorCode.NO_SPACE, what + ": no space left on the device", e);
-        }
-        if (e instanceof AccessDeniedException) {
-            return new QuantflowException(ErrorCode.ACCESS_DENIED, what + ": permission denied", e);
-        }
-        return new QuantflowException(ErrorCode.INTERNAL, what + ": " + e.getClass().getSimpleName() + " " + m, e);
     }
 }

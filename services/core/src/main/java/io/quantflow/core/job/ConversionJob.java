@@ -9,6 +9,7 @@ import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.source.ModelLocation;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A conversion as a user asks for it, with locations rather than local directories.
@@ -24,7 +25,7 @@ public record ConversionJob(ModelLocation source, ModelLocation adapter, ModelLo
                             boolean exactModelName, Device device, DynamicBudget dynamic) {
     public ConversionJob {
         formats = List.copyOf(formats);
-        java.util.Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(device, "device");
     }
 
     /** A job on the device AUTO picks. */

@@ -6,6 +6,7 @@ import io.quantflow.core.cache.ArtifactFiles;
 import io.quantflow.core.cache.CacheKey;
 import io.quantflow.core.cache.ConversionCache;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
@@ -14,6 +15,7 @@ import io.quantflow.core.convert.PrequantizedCopy;
 import io.quantflow.core.convert.Provenance;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubFetcher;
 import io.quantflow.core.source.ModelLocation;
@@ -77,7 +79,7 @@ public final class JobRunner implements AutoCloseable {
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
         Converter.checkOutputs(job.formats(), job.adapter() != null, job.quant(), job.dtype());
-        io.quantflow.core.convert.Backends.require(job.device());
+        Backends.require(job.device());
         checkTarget(job);
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {
@@ -126,7 +128,7 @@ public final class JobRunner implements AutoCloseable {
         switch (job.target()) {
             case ModelLocation.Local t -> TargetDirectory.checkTarget(t.dir().toAbsolutePath().normalize(), job.ifExists());
             case ModelLocation.S3 t -> new S3Publisher(resolver.s3()).checkTarget(t, job.ifExists());
-            case ModelLocation.Hub h -> throw QuantflowException.invalidRequest(h.uri()
+            case ModelLocation.Hub h -> throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, h.uri()
                     + ": quantflow does not write to the Hub; give a directory or an s3:// prefix as --out");
         }
     }
@@ -166,7 +168,7 @@ public final class JobRunner implements AutoCloseable {
                 + "); pass --exact-model-name to quantize " + asked.uri() + " itself");
         HubFetcher.Snapshot snap = hub.fetch(variant, listener);
         Manifest.Variant v = new Manifest.Variant(asked.uri(), used, file);
-        Provenance p = new Provenance(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()), null, null, null);
+        Provenance p = Provenance.ofSource(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()));
         Manifest m = switch (job.target()) {
             case ModelLocation.Local t -> PrequantizedCopy.copy(snap.dir(), t.dir(), job.ifExists(), p, v);
             case ModelLocation.S3 t -> {
@@ -194,7 +196,7 @@ public final class JobRunner implements AutoCloseable {
             try {
                 m = Manifest.read(entry.resolve(rel));
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + entry.resolve(rel), e);
+                throw QuantflowException.ioFailure("cannot read " + entry.resolve(rel), e);
             }
             Manifest.Source s = new Manifest.Source(source.dir().toString(), 0, 0, null, 0, job.source().uri(), null, null);
             Manifest.Adapter a = adapter == null ? null
@@ -206,7 +208,7 @@ public final class JobRunner implements AutoCloseable {
             String rel = job.formats().size() == 1 ? Manifest.FILE_NAME : f.id() + "/" + Manifest.FILE_NAME;
             Manifest m = rewritten.get(rel);
             if (m == null) {
-                throw QuantflowException.invalidCheckpoint("the conversion cache entry " + entry + " lacks " + rel);
+                throw QuantflowException.of(Reason.CACHE_ENTRY_INCOMPLETE, "the conversion cache entry " + entry + " lacks " + rel);
             }
             ordered.add(m);
         }
@@ -222,7 +224,7 @@ public final class JobRunner implements AutoCloseable {
                     }
                     out.commit();
                 } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("writing " + t.dir(), e);
+                    throw QuantflowException.ioFailure("writing " + t.dir(), e);
                 }
             }
             case ModelLocation.S3 t -> {
@@ -237,7 +239,7 @@ public final class JobRunner implements AutoCloseable {
                     }
                     new S3Publisher(resolver.s3()).publish(entry, replaced, t, job.ifExists(), listener);
                 } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
+                    throw QuantflowException.ioFailure("staging the manifests in " + staging, e);
                 } finally {
                     TargetDirectory.deleteTree(staging);
                 }
@@ -252,7 +254,7 @@ public final class JobRunner implements AutoCloseable {
         try {
             Files.createDirectories(p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p, e);
+            throw QuantflowException.ioFailure("cannot create " + p, e);
         }
         return p;
     }

@@ -3,8 +3,9 @@ package io.quantflow.core.job;
 import io.quantflow.core.cache.ArtifactFiles;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.S3Storage;
 import io.quantflow.core.source.SourceListener;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -37,10 +39,10 @@ final class S3Publisher {
     /** Fails with TARGET_EXISTS when the prefix holds objects and overwriting was not asked for. */
     void checkTarget(ModelLocation.S3 target, IfExists ifExists) {
         if (target.prefix().isEmpty()) {
-            throw QuantflowException.invalidRequest(target.uri() + ": an S3 target needs a prefix (s3://bucket/prefix)");
+            throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, target.uri() + ": an S3 target needs a prefix (s3://bucket/prefix)");
         }
         if (ifExists == IfExists.FAIL && !s3.isEmpty(target.bucket(), target.keyPrefix(), true)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri()
+            throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, target.uri()
                     + " already holds objects; choose another prefix or pass --if-exists overwrite to replace them");
         }
     }
@@ -62,7 +64,7 @@ final class S3Publisher {
         for (String f : files) {
             bytes += dir.resolve(f).toFile().length();
         }
-        listener.note("uploading " + files.size() + " files (" + io.quantflow.core.convert.Sizes.human(bytes) + ") to " + target.uri());
+        listener.note("uploading " + files.size() + " files (" + Sizes.human(bytes) + ") to " + target.uri());
         Set<String> uploaded = ConcurrentHashMap.newKeySet();
         try {
             List<String> oldManifests = existing.stream().filter(k -> k.endsWith("/" + Manifest.FILE_NAME)).toList();
@@ -109,14 +111,14 @@ final class S3Publisher {
             for (Future<?> fu : futures) {
                 try {
                     fu.get();
-                } catch (java.util.concurrent.ExecutionException e) {
+                } catch (ExecutionException e) {
                     if (first == null) {
                         first = e.getCause() instanceof RuntimeException r ? r
-                                : new QuantflowException(ErrorCode.INTERNAL, "an upload failed: " + e.getCause(), e.getCause());
+                                : QuantflowException.of(Reason.WORKER_FAILED, "an upload failed: " + e.getCause(), e.getCause());
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while uploading", e);
+                    throw QuantflowException.of(Reason.INTERRUPTED, "interrupted while uploading", e);
                 }
             }
             if (first != null) {

@@ -1,5 +1,7 @@
 package io.quantflow.core.merge;
 
+import io.quantflow.core.quant.Quantizers;
+
 /**
  * Adds a {@link LoraDelta} to a stretch of a weight held as float32: {@code w[i] = w[i] + delta},
  * where element {@code i} of the stretch is element {@code first + i} of the weight in row-major order
@@ -13,6 +15,6 @@ public interface DeltaApplier {
 
     /** The Vector API implementation where the module is present, else the scalar one. */
     static DeltaApplier best() {
-        return io.quantflow.core.quant.Quantizers.fallbackReason() == null ? new VectorDeltaApplier() : new ScalarDeltaApplier();
+        return Quantizers.fallbackReason() == null ? new VectorDeltaApplier() : new ScalarDeltaApplier();
     }
 }

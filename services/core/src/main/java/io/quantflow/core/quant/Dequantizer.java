@@ -2,6 +2,7 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -135,7 +136,7 @@ public final class Dequantizer {
         }
     }
 
-    private static float[] readF32(SafetensorsFile f, io.quantflow.core.safetensors.TensorInfo t, int count)
+    private static float[] readF32(SafetensorsFile f, TensorInfo t, int count)
             throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
         f.read(t, 0, buf);

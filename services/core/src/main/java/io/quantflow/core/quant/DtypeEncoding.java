@@ -2,6 +2,8 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 
+import java.nio.ByteOrder;
+
 /**
  * Rounding float32 values to BF16/F16 and writing them as little-endian bytes: the one rounding a
  * merged weight goes through (round to nearest, ties to even, as PyTorch's casts do). NaN stays NaN
@@ -22,7 +24,7 @@ public final class DtypeEncoding {
     }
 
     private static final boolean VECTOR_BF16 =
-            Quantizers.fallbackReason() == null && java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN;
+            Quantizers.fallbackReason() == null && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
     /** Rounds {@code v[off..off+n)} in place (BF16 through the Vector API where it is enabled). */
     public static void round(DType dtype, float[] v, int off, int n) {

@@ -11,6 +11,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.Arrays;
+import java.util.Objects;
+
 /**
  * The Vector API fast path. Per block: a lane-wise max of |x|, the scalar IEEE reciprocal, then each
  * lane's code from the thresholds it exceeds (the same comparisons as the decision tree, so the same
@@ -87,7 +90,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         }
         if (L >= thresholds.length + 1) {
             float[] table = new float[L];
-            java.util.Arrays.fill(table, Float.POSITIVE_INFINITY);
+            Arrays.fill(table, Float.POSITIVE_INFINITY);
             table[0] = Float.NEGATIVE_INFINITY;
             System.arraycopy(thresholds, 0, table, 1, thresholds.length);
             searchTable = FloatVector.fromArray(F, table, 0);
@@ -291,8 +294,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
                          float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
-        runMeasured(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, java.util.Objects.requireNonNull(dtype),
-                java.util.Objects.requireNonNull(errors));
+        runMeasured(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, Objects.requireNonNull(dtype),
+                Objects.requireNonNull(errors));
     }
 
     private void runMeasured(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff, float[] absmax,
@@ -419,8 +422,8 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     @Override
     public void quantizeBf16(byte[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
                              float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
-        java.util.Objects.requireNonNull(dtype);
-        java.util.Objects.requireNonNull(errors);
+        Objects.requireNonNull(dtype);
+        Objects.requireNonNull(errors);
         boolean vectorBlocks = buckets != null && blocksize % (2 * L) == 0 && blocksize <= 4096;
         if (!vectorBlocks) {
             float[] values = decoded.get();
@@ -437,7 +440,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
         int[] maxes = batchMaxBits.get();
         int[] tables = batchTables.get();
         float[] acc = batchSums.get();
-        java.util.Arrays.fill(acc, 0f);
+        Arrays.fill(acc, 0f);
         int grouped = 0;
         for (int b0 = 0; b0 < blocks; b0 += BATCH_BLOCKS) {
             int batch = Math.min(BATCH_BLOCKS, blocks - b0);

@@ -1,8 +1,7 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +14,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -56,23 +56,23 @@ public final class ContentHash {
      */
     public static String ofDirectory(Path dir) {
         if (!Files.isDirectory(dir)) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+            throw QuantflowException.of(Reason.NO_SUCH_DIRECTORY, dir + ": no such directory");
         }
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(Files::isRegularFile).filter(p -> counts(p.getFileName().toString())).sorted().toList();
         } catch (AccessDeniedException e) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, dir + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, dir + ": permission denied");
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot list " + dir, e);
+            throw QuantflowException.ioFailure("cannot list " + dir, e);
         }
         List<FileDigest> digests = new ArrayList<>();
         for (Path p : files) {
             try {
-                long mtime = Files.getLastModifiedTime(p).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+                long mtime = Files.getLastModifiedTime(p).to(TimeUnit.NANOSECONDS);
                 digests.add(new FileDigest(p.getFileName().toString(), Files.size(p), mtime + ":" + headSha256(p)));
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + p, e);
+                throw QuantflowException.ioFailure("cannot read " + p, e);
             }
         }
         return "stat:" + of(digests).substring("sha256:".length());

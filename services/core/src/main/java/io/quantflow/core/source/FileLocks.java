@@ -1,6 +1,6 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.error.QuantflowException;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -54,7 +54,7 @@ final class FileLocks {
             };
         } catch (IOException e) {
             local.unlock();
-            throw TargetDirectory.ioFailure("cannot lock " + key, e);
+            throw QuantflowException.ioFailure("cannot lock " + key, e);
         } catch (RuntimeException e) {
             local.unlock();
             throw e;

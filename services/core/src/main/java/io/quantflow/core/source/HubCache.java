@@ -1,7 +1,7 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -76,7 +76,7 @@ public final class HubCache {
             Files.writeString(tmp, commit, StandardCharsets.US_ASCII);
             move(tmp, p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + p, e);
+            throw QuantflowException.ioFailure("cannot write " + p, e);
         }
     }
 
@@ -90,14 +90,14 @@ public final class HubCache {
                 move(verified, blob);
             }
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot move a download into " + blob, e);
+            throw QuantflowException.ioFailure("cannot move a download into " + blob, e);
         }
     }
 
     /** Points {@code snapshots/COMMIT/name} at the blob: a relative symbolic link, else a copy, put in place atomically. */
     void link(RepoId repo, String commit, String name, String etag) {
         if (!FileSelection.isSafeName(name)) {
-            throw QuantflowException.invalidCheckpoint("refusing the file name '" + name + "'");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, "refusing the file name '" + name + "'");
         }
         Path dir = snapshot(repo, commit);
         Path entry = dir.resolve(name);
@@ -112,7 +112,7 @@ public final class HubCache {
             }
             move(tmp, entry);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + entry, e);
+            throw QuantflowException.ioFailure("cannot write " + entry, e);
         }
     }
 
@@ -130,14 +130,14 @@ public final class HubCache {
         Path refs = repoDir(repo).resolve("refs");
         Path p = refs.resolve(revision).normalize();
         if (!p.startsWith(refs) || p.equals(refs)) {
-            throw QuantflowException.invalidRequest("'" + revision + "' is not a revision");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + revision + "' is not a revision");
         }
         return p;
     }
 
     private static String checkEtag(String etag) {
         if (etag == null || !etag.matches("[0-9a-f]{40}|[0-9a-f]{64}")) {
-            throw QuantflowException.invalidCheckpoint("the Hub gave a content id that is neither a sha256 nor a git object id");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, "the Hub gave a content id that is neither a sha256 nor a git object id");
         }
         return etag;
     }

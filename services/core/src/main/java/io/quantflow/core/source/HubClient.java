@@ -2,8 +2,8 @@ package io.quantflow.core.source;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,6 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -69,13 +70,13 @@ public final class HubClient {
                     if (r.statusCode() == 200) {
                         byte[] bytes = body.readNBytes((int) MAX_API_ANSWER + 1);
                         if (bytes.length > MAX_API_ANSWER) {
-                            throw QuantflowException.invalidCheckpoint(repo.uri() + ": the Hub's answer is larger than 64 MB");
+                            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, repo.uri() + ": the Hub's answer is larger than 64 MB");
                         }
                         JsonNode root;
                         try {
                             root = JSON.readTree(bytes);
                         } catch (IOException e) {
-                            throw QuantflowException.invalidCheckpoint(repo.uri() + ": the Hub's answer is not JSON");
+                            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, repo.uri() + ": the Hub's answer is not JSON");
                         }
                         return HubRepoInfo.parse(root, repo.uri());
                     }
@@ -121,7 +122,7 @@ public final class HubClient {
      * @param meta receives what the Hub's own answer says about the file, before the body is read
      */
     ResumableDownload.Opened open(ModelLocation.Hub repo, String commit, String file, long offset,
-                                  java.util.function.Consumer<FileMeta> meta) throws IOException {
+                                  Consumer<FileMeta> meta) throws IOException {
         URI uri = resolveUri(repo, commit, file);
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             HttpRequest.Builder b = request(uri).GET();
@@ -197,22 +198,22 @@ public final class HubClient {
             return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while talking to " + base, e);
+            throw QuantflowException.of(Reason.INTERRUPTED, "interrupted while talking to " + base, e);
         } catch (IllegalArgumentException e) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST, "cannot reach the Hub at " + base + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.HUB_UNREACHABLE, "cannot reach the Hub at " + base + ": " + e.getMessage());
         }
     }
 
     private void retryOrFail(int attempt, String what, IOException e) {
         if (attempt >= settings.backoff().attempts()) {
-            throw new QuantflowException(ErrorCode.INTERNAL, what + " failed " + attempt + " times, last: "
+            throw QuantflowException.of(Reason.RETRIES_EXHAUSTED, what + " failed " + attempt + " times, last: "
                     + ResumableDownload.describe(e), e);
         }
         try {
             settings.backoff().sleepBefore(attempt + 1);
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, what + " was interrupted", ie);
+            throw QuantflowException.of(Reason.INTERRUPTED, what + " was interrupted", ie);
         }
     }
 

@@ -1,8 +1,8 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -115,7 +115,7 @@ public final class HubFetcher {
         String what = "hf://" + repo.id() + "@" + commit + "/" + listed.name();
         HubRepoInfo.HubFile f = listed.sha256() != null || listed.gitBlobId() != null ? listed : withHeadMetadata(location, commit, listed);
         if (f.sha256() == null && f.gitBlobId() == null) {
-            throw QuantflowException.invalidCheckpoint(what + " cannot be verified: the Hub gave neither its sha256 nor its git blob id");
+            throw QuantflowException.of(Reason.DOWNLOAD_UNVERIFIABLE, what + " cannot be verified: the Hub gave neither its sha256 nor its git blob id");
         }
         String etag = f.lfs() ? f.sha256() : f.gitBlobId();
         Path blob = cache.blob(repo, etag);
@@ -140,11 +140,11 @@ public final class HubFetcher {
     /** The Hub's answer for the file must agree with the listing: same commit, same sha256. */
     private static void checkMeta(HubClient.FileMeta meta, HubRepoInfo.HubFile f, String commit, String what) {
         if (meta.commit() != null && !meta.commit().equalsIgnoreCase(commit)) {
-            throw QuantflowException.invalidCheckpoint(what + ": the Hub answered from commit " + meta.commit() + ", not the pinned one");
+            throw QuantflowException.of(Reason.SOURCE_CHANGED, what + ": the Hub answered from commit " + meta.commit() + ", not the pinned one");
         }
         if (f.lfs() && meta.linkedEtag() != null && HubRepoInfo.SHA256.matcher(meta.linkedEtag()).matches()
                 && !meta.linkedEtag().equals(f.sha256())) {
-            throw QuantflowException.invalidCheckpoint(what + ": the Hub's file metadata (sha256 " + meta.linkedEtag()
+            throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, what + ": the Hub's file metadata (sha256 " + meta.linkedEtag()
                     + ") disagrees with its file list (" + f.sha256() + ")");
         }
     }
@@ -165,9 +165,9 @@ public final class HubFetcher {
             try {
                 Files.deleteIfExists(partial);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot delete the corrupt download " + partial, e);
+                throw QuantflowException.ioFailure("cannot delete the corrupt download " + partial, e);
             }
-            throw QuantflowException.invalidCheckpoint(what + " failed verification: its " + (f.lfs() ? "sha256" : "git blob id")
+            throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, what + " failed verification: its " + (f.lfs() ? "sha256" : "git blob id")
                     + " is " + actual + ", the Hub says " + expected + "; the download was discarded");
         }
     }
@@ -186,7 +186,7 @@ public final class HubFetcher {
             }
             return HexFormat.of().formatHex(md.digest());
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot read " + p, e);
+            throw QuantflowException.ioFailure("cannot read " + p, e);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -196,7 +196,7 @@ public final class HubFetcher {
         try {
             Files.createDirectories(p.getParent());
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p.getParent(), e);
+            throw QuantflowException.ioFailure("cannot create " + p.getParent(), e);
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -64,14 +64,14 @@ final class ParallelDownloads {
                     }
                     if (first == null) {
                         first = c instanceof RuntimeException r ? r
-                                : new QuantflowException(ErrorCode.INTERNAL, "a download failed: " + c, c);
+                                : QuantflowException.of(Reason.WORKER_FAILED, "a download failed: " + c, c);
                     }
                 } catch (CancellationException ignored) {
                     // cancelled after another failure
                 } catch (InterruptedException e) {
                     cancelled.set(true);
                     Thread.currentThread().interrupt();
-                    throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while downloading", e);
+                    throw QuantflowException.of(Reason.INTERRUPTED, "interrupted while downloading", e);
                 }
             }
             if (first != null) {

@@ -1,8 +1,7 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -106,7 +105,7 @@ final class ResumableDownload {
                     return HexFormat.of().formatHex(md.digest());
                 }
                 if (digested > expectedSize) {
-                    throw QuantflowException.invalidCheckpoint(what + ": the server sent more bytes (" + digested
+                    throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, what + ": the server sent more bytes (" + digested
                             + ") than the file's size (" + expectedSize + ")");
                 }
                 if (digested < expectedSize) {
@@ -115,14 +114,14 @@ final class ResumableDownload {
                 return HexFormat.of().formatHex(md.digest());
             } catch (IOException e) {
                 if (attempt >= backoff.attempts() || cancelled.getAsBoolean()) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "downloading " + what + " failed " + attempt
+                    throw QuantflowException.of(Reason.RETRIES_EXHAUSTED, "downloading " + what + " failed " + attempt
                             + " times, last: " + describe(e), e);
                 }
                 try {
                     backoff.sleepBefore(attempt + 1);
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
-                    throw new QuantflowException(ErrorCode.INTERNAL, "downloading " + what + " was interrupted", ie);
+                    throw QuantflowException.of(Reason.INTERRUPTED, "downloading " + what + " was interrupted", ie);
                 }
             }
         }
@@ -156,7 +155,7 @@ final class ResumableDownload {
                         ch.write(bb);
                     }
                 } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("writing " + partial, e);
+                    throw QuantflowException.ioFailure("writing " + partial, e);
                 }
                 md.update(buf, 0, r);
                 n += r;
@@ -172,7 +171,7 @@ final class ResumableDownload {
         try {
             return FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + partial, e);
+            throw QuantflowException.ioFailure("cannot write " + partial, e);
         }
     }
 
@@ -180,7 +179,7 @@ final class ResumableDownload {
         try {
             return Files.exists(p) ? Files.size(p) : 0;
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot read " + p, e);
+            throw QuantflowException.ioFailure("cannot read " + p, e);
         }
     }
 
@@ -188,7 +187,7 @@ final class ResumableDownload {
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             ch.truncate(0);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + p, e);
+            throw QuantflowException.ioFailure("cannot write " + p, e);
         }
     }
 
@@ -209,7 +208,7 @@ final class ResumableDownload {
             }
             return length - left;
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot read " + p, e);
+            throw QuantflowException.ioFailure("cannot read " + p, e);
         }
     }
 

@@ -2,8 +2,8 @@ package io.quantflow.core.source;
 
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -53,7 +53,7 @@ public final class S3Fetcher {
             }
         }
         if (top.isEmpty()) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, uri + " holds no objects"
+            throw QuantflowException.of(Reason.LOCATION_EMPTY, uri + " holds no objects"
                     + (storage.hasSubfolders(location.bucket(), location.keyPrefix())
                     ? " at its top level; name the prefix that holds the model's config.json and weights" : ""));
         }
@@ -132,7 +132,7 @@ public final class S3Fetcher {
             HubCache.move(tmp, record);
             return sha;
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("writing the S3 cache at " + root, e);
+            throw QuantflowException.ioFailure("writing the S3 cache at " + root, e);
         }
     }
 
@@ -187,9 +187,9 @@ public final class S3Fetcher {
             }
             return dir;
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("writing the S3 cache at " + root, e);
+            throw QuantflowException.ioFailure("writing the S3 cache at " + root, e);
         } finally {
-            io.quantflow.core.convert.TargetDirectory.deleteTree(partial);
+            TargetDirectory.deleteTree(partial);
         }
     }
 

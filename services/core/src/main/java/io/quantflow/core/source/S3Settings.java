@@ -1,6 +1,7 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -26,10 +27,10 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
 
     public S3Settings {
         if (partSize < MIN_PART_SIZE || partSize > (5L << 30)) {
-            throw QuantflowException.invalidRequest("the S3 part size must be from 5 MiB to 5 GiB");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the S3 part size must be from 5 MiB to 5 GiB");
         }
         if (parallel < 1) {
-            throw QuantflowException.invalidRequest("parallel S3 transfers must be at least 1");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "parallel S3 transfers must be at least 1");
         }
     }
 
@@ -50,6 +51,11 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
                 pathStyle != null ? pathStyle : uri != null, DEFAULT_PART_SIZE, parallel, Backoff.defaults(), Duration.ofSeconds(60));
     }
 
+    /** Settings from the environment alone: {@link #from} with nothing given on the command line. */
+    public static S3Settings fromEnvironment(Map<String, String> env, int parallel) {
+        return from(null, null, null, null, env, parallel);
+    }
+
     public S3Settings withPartSize(long bytes) {
         return new S3Settings(endpoint, region, credentials, pathStyle, bytes, parallel, backoff, stallTimeout);
     }
@@ -64,13 +70,13 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
         if (id != null && key != null) {
             Secret session = Secret.of(env.get("AWS_SESSION_TOKEN"));
             if (!id.isPrintableWord() || !key.isPrintableWord() || session != null && !session.isPrintableWord()) {
-                throw QuantflowException.invalidRequest("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN holds spaces"
+                throw QuantflowException.of(Reason.CREDENTIALS_INVALID, "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN holds spaces"
                         + " or characters a key cannot have");
             }
             return new S3Credentials.Keys(id, key, session);
         }
         if (id != null || key != null) {
-            throw QuantflowException.invalidRequest("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
+            throw QuantflowException.of(Reason.CREDENTIALS_INVALID, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
         }
         String name = firstSet(profile, env.get("AWS_PROFILE"));
         String fileVar = env.get("AWS_SHARED_CREDENTIALS_FILE");
@@ -80,7 +86,7 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
             return new S3Credentials.Profile(file, name == null ? "default" : name);
         }
         if (name != null) {
-            throw QuantflowException.invalidRequest("the AWS profile '" + name + "' was asked for, but there is no credentials file at " + file);
+            throw QuantflowException.of(Reason.CREDENTIALS_INVALID, "the AWS profile '" + name + "' was asked for, but there is no credentials file at " + file);
         }
         return new S3Credentials.Anonymous();
     }
@@ -90,14 +96,14 @@ public record S3Settings(URI endpoint, String region, S3Credentials credentials,
         try {
             uri = new URI(text.strip());
         } catch (URISyntaxException ex) {
-            throw QuantflowException.invalidRequest("the S3 endpoint is not a URL");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the S3 endpoint is not a URL");
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
-            throw QuantflowException.invalidRequest("the S3 endpoint must be an http:// or https:// URL");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the S3 endpoint must be an http:// or https:// URL");
         }
         if (uri.getRawUserInfo() != null) {
-            throw QuantflowException.invalidRequest("the S3 endpoint must not hold credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the S3 endpoint must not hold credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
         }
         return uri;
     }

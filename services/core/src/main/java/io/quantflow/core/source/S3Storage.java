@@ -1,7 +1,7 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -123,7 +123,7 @@ public final class S3Storage implements AutoCloseable {
         try {
             return new S3Storage(settings, builder.build());
         } catch (SdkException e) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST, "cannot set up the S3 client: " + ResumableDownload.describe(e));
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "cannot set up the S3 client: " + ResumableDownload.describe(e));
         }
     }
 
@@ -140,7 +140,7 @@ public final class S3Storage implements AutoCloseable {
                 try {
                     provider.resolveCredentials();
                 } catch (SdkException e) {
-                    throw QuantflowException.invalidRequest("the AWS profile '" + p.name() + "' in " + p.file()
+                    throw QuantflowException.of(Reason.CREDENTIALS_INVALID, "the AWS profile '" + p.name() + "' in " + p.file()
                             + " has no usable credentials");
                 }
                 yield provider;
@@ -226,7 +226,7 @@ public final class S3Storage implements AutoCloseable {
                 return new ResumableDownload.Opened(InputStream.nullInputStream(), offset);
             }
             if (e.statusCode() == 412) {
-                throw QuantflowException.invalidCheckpoint("s3://" + bucket + "/" + key + " changed while it was being downloaded");
+                throw QuantflowException.of(Reason.SOURCE_CHANGED, "s3://" + bucket + "/" + key + " changed while it was being downloaded");
             }
             if (e.statusCode() >= 500 || e.statusCode() == 429) {
                 throw new IOException("S3 answered HTTP " + e.statusCode(), e);
@@ -242,7 +242,7 @@ public final class S3Storage implements AutoCloseable {
         try {
             upload(bucket, key, Content.of(file));
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot read " + file + ": " + ResumableDownload.describe(e), e);
+            throw QuantflowException.of(Reason.IO_ERROR, "cannot read " + file + ": " + ResumableDownload.describe(e), e);
         }
     }
 
@@ -297,7 +297,7 @@ public final class S3Storage implements AutoCloseable {
                 throw failure(s, where, false);
             }
             if (e instanceof UncheckedIOException u) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "reading what to upload to " + where + " failed: "
+                throw QuantflowException.of(Reason.IO_ERROR, "reading what to upload to " + where + " failed: "
                         + ResumableDownload.describe(u.getCause()), u);
             }
             throw e;
@@ -353,7 +353,7 @@ public final class S3Storage implements AutoCloseable {
         ObjectInfo o = head(bucket, key);
         String what = "s3://" + bucket + "/" + key;
         if (o == null) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, what + ": not found");
+            throw QuantflowException.of(Reason.S3_OBJECT_NOT_FOUND, what + ": not found");
         }
         try {
             Files.deleteIfExists(file);
@@ -361,7 +361,7 @@ public final class S3Storage implements AutoCloseable {
             return download.fetch(file, o.size(), offset -> open(bucket, key, o.etag(), offset), what, n -> {
             });
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot write " + file + ": " + ResumableDownload.describe(e), e);
+            throw QuantflowException.of(Reason.IO_ERROR, "cannot write " + file + ": " + ResumableDownload.describe(e), e);
         }
     }
 
@@ -467,7 +467,7 @@ public final class S3Storage implements AutoCloseable {
             try {
                 var r = s3.deleteObjects(b -> b.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true).build()));
                 if (r.hasErrors() && !r.errors().isEmpty()) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "S3 did not delete s3://" + bucket + "/" + r.errors().get(0).key()
+                    throw QuantflowException.of(Reason.S3_ERROR, "S3 did not delete s3://" + bucket + "/" + r.errors().get(0).key()
                             + " (" + r.errors().get(0).code() + ")");
                 }
             } catch (SdkException e) {
@@ -560,19 +560,19 @@ public final class S3Storage implements AutoCloseable {
             String code = s.awsErrorDetails() == null ? null : s.awsErrorDetails().errorCode();
             String detail = " (HTTP " + status + (code == null ? "" : " " + code) + ")";
             if (status == 403 || status == 401 || "InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
-                return new QuantflowException(ErrorCode.ACCESS_DENIED, where + ": access denied" + detail
+                return QuantflowException.of(Reason.S3_ACCESS_DENIED, where + ": access denied" + detail
                         + "; check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS profile", e);
             }
             if ("NoSuchBucket".equals(code)) {
-                return new QuantflowException(asSource ? ErrorCode.SOURCE_NOT_FOUND : ErrorCode.INVALID_REQUEST,
+                return QuantflowException.of(asSource ? Reason.S3_BUCKET_NOT_FOUND : Reason.TARGET_BUCKET_NOT_FOUND,
                         where + ": the bucket does not exist" + detail, e);
             }
             if (status == 404) {
-                return new QuantflowException(asSource ? ErrorCode.SOURCE_NOT_FOUND : ErrorCode.INTERNAL, where + ": not found" + detail, e);
+                return QuantflowException.of(asSource ? Reason.S3_OBJECT_NOT_FOUND : Reason.STORE_OBJECT_MISSING, where + ": not found" + detail, e);
             }
-            return new QuantflowException(ErrorCode.INTERNAL, where + ": S3 answered" + detail, e);
+            return QuantflowException.of(Reason.S3_ERROR, where + ": S3 answered" + detail, e);
         }
-        return new QuantflowException(ErrorCode.INTERNAL, where + ": cannot reach S3"
+        return QuantflowException.of(Reason.S3_UNREACHABLE, where + ": cannot reach S3"
                 + (settings.endpoint() == null ? "" : " at " + settings.endpoint()) + " (" + ResumableDownload.describe(e) + ")", e);
     }
 

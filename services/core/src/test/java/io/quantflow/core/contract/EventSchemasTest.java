@@ -33,8 +33,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,18 +56,18 @@ class EventSchemasTest {
             "conversion-failed", "shard-work");
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Each invalid example's case, and what its errors must mention: the one change it makes to a valid example. */
-    private static final java.util.Map<String, String> REJECTED_FOR = java.util.Map.ofEntries(
-            java.util.Map.entry("missing-target", "required property 'target'"),
-            java.util.Map.entry("bad-format", "/data/outputs/0/format"),
-            java.util.Map.entry("blocksize-not-power-of-two", "/data/outputs/0/blocksize"),
-            java.util.Map.entry("two-budgets", "/data/outputs/2/dynamic"),
-            java.util.Map.entry("target-not-s3", "/data/target/uri"),
-            java.util.Map.entry("data-base64", "data_base64"),
-            java.util.Map.entry("unknown-code", "/data/code"),
-            java.util.Map.entry("wrong-type", "/type"),
-            java.util.Map.entry("bad-sha256", "/sha256"),
-            java.util.Map.entry("missing-quantize-key", "required property 'quantize'"),
-            java.util.Map.entry("specversion-0.3", "/specversion"));
+    private static final Map<String, String> REJECTED_FOR = Map.ofEntries(
+            Map.entry("missing-target", "required property 'target'"),
+            Map.entry("bad-format", "/data/outputs/0/format"),
+            Map.entry("blocksize-not-power-of-two", "/data/outputs/0/blocksize"),
+            Map.entry("two-budgets", "/data/outputs/2/dynamic"),
+            Map.entry("target-not-s3", "/data/target/uri"),
+            Map.entry("data-base64", "data_base64"),
+            Map.entry("unknown-code", "/data/code"),
+            Map.entry("wrong-type", "/type"),
+            Map.entry("bad-sha256", "/sha256"),
+            Map.entry("missing-quantize-key", "required property 'quantize'"),
+            Map.entry("specversion-0.3", "/specversion"));
 
     private static final Path SCHEMAS = Schemas.DIR;
 
@@ -219,7 +221,7 @@ class EventSchemasTest {
     }
 
     private static Set<String> names(Stream<String> s) {
-        return s.collect(java.util.stream.Collectors.toCollection(TreeSet::new));
+        return s.collect(Collectors.toCollection(TreeSet::new));
     }
 
     private static List<Path> list(Path dir) throws IOException {

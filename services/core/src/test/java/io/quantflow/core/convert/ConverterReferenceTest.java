@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -95,7 +96,7 @@ class ConverterReferenceTest {
         SafetensorsLayout layout = SafetensorsLayout.of(Map.of("format", "pt"), specs);
         try (SafetensorsOutput o = SafetensorsOutput.create(file, layout.paddedHeaderLength())) {
             for (TensorInfo t : layout.entries()) {
-                ByteBuffer b = ByteBuffer.allocate((int) t.byteSize()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer b = ByteBuffer.allocate((int) t.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
                 for (long i = 0; i < t.elements(); i++) {
                     float v = (float) (rnd.nextGaussian() * 0.02);
                     switch (t.dtype()) {

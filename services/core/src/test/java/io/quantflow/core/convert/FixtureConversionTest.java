@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -66,7 +67,7 @@ public class FixtureConversionTest {
     private static byte[] head(Path p) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(p)) {
             byte[] all = Files.readAllBytes(p);
-            return java.util.Arrays.copyOf(all, (int) f.dataStart());
+            return Arrays.copyOf(all, (int) f.dataStart());
         }
     }
 

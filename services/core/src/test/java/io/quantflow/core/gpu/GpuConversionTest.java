@@ -50,9 +50,9 @@ class GpuConversionTest {
     private void assertSameOutput(Path src, QuantOptions options) throws IOException {
         Path gpu = tmp.resolve("gpu-" + System.nanoTime());
         Path cpu = tmp.resolve("cpu-" + System.nanoTime());
-        Manifest g = new Converter().convert(new Converter.Request(src, null, gpu, java.util.List.of(OutputFormat.BNB_4BIT), options, null, IfExists.FAIL, 4,
+        Manifest g = new Converter().convert(new Converter.Request(src, null, gpu, List.of(OutputFormat.BNB_4BIT), options, null, IfExists.FAIL, 4,
                 Device.GPU), Converter.Listener.NONE).manifest();
-        Manifest c = new Converter().convert(new Converter.Request(src, null, cpu, java.util.List.of(OutputFormat.BNB_4BIT), options, null, IfExists.FAIL, 4,
+        Manifest c = new Converter().convert(new Converter.Request(src, null, cpu, List.of(OutputFormat.BNB_4BIT), options, null, IfExists.FAIL, 4,
                 Device.CPU), Converter.Listener.NONE).manifest();
         assertTrue(g.options().quantizer().startsWith("gpu "), g.options().quantizer());
         assertTrue(c.options().quantizer().startsWith("cpu "), c.options().quantizer());

@@ -8,6 +8,7 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.source.Backoff;
@@ -222,14 +223,17 @@ class JobRunnerTest {
             QuantflowException exists = assertThrows(QuantflowException.class,
                     () -> r.run(job("hf://tiny/llama", taken, QuantOptions.defaults(), true), listener));
             assertEquals(ErrorCode.TARGET_EXISTS, exists.code());
+            assertEquals(Reason.TARGET_NOT_EMPTY, exists.reason());
             QuantflowException hubTarget = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
                     ModelLocation.parse("hf://tiny/llama"), null, ModelLocation.parse("hf://me/out"), List.of(OutputFormat.BNB_4BIT),
                     QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
             assertEquals(ErrorCode.INVALID_REQUEST, hubTarget.code());
+            assertEquals(Reason.LOCATION_NOT_ALLOWED, hubTarget.reason());
             QuantflowException noAdapter = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
                     ModelLocation.parse("hf://tiny/llama"), null, new ModelLocation.Local(tmp.resolve("m")),
                     List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
             assertEquals(ErrorCode.INVALID_REQUEST, noAdapter.code());
+            assertEquals(Reason.FORMAT_NEEDS_ADAPTER, noAdapter.reason());
         }
         assertEquals(List.of(), hub.requests());
     }

@@ -9,6 +9,7 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.quant.Dequantizer;
 import io.quantflow.core.quant.DtypeEncoding;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -121,6 +123,7 @@ class MergeConversionTest {
         QuantflowException e = assertThrows(QuantflowException.class, () -> convert(request(Fixtures.path("tiny-llama/base-bf16"),
                 adapter, out, List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null)));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
+        assertEquals(Reason.ADAPTER_SHAPE_MISMATCH, e.reason());
         assertTrue(e.getMessage().contains("model.layers.1.mlp.down_proj"), e.getMessage());
         assertEquals(1, e.oneLine().lines().count());
         assertFalse(Files.exists(out));
@@ -130,14 +133,18 @@ class MergeConversionTest {
     void formatsAndAdapterMustAgree() {
         Path base = Fixtures.path("tiny-llama/base-bf16");
         Path adapter = Fixtures.path("tiny-llama/lora-adapter");
-        for (Converter.Request r : List.of(
-                request(base, null, tmp.resolve("a"), List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null),
-                request(base, adapter, tmp.resolve("b"), List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null),
-                request(Fixtures.path("tiny-llama/base-bnb-nf4-dq"), null, tmp.resolve("c"), List.of(OutputFormat.BNB_4BIT),
-                        QuantOptions.defaults(), null))) {
+        Map<Converter.Request, Reason> refusals = new LinkedHashMap<>();
+        refusals.put(request(base, null, tmp.resolve("a"), List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null),
+                Reason.FORMAT_NEEDS_ADAPTER);
+        refusals.put(request(base, adapter, tmp.resolve("b"), List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null),
+                Reason.BNB_4BIT_WITH_ADAPTER);
+        refusals.put(request(Fixtures.path("tiny-llama/base-bnb-nf4-dq"), null, tmp.resolve("c"), List.of(OutputFormat.BNB_4BIT),
+                QuantOptions.defaults(), null), Reason.ALREADY_4BIT);
+        refusals.forEach((r, reason) -> {
             QuantflowException e = assertThrows(QuantflowException.class, () -> convert(r));
             assertTrue(e.code() == ErrorCode.INVALID_REQUEST || e.code() == ErrorCode.UNSUPPORTED_MODEL, e.oneLine());
-        }
+            assertEquals(reason, e.reason(), e.oneLine());
+        });
     }
 
     /** Random adapters of each kind: the merged output equals the definition, computed here element by element. */

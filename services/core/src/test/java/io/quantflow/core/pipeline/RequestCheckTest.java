@@ -11,6 +11,7 @@ import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
@@ -51,7 +52,8 @@ class RequestCheckTest {
         Path source = synthetic(new ModelShape("narrow", 128, 344, 2, 4, 2, 1000, false));
         QuantflowException expected = converterRefusal(source, ADAPTER, List.of(OutputFormat.MERGED_16BIT));
         assertEquals(ErrorCode.INVALID_REQUEST, expected.code());
-        assertTrue(expected.getMessage().startsWith("adapter module model.layers.0."), expected.getMessage());
+        assertEquals(Reason.ADAPTER_SHAPE_MISMATCH, expected.reason());
+        assertTrue(expected.getMessage().contains("model.layers.0."), expected.getMessage());
         assertSameRefusal(expected, source, ADAPTER, List.of(OutputFormat.MERGED_16BIT));
         // a shard holding an adapted weight of the wrong shape is refused too; one holding none is converted
         int refused = 0;
@@ -60,6 +62,7 @@ class RequestCheckTest {
                 convertShard(source, shard, ADAPTER, OutputFormat.MERGED_16BIT);
             } catch (QuantflowException e) {
                 assertEquals(ErrorCode.INVALID_REQUEST, e.code(), e.getMessage());
+                assertEquals(Reason.ADAPTER_SHAPE_MISMATCH, e.reason(), e.getMessage());
                 refused++;
             }
         }
@@ -71,8 +74,8 @@ class RequestCheckTest {
         Path source = synthetic(new ModelShape("one-layer", 256, 688, 1, 4, 2, 1000, false));
         QuantflowException expected = converterRefusal(source, ADAPTER, List.of(OutputFormat.MERGED_4BIT));
         assertEquals(ErrorCode.INVALID_REQUEST, expected.code());
-        assertTrue(expected.getMessage().contains("model.layers.1.") && expected.getMessage().contains("has no weight"),
-                expected.getMessage());
+        assertEquals(Reason.ADAPTER_MODULE_NOT_IN_BASE, expected.reason());
+        assertTrue(expected.getMessage().contains("model.layers.1."), expected.getMessage());
         assertSameRefusal(expected, source, ADAPTER, List.of(OutputFormat.MERGED_4BIT));
         for (String shard : shardNames(source)) {
             ShardResult r = convertShard(source, shard, ADAPTER, OutputFormat.MERGED_4BIT);
@@ -90,6 +93,7 @@ class RequestCheckTest {
         Files.writeString(source.resolve(Checkpoint.CONFIG_FILE), "{\"model_type\": \"llama\"}");
         QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, expected.code());
+        assertEquals(Reason.NOTHING_TO_QUANTIZE, expected.reason());
         assertSameRefusal(expected, source, null, List.of(OutputFormat.BNB_4BIT));
     }
 
@@ -98,10 +102,12 @@ class RequestCheckTest {
         Path source = Fixtures.path("tiny-llama/base-bnb-nf4-dq");
         QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, expected.code());
+        assertEquals(Reason.ALREADY_4BIT, expected.reason());
         assertSameRefusal(expected, source, null, List.of(OutputFormat.BNB_4BIT));
         QuantflowException shard = assertThrows(QuantflowException.class,
                 () -> convertShard(source, Checkpoint.SINGLE_FILE, null, OutputFormat.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, shard.code());
+        assertEquals(Reason.ALREADY_4BIT, shard.reason());
     }
 
     @Test
@@ -119,6 +125,7 @@ class RequestCheckTest {
         Files.writeString(source.resolve(Checkpoint.CONFIG_FILE), "{\"model_type\": \"llama\"}");
         QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, expected.code());
+        assertEquals(Reason.SHARDS_INCONSISTENT, expected.reason());
         List<Checkpoint.Shard> shards = new ArrayList<>();
         for (String name : List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")) {
             shards.add(new Checkpoint.Shard(name, headerOnly(source.resolve(name))));
@@ -127,6 +134,7 @@ class RequestCheckTest {
                 Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), shards, null,
                 PipelineRun.outputs(null, List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null)));
         assertEquals(expected.code(), actual.code());
+        assertEquals(expected.reason(), actual.reason());
         assertEquals(expected.getMessage(), actual.getMessage());
     }
 
@@ -142,7 +150,8 @@ class RequestCheckTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> SafetensorsFile.open("model.safetensors", 100, SafetensorsFile.RangeReader.ofPrefix(head)));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, e.code());
-        assertTrue(e.getMessage().startsWith("model.safetensors: header length"), e.getMessage());
+        assertEquals(Reason.FILE_TOO_SHORT, e.reason());
+        assertTrue(e.getMessage().startsWith("model.safetensors: "), e.getMessage());
     }
 
     /** RequestCheck, on shards opened from their header bytes only, refuses as Converter did. */
@@ -157,6 +166,7 @@ class RequestCheckTest {
             QuantflowException actual = assertThrows(QuantflowException.class, () -> RequestCheck.check(source.toString(),
                     Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), shards, adapter, outputs));
             assertEquals(expected.code(), actual.code());
+            assertEquals(expected.reason(), actual.reason());
             assertEquals(expected.getMessage(), actual.getMessage());
         } finally {
             shards.forEach(s -> s.file().close());

@@ -2,10 +2,12 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Arrays;
 import java.util.Random;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,7 +23,7 @@ class FusedBf16QuantizeTest {
     private static final int[] SRC_OFFS = {0, 1, 6, 13};
     private static final byte SENTINEL = (byte) 0x5A;
 
-    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> cases() {
+    static Stream<Arguments> cases() {
         return QuantizerEquivalenceTest.cases();
     }
 

@@ -13,17 +13,27 @@ import software.amazon.awssdk.services.s3.S3Client;
 
 import java.io.ByteArrayInputStream;
 import io.quantflow.core.convert.Converter;
+import io.quantflow.core.error.Reason;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -64,7 +74,7 @@ class S3StorageTest {
     }
 
     static S3Settings settings(Map<String, String> env) {
-        return S3Settings.from(null, null, null, null, env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
+        return S3Settings.fromEnvironment(env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
                 .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)));
     }
 
@@ -93,7 +103,7 @@ class S3StorageTest {
             try (InputStream in = s3.open(bucket, "models/x/model.safetensors", listed.get(0).etag(), 5_000_000).body()) {
                 byte[] tail = in.readAllBytes();
                 assertEquals(data.length - 5_000_000, tail.length);
-                assertArrayEquals(java.util.Arrays.copyOfRange(data, 5_000_000, data.length), tail);
+                assertArrayEquals(Arrays.copyOfRange(data, 5_000_000, data.length), tail);
             }
             assertEquals(List.of(), s3.openUploads(bucket, ""));
         }
@@ -107,7 +117,7 @@ class S3StorageTest {
         Files.write(file, data);
         try (S3Storage s3 = storage()) {
             s3.upload(bucket, "work/a/shard", file);
-            assertArrayEquals(java.util.Arrays.copyOfRange(data, 8, 8 + 1000), s3.readRange(bucket, "work/a/shard", 8, 1000));
+            assertArrayEquals(Arrays.copyOfRange(data, 8, 8 + 1000), s3.readRange(bucket, "work/a/shard", 8, 1000));
             s3.copy(bucket, "work/a/shard", bucket, "out/shard", data.length);
             Path back = tmp.resolve("back");
             assertEquals(Converter.sha256(file), s3.download(bucket, "out/shard", back));
@@ -116,11 +126,12 @@ class S3StorageTest {
             assertNull(s3.head(bucket, "out/none"));
             assertNull(s3.readSmall(bucket, "out/none"));
 
-            assertTrue(s3.putIfAbsent(bucket, "work/a/answer.json", "first".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-            assertFalse(s3.putIfAbsent(bucket, "work/a/answer.json", "second".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-            assertEquals("first", new String(s3.readSmall(bucket, "work/a/answer.json"), java.nio.charset.StandardCharsets.UTF_8));
+            assertTrue(s3.putIfAbsent(bucket, "work/a/answer.json", "first".getBytes(StandardCharsets.UTF_8)));
+            assertFalse(s3.putIfAbsent(bucket, "work/a/answer.json", "second".getBytes(StandardCharsets.UTF_8)));
+            assertEquals("first", new String(s3.readSmall(bucket, "work/a/answer.json"), StandardCharsets.UTF_8));
             QuantflowException missing = assertThrows(QuantflowException.class, () -> s3.download(bucket, "nope", tmp.resolve("x")));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, missing.code());
+            assertEquals(Reason.S3_OBJECT_NOT_FOUND, missing.reason());
         }
     }
 
@@ -150,6 +161,7 @@ class S3StorageTest {
 
             QuantflowException e = assertThrows(QuantflowException.class, () -> s3.upload(bucket, "out/model.safetensors", failing));
             assertEquals(ErrorCode.INTERNAL, e.code());
+            assertEquals(Reason.IO_ERROR, e.reason(), e.getMessage());
             assertTrue(e.getMessage().contains("simulated"), e.getMessage());
             assertEquals(List.of(), s3.openUploads(bucket, ""), "no multipart upload (and so no part) is left");
             assertEquals(List.of(), s3.list(bucket, "", false));
@@ -164,7 +176,7 @@ class S3StorageTest {
     @Test
     void aConditionalWriteWhoseAnswerWasLostAndThatTheSdkRetriedIsStillOurs() throws Exception {
         String bucket = newBucket();
-        byte[] manifest = "{\"manifest\":1}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] manifest = "{\"manifest\":1}".getBytes(StandardCharsets.UTF_8);
         try (AnswerDroppingProxy proxy = new AnswerDroppingProxy(URI.create(server.endpoint()).getPort());
              S3Storage s3 = S3Storage.open(settings(proxy.environment(server.environment())))) {
             assertTrue(s3.putIfAbsent(bucket, "out/quantflow-manifest.json", manifest), "the retry found our own write");
@@ -180,20 +192,20 @@ class S3StorageTest {
      * 100 Continue), so the write is done and its answer lost.
      */
     static final class AnswerDroppingProxy implements AutoCloseable {
-        final java.util.concurrent.atomic.AtomicInteger dropped = new java.util.concurrent.atomic.AtomicInteger();
-        private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean(true);
-        private final java.net.ServerSocket listener;
+        final AtomicInteger dropped = new AtomicInteger();
+        private final AtomicBoolean armed = new AtomicBoolean(true);
+        private final ServerSocket listener;
         private final int upstream;
 
         AnswerDroppingProxy(int upstream) throws IOException {
             this.upstream = upstream;
-            listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
             Thread accept = new Thread(() -> {
                 while (!listener.isClosed()) {
                     try {
-                        java.net.Socket client = listener.accept();
-                        java.net.Socket server = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), upstream);
-                        java.util.concurrent.atomic.AtomicBoolean drop = new java.util.concurrent.atomic.AtomicBoolean();
+                        Socket client = listener.accept();
+                        Socket server = new Socket(InetAddress.getLoopbackAddress(), upstream);
+                        AtomicBoolean drop = new AtomicBoolean();
                         pump(client, server, drop, true);
                         pump(server, client, drop, false);
                     } catch (IOException e) {
@@ -211,14 +223,14 @@ class S3StorageTest {
             return e;
         }
 
-        private void pump(java.net.Socket from, java.net.Socket to, java.util.concurrent.atomic.AtomicBoolean drop, boolean request) {
+        private void pump(Socket from, Socket to, AtomicBoolean drop, boolean request) {
             Thread t = new Thread(() -> {
                 byte[] buf = new byte[1 << 16];
                 try (InputStream in = from.getInputStream()) {
                     int n;
                     while ((n = in.read(buf)) > 0) {
-                        String head = new String(buf, 0, Math.min(n, 4096), java.nio.charset.StandardCharsets.ISO_8859_1);
-                        if (request && head.toLowerCase(java.util.Locale.ROOT).contains("if-none-match:") && armed.compareAndSet(true, false)) {
+                        String head = new String(buf, 0, Math.min(n, 4096), StandardCharsets.ISO_8859_1);
+                        if (request && head.toLowerCase(Locale.ROOT).contains("if-none-match:") && armed.compareAndSet(true, false)) {
                             drop.set(true);
                         }
                         if (!request && drop.get() && !head.startsWith("HTTP/1.1 100")) {
@@ -285,9 +297,9 @@ class S3StorageTest {
             for (String n : names) {
                 assertArrayEquals(Files.readAllBytes(model.resolve(n)), Files.readAllBytes(snap.dir().resolve(n)), n);
             }
-            List<ContentHash.FileDigest> digests = new java.util.ArrayList<>();
+            List<ContentHash.FileDigest> digests = new ArrayList<>();
             for (String n : names) {
-                digests.add(new ContentHash.FileDigest(n, Files.size(model.resolve(n)), io.quantflow.core.convert.Converter.sha256(model.resolve(n))));
+                digests.add(new ContentHash.FileDigest(n, Files.size(model.resolve(n)), Converter.sha256(model.resolve(n))));
             }
             assertEquals(ContentHash.of(digests), snap.contentHash());
             // a second fetch finds everything in the cache
@@ -309,6 +321,7 @@ class S3StorageTest {
         try (S3Storage s3 = S3Storage.open(settings(env))) {
             QuantflowException e = assertThrows(QuantflowException.class, () -> s3.list(bucket, "", true));
             assertEquals(ErrorCode.ACCESS_DENIED, e.code());
+            assertEquals(Reason.S3_ACCESS_DENIED, e.reason());
             assertFalse(e.getMessage().contains("definitely-wrong-secret"), e.getMessage());
             assertFalse(e.getMessage().contains(S3TestServer.IDENTITY), e.getMessage());
         }
@@ -322,9 +335,11 @@ class S3StorageTest {
             QuantflowException noBucket = assertThrows(QuantflowException.class, () -> fetcher.fetch(
                     (ModelLocation.S3) ModelLocation.parse("s3://no-such-bucket-qf/x"), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, noBucket.code(), noBucket.getMessage());
+            assertEquals(Reason.S3_BUCKET_NOT_FOUND, noBucket.reason(), noBucket.getMessage());
             QuantflowException empty = assertThrows(QuantflowException.class, () -> fetcher.fetch(
                     (ModelLocation.S3) ModelLocation.parse("s3://" + bucket + "/nothing"), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, empty.code(), empty.getMessage());
+            assertEquals(Reason.LOCATION_EMPTY, empty.reason(), empty.getMessage());
         }
     }
 

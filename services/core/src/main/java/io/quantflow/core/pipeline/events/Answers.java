@@ -25,6 +25,11 @@ public final class Answers {
     /** {@code conversion-progress}: best effort. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Progress(String requestId, Stage stage, String format, ProgressShard shard, long bytesDone, long bytesTotal) {
+
+        /** The whole request planned by {@code stage}: {@code bytesTotal} of weights, no output or shard yet. */
+        public static Progress planned(String requestId, Stage stage, long bytesTotal) {
+            return new Progress(requestId, stage, null, null, bytesTotal, bytesTotal);
+        }
     }
 
     public record ProgressShard(int index, int count, String file) {

@@ -8,6 +8,7 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.pipeline.events.Answers;
@@ -29,6 +30,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -76,7 +78,7 @@ public final class FetchStage {
         try {
             ConversionRequest request = parseRequest(event, requestId);
             if (!REQUEST_ID.matcher(requestId).matches()) {
-                throw QuantflowException.invalidRequest("requestId must be letters, digits, '.', '_' or '-' (at most 128), starting"
+                throw QuantflowException.of(Reason.REQUEST_MALFORMED, "requestId must be letters, digits, '.', '_' or '-' (at most 128), starting"
                         + " with a letter or digit: it is part of object keys");
             }
             if (store.answerSent(requestId)) {
@@ -117,7 +119,7 @@ public final class FetchStage {
     }
 
     private void fail(String requestId, ErrorCode code, String message, Bus bus) {
-        Failures.answer(store, bus, SOURCE, requestId, code, message, Stage.FETCH, null, null);
+        Failures.answerForRequest(store, bus, SOURCE, requestId, code, message, Stage.FETCH);
         metrics.failed(Stage.FETCH, code);
     }
 
@@ -133,17 +135,17 @@ public final class FetchStage {
     private static ConversionRequest parseRequest(CloudEvent event, String requestId) {
         ConversionRequest r = event.data(ConversionRequest.class);
         if (r.requestId() != null && event.subject() != null && !event.subject().equals(r.requestId())) {
-            throw QuantflowException.invalidRequest("the event's subject (" + event.subject() + ") differs from data.requestId ("
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "the event's subject (" + event.subject() + ") differs from data.requestId ("
                     + r.requestId() + ")");
         }
         if (r.requestId() != null && !r.requestId().equals(requestId)) {
-            throw QuantflowException.invalidRequest("requestId must be letters, digits, '.', '_' or '-' (at most 128)");
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "requestId must be letters, digits, '.', '_' or '-' (at most 128)");
         }
         if (r.source() == null || r.outputs() == null || r.outputs().isEmpty() || r.target() == null || r.target().uri() == null) {
-            throw QuantflowException.invalidRequest("a request needs source, outputs (at least one) and target.uri");
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "a request needs source, outputs (at least one) and target.uri");
         }
         if (r.outputs().size() > 4) {
-            throw QuantflowException.invalidRequest("at most 4 outputs, one per format");
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "at most 4 outputs, one per format");
         }
         return new ConversionRequest(requestId, r.source(), r.adapter(), r.outputs(), r.target());
     }
@@ -155,7 +157,7 @@ public final class FetchStage {
             resolved.add(OutputOptions.resolve(request.outputs().get(i), i, withAdapter));
         }
         if (resolved.stream().map(OutputRequest::format).distinct().count() != resolved.size()) {
-            throw QuantflowException.invalidRequest("a format is asked for twice; each format at most once per request");
+            throw QuantflowException.of(Reason.FORMAT_REPEATED, "a format is asked for twice; each format at most once per request");
         }
         ModelLocation.S3 target = s3Location(request.target().uri(), "target");
         IfExists ifExists = ifExists(request.target());
@@ -164,7 +166,7 @@ public final class FetchStage {
             uris.add(resolved.size() == 1 ? target.uri() : target.uri() + "/" + o.format());
         }
         if (ifExists == IfExists.FAIL && !store.s3().isEmpty(target.bucket(), target.keyPrefix(), true)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " already holds files; ask for ifExists: overwrite"
+            throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, target.uri() + " already holds files; ask for ifExists: overwrite"
                     + " to replace them");
         }
         Path scratch = store.scratch(requestId + "-fetch");
@@ -217,7 +219,7 @@ public final class FetchStage {
                 metrics.planned(plan.totalItems());
             }
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage the request locally: " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.IO_ERROR, "cannot stage the request locally: " + e.getMessage(), e);
         } finally {
             store.release(scratch);
         }
@@ -256,7 +258,7 @@ public final class FetchStage {
         }
         long total = checkpoint.shardFileBytes();
         bus.progress(plan.requestId(), CloudEvent.of(EventTypes.PROGRESS, SOURCE, "fetch/" + plan.requestId(), plan.requestId(),
-                new Answers.Progress(plan.requestId(), Stage.FETCH, null, null, total, total)));
+                Answers.Progress.planned(plan.requestId(), Stage.FETCH, total)));
     }
 
     static CloudEvent event(ShardWork item) {
@@ -269,9 +271,9 @@ public final class FetchStage {
                 return s;
             }
         } catch (IllegalArgumentException | QuantflowException e) {
-            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3://bucket/prefix location: " + e.getMessage());
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the " + what + " " + uri + " is not an s3://bucket/prefix location: " + e.getMessage());
         }
-        throw QuantflowException.invalidRequest("the " + what + " must be an s3://bucket/prefix location, not " + uri);
+        throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, "the " + what + " must be an s3://bucket/prefix location, not " + uri);
     }
 
     private static IfExists ifExists(TargetRef t) {
@@ -281,7 +283,7 @@ public final class FetchStage {
         if (t.ifExists().equals("overwrite")) {
             return IfExists.OVERWRITE;
         }
-        throw QuantflowException.invalidRequest("target.ifExists must be fail or overwrite, not " + t.ifExists());
+        throw QuantflowException.of(Reason.OPTION_INVALID, "target.ifExists must be fail or overwrite, not " + t.ifExists());
     }
 
     private static String hash(ConversionRequest r) {
@@ -291,7 +293,7 @@ public final class FetchStage {
     static String sha256(String s) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -5,12 +5,14 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QuantOptions;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * An output of a request as the converter's {@link OutputSpec}: the request's options checked the
@@ -27,24 +29,24 @@ public final class OutputOptions {
         boolean merged = format == OutputFormat.MERGED_16BIT || format == OutputFormat.MERGED_4BIT;
         if (!quantizes && (o.quantType() != null || o.doubleQuant() != null || o.blocksize() != null
                 || o.computeDtype() != null || o.skipModules() != null || o.device() != null)) {
-            throw QuantflowException.invalidRequest("output " + index + " (" + format.id()
+            throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "output " + index + " (" + format.id()
                     + "): quantType, doubleQuant, blocksize, computeDtype, skipModules and device apply to 4-bit outputs only");
         }
         if (!merged && o.dtype() != null) {
-            throw QuantflowException.invalidRequest("output " + index + ": dtype applies to merged outputs, not to " + format.id());
+            throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "output " + index + ": dtype applies to merged outputs, not to " + format.id());
         }
         if (format.needsAdapter() && !withAdapter) {
-            throw QuantflowException.invalidRequest("output " + index + ": " + format.id() + " needs an adapter");
+            throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "output " + index + ": " + format.id() + " needs an adapter");
         }
         if (format == OutputFormat.BNB_4BIT && withAdapter) {
-            throw QuantflowException.invalidRequest("bnb-4bit quantizes the base alone; to merge the adapter and quantize, ask for merged-4bit");
+            throw QuantflowException.of(Reason.BNB_4BIT_WITH_ADAPTER, "bnb-4bit quantizes the base alone; to merge the adapter and quantize, ask for merged-4bit");
         }
         if (o.dynamic() != null) {
-            throw QuantflowException.invalidRequest("output " + index + ": dynamic is not run by the pipeline yet (it measures every"
+            throw QuantflowException.of(Reason.DYNAMIC_NOT_IN_PIPELINE, "output " + index + ": dynamic is not run by the pipeline yet (it measures every"
                     + " weight before choosing); use quantflow convert --dynamic");
         }
         if (!quantizes) {
-            return new OutputRequest(index, format.id(), null, null, null, null, null, dtype(o, index), null, null);
+            return OutputRequest.builder(format.id()).index(index).dtype(dtype(o, index)).build();
         }
         QuantOptions q = quant(o, index);
         String device = o.device() == null ? "auto" : parse(() -> Device.parse(o.device()), index, "device").name().toLowerCase();
@@ -76,12 +78,12 @@ public final class OutputOptions {
 
     public static OutputFormat format(OutputRequest o) {
         if (o.format() == null) {
-            throw QuantflowException.invalidRequest("an output has no format (bnb-4bit, merged-16bit, merged-4bit or lora)");
+            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "an output has no format (bnb-4bit, merged-16bit, merged-4bit or lora)");
         }
         try {
             return OutputFormat.parse(o.format());
         } catch (IllegalArgumentException e) {
-            throw QuantflowException.invalidRequest(e.getMessage());
+            throw QuantflowException.of(Reason.OPTION_INVALID, e.getMessage());
         }
     }
 
@@ -89,14 +91,14 @@ public final class OutputOptions {
         QuantOptions d = QuantOptions.defaults();
         QuantType type = o.quantType() == null ? d.quantType() : parse(() -> QuantType.parse(o.quantType()), index, "quantType");
         DType compute = o.computeDtype() == null ? d.computeDtype()
-                : DType.fromTorchName(o.computeDtype()).orElseThrow(() -> QuantflowException.invalidRequest("output " + index
+                : DType.fromTorchName(o.computeDtype()).orElseThrow(() -> QuantflowException.of(Reason.OPTION_INVALID, "output " + index
                 + ": computeDtype must be bfloat16, float16 or float32, not " + o.computeDtype()));
         try {
             return new QuantOptions(type, o.doubleQuant() == null ? d.doubleQuant() : o.doubleQuant(),
                     o.blocksize() == null ? d.blocksize() : o.blocksize(), compute,
                     o.skipModules() == null ? List.of() : o.skipModules());
         } catch (IllegalArgumentException e) {
-            throw QuantflowException.invalidRequest("output " + index + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "output " + index + ": " + e.getMessage());
         }
     }
 
@@ -104,19 +106,19 @@ public final class OutputOptions {
         if (o.dtype() == null) {
             return null;
         }
-        DType d = DType.fromTorchName(o.dtype()).orElseThrow(() -> QuantflowException.invalidRequest("output " + index
+        DType d = DType.fromTorchName(o.dtype()).orElseThrow(() -> QuantflowException.of(Reason.OPTION_INVALID, "output " + index
                 + ": dtype must be bfloat16 or float16, not " + o.dtype()));
         if (d != DType.BF16 && d != DType.F16) {
-            throw QuantflowException.invalidRequest("output " + index + ": dtype must be bfloat16 or float16, not " + o.dtype());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "output " + index + ": dtype must be bfloat16 or float16, not " + o.dtype());
         }
         return d.torchName();
     }
 
-    private static <T> T parse(java.util.function.Supplier<T> p, int index, String field) {
+    private static <T> T parse(Supplier<T> p, int index, String field) {
         try {
             return p.get();
         } catch (IllegalArgumentException e) {
-            throw QuantflowException.invalidRequest("output " + index + ": " + field + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.OPTION_INVALID, "output " + index + ": " + field + ": " + e.getMessage());
         }
     }
 }

@@ -2,6 +2,7 @@ package io.quantflow.core.pipeline.stage;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.LoraExport;
 import io.quantflow.core.convert.Manifest;
@@ -9,8 +10,8 @@ import io.quantflow.core.convert.OutputFormat;
 import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
 import io.quantflow.core.pipeline.OutputQuality;
@@ -28,6 +29,7 @@ import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.S3Storage;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -93,7 +95,7 @@ public final class PublishStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
             int done = store.s3().list(store.bucket(), WorkStore.prefix(rid) + "done/", false).size();
@@ -113,7 +115,7 @@ public final class PublishStage {
             store.deleteIntermediates(rid);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stage.PUBLISH, item.output().format(), null);
             metrics.failed(Stage.PUBLISH, q.code());
         }
@@ -130,7 +132,7 @@ public final class PublishStage {
         Begun begun = store.read(begunRef, Begun.class);
         List<String> before = begun == null ? now : begun.targetBefore();
         if (!before.isEmpty() && !overwrite) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
+            throw QuantflowException.of(Reason.TARGET_WRITTEN_CONCURRENTLY, target.uri() + " was written by someone else while this request was"
                     + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
         }
         if (begun == null) {
@@ -149,7 +151,7 @@ public final class PublishStage {
         try {
             // the source's config and the files that travel with the weights, fetched once for every output
             Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
-            Path config = sourceFiles.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            Path config = sourceFiles.resolve(Checkpoint.CONFIG_FILE);
             store.download(plan.config(), config);
             ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {
@@ -181,7 +183,7 @@ public final class PublishStage {
                 ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
                 String key = at.keyPrefix() + Manifest.FILE_NAME;
                 if (!store.s3().putIfAbsent(at.bucket(), key, Json.bytes(m))) {
-                    throw new QuantflowException(ErrorCode.TARGET_EXISTS, p.output().uri() + " got a manifest from another writer while"
+                    throw QuantflowException.of(Reason.TARGET_WRITTEN_CONCURRENTLY, p.output().uri() + " got a manifest from another writer while"
                             + " this request was published");
                 }
                 outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
@@ -244,7 +246,7 @@ public final class PublishStage {
                 ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last.wire() + "/" + file);
                 StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
                 if (out == null) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
+                    throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
                 String key = at.keyPrefix() + file;
                 store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());

@@ -7,6 +7,7 @@ import io.quantflow.core.convert.OutputSpec;
 import io.quantflow.core.convert.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.pipeline.events.Answers;
@@ -20,6 +21,7 @@ import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.Quantizers;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
@@ -66,7 +68,7 @@ public final class ShardStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             Path config = scratch.resolve("config.json");
             store.download(plan.config(), config);
@@ -116,7 +118,7 @@ public final class ShardStage {
             metrics.failed(stage, ErrorCode.OUT_OF_MEMORY);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal(stage + " of " + item.shard().file(), e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, source, rid, q.code(), q.getMessage(), stage, item.output().format(), item.shard().file());
             metrics.failed(stage, q.code());
         } finally {

@@ -2,11 +2,12 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.SafetensorsHeader;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.ResolvedSource;
 import io.quantflow.core.source.S3Storage;
@@ -59,6 +60,11 @@ final class StoredModel {
 
     /** Where a source's or adapter's objects are: in the store already, or staged there from the Hub. */
     record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision, String contentHash) {
+
+        /** Objects in the store already: no Hub revision, no content hash. */
+        static Located inStore(String bucket, String prefix, List<S3Storage.ObjectInfo> objects) {
+            return new Located(bucket, prefix, objects, null, null);
+        }
     }
 
     Located locate(String requestId, String uri, String what, SourceResolver resolver, Path scratch) {
@@ -66,15 +72,15 @@ final class StoredModel {
         try {
             location = ModelLocation.parse(uri);
         } catch (IllegalArgumentException | QuantflowException e) {
-            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
         }
         return switch (location) {
             case ModelLocation.S3 s -> {
                 List<S3Storage.ObjectInfo> objects = store.s3().list(s.bucket(), s.keyPrefix(), true);
                 if (objects.isEmpty()) {
-                    throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "the " + what + " " + s.uri() + " holds no files");
+                    throw QuantflowException.of(Reason.LOCATION_EMPTY, "the " + what + " " + s.uri() + " holds no files");
                 }
-                yield new Located(s.bucket(), s.keyPrefix(), objects, null, null);
+                yield Located.inStore(s.bucket(), s.keyPrefix(), objects);
             }
             case ModelLocation.Hub h -> {
                 ResolvedSource r = resolver.resolve(h, SourceListener.NONE);
@@ -87,11 +93,11 @@ final class StoredModel {
                         objects.add(new S3Storage.ObjectInfo(key, Files.size(p), null));
                     }
                 } catch (IOException e) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
+                    throw QuantflowException.of(Reason.IO_ERROR, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
                 }
                 yield new Located(store.bucket(), prefix, objects, r.revision(), r.contentHash());
             }
-            case ModelLocation.Local l -> throw QuantflowException.invalidRequest("the " + what + " must be in the object store"
+            case ModelLocation.Local l -> throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, "the " + what + " must be in the object store"
                     + " (s3://bucket/prefix) or on a hub (hf://org/name); quantflow submit uploads a local directory first");
         };
     }
@@ -109,7 +115,7 @@ final class StoredModel {
             Path local = dir.resolve(n);
             if (n.equals(Checkpoint.CONFIG_FILE) || n.equals(Checkpoint.INDEX_FILE)) {
                 if (o.size() > 64L << 20) {
-                    throw QuantflowException.invalidCheckpoint(n + " is larger than 64 MB");
+                    throw QuantflowException.of(Reason.JSON_TOO_LARGE, n + " is larger than 64 MB");
                 }
                 store.s3().download(source.bucket(), o.key(), local);
             } else if (n.endsWith(".safetensors")) {
@@ -119,7 +125,7 @@ final class StoredModel {
             }
         }
         if (!byName.containsKey(Checkpoint.CONFIG_FILE)) {
-            throw QuantflowException.invalidCheckpoint("s3://" + source.bucket() + "/" + source.prefix()
+            throw QuantflowException.of(Reason.CONFIG_MISSING, "s3://" + source.bucket() + "/" + source.prefix()
                     + " has no config.json; transformers cannot load a model without it");
         }
         return byName;
@@ -131,7 +137,7 @@ final class StoredModel {
                 byte[] len = store.s3().readRange(bucket, o.key(), 0, 8);
                 long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
                 f.write(len);
-                if (n > 0 && n <= io.quantflow.core.safetensors.SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
+                if (n > 0 && n <= SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
                     f.write(store.s3().readRange(bucket, o.key(), 8, (int) n));
                 }
             }

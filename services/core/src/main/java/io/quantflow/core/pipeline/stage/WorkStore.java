@@ -1,8 +1,8 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.ObjectRef;
@@ -67,7 +67,7 @@ public final class WorkStore {
             Files.createDirectories(scratch);
             return Files.createTempDirectory(scratch, name.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.NO_SPACE, "cannot create a scratch directory under " + scratch + ": " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.LOCAL_WRITE_FAILED, "cannot create a scratch directory under " + scratch + ": " + e.getMessage(), e);
         }
     }
 

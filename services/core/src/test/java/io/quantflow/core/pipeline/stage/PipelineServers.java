@@ -28,7 +28,7 @@ final class PipelineServers implements AutoCloseable {
     private PipelineServers(S3TestServer server) throws Exception {
         this.server = server;
         this.admin = server.client();
-        this.s3 = S3Storage.open(S3Settings.from(null, null, null, null, server.environment(), 2));
+        this.s3 = S3Storage.open(S3Settings.fromEnvironment(server.environment(), 2));
         this.pool = Executors.newFixedThreadPool(2);
         this.hub = new HubTestServer();
         this.hubTiny = hub.addRepo("org/tiny", Fixtures.path("tiny-llama/base-bf16"));

@@ -82,7 +82,7 @@ final class PipelineStack {
 
     /** An output of a request with every option left to its default. */
     static OutputRequest output(String format) {
-        return new OutputRequest(null, format, null, null, null, null, null, null, null, null);
+        return OutputRequest.builder(format).build();
     }
 
     /** A conversion-requested event, as a record value. */

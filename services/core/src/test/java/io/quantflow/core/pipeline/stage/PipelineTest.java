@@ -104,7 +104,7 @@ class PipelineTest {
         Path adapter = Fixtures.path("tiny-llama/lora-adapter");
         String src = pipeline.upload(base, pipeline.bucket(), "tiny/base");
         String ad = pipeline.upload(adapter, pipeline.bucket(), "tiny/adapter");
-        OutputRequest fp4 = new OutputRequest(null, "merged-4bit", "fp4", false, 128, null, null, null, null, "cpu");
+        OutputRequest fp4 = OutputRequest.builder("merged-4bit").quantType("fp4").doubleQuant(false).blocksize(128).device("cpu").build();
         pipeline.bus.publish(Topics.REQUESTED, "r2", request("r2", src, ad,
                 List.of(output("merged-16bit"), fp4, output("lora")), "s3://" + pipeline.models + "/tiny/merged", "fail"));
         pipeline.bus.drain();
