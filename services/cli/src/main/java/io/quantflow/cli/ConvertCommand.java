@@ -1,13 +1,14 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Backends;
+import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.QuantType;
@@ -51,7 +52,7 @@ final class ConvertCommand implements Callable<Integer> {
     String adapter;
 
     @Mixin
-    ConversionOptions conversion;
+    ConversionFlags conversion;
 
     @Option(names = "--threads", defaultValue = "0", description = "Worker threads (default: one per core).")
     int threads;
@@ -148,18 +149,14 @@ final class ConvertCommand implements Callable<Integer> {
     }
 
     ConversionJob job() {
-        Converter.Request r = request(Path.of("."), adapter == null ? null : Path.of("."), Path.of("."));
-        ModelLocation src = ModelLocation.parse(source);
-        ModelLocation out = ModelLocation.parse(target);
-        ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
-        return new ConversionJob(src, ad, out, r.formats(), r.quant(), r.dtype(), r.ifExists(), r.threads(), !noCache, exactModelName,
-                r.device(), r.dynamic());
-    }
-
-    Converter.Request request(Path source, Path adapter, Path target) {
         if (threads < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be positive");
         }
-        return conversion.request(spec, source, adapter, target, threads);
+        IfExists ifExists = conversion.ifExists(spec);
+        ConversionOptions options = conversion.options(spec);
+        ModelLocation src = ModelLocation.parse(source);
+        ModelLocation out = ModelLocation.parse(target);
+        ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
+        return new ConversionJob(src, ad, out, options, ifExists, threads, !noCache, exactModelName);
     }
 }

@@ -1,10 +1,12 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.ConversionPlan;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
@@ -57,7 +59,7 @@ final class DemoCommand implements Callable<Integer> {
             ModelShape b = ModelShape.named(big);
             List<TensorSpec> t = b.tensors(DType.BF16);
             long bf16 = t.stream().mapToLong(TensorSpec::byteSize).sum();
-            long nf4 = ConversionPlan.estimateWeightBytes(t, QuantOptions.defaults());
+            long nf4 = ConversionPlan.estimateWeightBytes(t, new OutputSpec(Formats.BNB_4BIT, "", QuantOptions.defaults(), null));
             out.printf(Locale.ROOT, "  %-10s bf16 %-8s -> nf4+double quant %-8s %.2f bits/param%n", b.name(), Sizes.human(bf16),
                     Sizes.human(nf4), nf4 * 8.0 / b.parameters());
         }

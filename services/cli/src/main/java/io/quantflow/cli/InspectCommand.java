@@ -1,8 +1,10 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
@@ -62,7 +64,7 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "float32", fp32, parameters);
         row(out, "bfloat16 / float16", parameters * 2, parameters);
         for (QuantOptions o : variants()) {
-            row(out, "bnb-4bit " + describe(o), ConversionPlan.estimateWeightBytes(tensors, o), parameters);
+            row(out, "bnb-4bit " + describe(o), ConversionPlan.estimateWeightBytes(tensors, new OutputSpec(Formats.BNB_4BIT, "", o, null)), parameters);
         }
     }
 

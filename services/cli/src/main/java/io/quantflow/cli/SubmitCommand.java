@@ -1,9 +1,13 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.pipeline.stage.OutputOptions;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.ErrorCode;
@@ -59,7 +63,7 @@ final class SubmitCommand implements Callable<Integer> {
     String adapter;
 
     @Mixin
-    ConversionOptions conversion;
+    ConversionFlags conversion;
 
     @Option(names = "--bootstrap", paramLabel = "HOST:PORT", description = "Kafka bootstrap servers (default: kafka.bootstrap of the stack file).")
     String bootstrap;
@@ -91,7 +95,8 @@ final class SubmitCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
-        Converter.Request checked = conversion.request(spec, Path.of("."), adapter == null ? null : Path.of("."), Path.of("."), 0);
+        IfExists ifExists = conversion.ifExists(spec);
+        ConversionOptions checked = conversion.options(spec);
         if (!(ModelLocation.parse(target) instanceof ModelLocation.S3 out)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--out must be s3://bucket/prefix: the pipeline writes to the object store");
         }
@@ -106,8 +111,8 @@ final class SubmitCommand implements Callable<Integer> {
             try {
                 String src = stageIfLocal(source, false, s3, stack.workBucket(), staging + "source/", err);
                 String ad = adapter == null ? null : stageIfLocal(adapter, true, s3, stack.workBucket(), staging + "adapter/", err);
-                ConversionRequest request = new ConversionRequest(rid, src, ad, outputs(checked),
-                        new TargetRef(out.uri(), checked.ifExists().name().toLowerCase(Locale.ROOT)));
+                ConversionRequest request = new ConversionRequest(rid, src, ad, OutputOptions.requests(checked),
+                        new TargetRef(out.uri(), ifExists.name().toLowerCase(Locale.ROOT)));
                 CloudEvent answer = submit(stack.bootstrap(), request, err);
                 if (EventTypes.FAILED.equals(answer.type())) {
                     Answers.Failed f = answer.data(Answers.Failed.class);
@@ -142,26 +147,6 @@ final class SubmitCommand implements Callable<Integer> {
         } catch (QuantflowException e) {
             System.err.println("note: could not remove the uploaded copy at s3://" + bucket + "/" + staging + " (" + e.getMessage() + ")");
         }
-    }
-
-    /** The request's outputs: the options convert would use, written out in full. */
-    private static List<OutputRequest> outputs(Converter.Request r) {
-        List<OutputRequest> out = new ArrayList<>();
-        for (OutputFormat f : r.formats()) {
-            boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
-            boolean merged = f == OutputFormat.MERGED_16BIT || f == OutputFormat.MERGED_4BIT;
-            String dtype = merged && r.dtype() != null ? r.dtype().torchName() : null;
-            if (!quantizes) {
-                out.add(OutputRequest.builder(f.id()).dtype(dtype).build());
-                continue;
-            }
-            var q = r.quant();
-            OutputRequest.DynamicRequest dyn = r.dynamic() == null ? null
-                    : new OutputRequest.DynamicRequest(r.dynamic().maxBitsPerParameter(), r.dynamic().maxBytes());
-            out.add(new OutputRequest(null, f.id(), q.quantType().id(), q.doubleQuant(), q.blocksize(), q.computeDtype().torchName(),
-                    q.skipModules().isEmpty() ? null : q.skipModules(), dtype, dyn, r.device().name().toLowerCase(Locale.ROOT)));
-        }
-        return out;
     }
 
     /**

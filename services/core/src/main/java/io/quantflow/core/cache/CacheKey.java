@@ -1,8 +1,9 @@
 package io.quantflow.core.cache;
 
+import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.DynamicBudget;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 
 import java.nio.charset.StandardCharsets;
@@ -21,6 +22,11 @@ public final class CacheKey {
     static final String VERSION = "quantflow-conversion-1";
 
     private CacheKey() {
+    }
+
+    /** The key of a conversion with these options of this source and adapter. */
+    public static String of(String sourceHash, String adapterHash, ConversionOptions options) {
+        return of(sourceHash, adapterHash, options.formats(), options.quant(), options.dtype(), options.dynamic());
     }
 
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype) {

@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.gpu.GpuBackend;

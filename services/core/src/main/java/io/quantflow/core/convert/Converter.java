@@ -1,5 +1,16 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.concurrent.Tasks;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.quality.MeasuredTensor;
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.quant.TensorQuantizer;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -7,9 +18,7 @@ import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
-import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.quant.ErrorSums;
-import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -45,51 +54,69 @@ import java.util.stream.Stream;
 public final class Converter {
 
     /**
-     * A conversion to run.
+     * A conversion to run: where from and where to, and the options (checked when they were built).
      *
-     * @param adapter a PEFT LoRA adapter directory, or null
-     * @param formats one or more outputs; with several, each goes to {@code target/<format>}
-     * @param dtype   the 16-bit dtype of merged outputs (null: the base's)
-     * @param threads worker threads; 0 or less means one per available processor
-     * @param device  where 4-bit quantization runs (AUTO: a CUDA GPU when there is one)
+     * @param adapter    a PEFT LoRA adapter directory, or null
+     * @param threads    worker threads; 0 or less means one per available processor
      * @param provenance where the source came from (recorded in the manifest), or null for a local directory
-     * @param dynamic with a budget, keep in 16 bit the weights whose 4-bit error is worst, as many as the
-     *                budget allows (docs/adr/0008); null quantizes every weight it can
      */
-    public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
-                          DType dtype, IfExists ifExists, int threads, Device device, Provenance provenance,
-                          DynamicBudget dynamic) {
+    public record Request(Path source, Path adapter, Path target, ConversionOptions options, IfExists ifExists, int threads,
+                          Provenance provenance) {
 
         public Request {
-            formats = List.copyOf(formats);
-            Objects.requireNonNull(device, "device");
+            Objects.requireNonNull(options, "options");
+        }
+
+        /** A request from a local directory. */
+        public Request(Path source, Path adapter, Path target, ConversionOptions options, IfExists ifExists, int threads) {
+            this(source, adapter, target, options, ifExists, threads, null);
         }
 
         /** A request on the device AUTO picks, from a local directory, quantizing every weight it can. */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, null, null);
+            this(source, adapter, target, ConversionOptions.of(formats, quant, dtype), ifExists, threads, null);
         }
 
         /** A request on a given device. */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads, Device device) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, device, null, null);
+            this(source, adapter, target, ConversionOptions.of(formats, quant, dtype).withDevice(device), ifExists, threads, null);
         }
 
         /** This request with where its source came from. */
         public Request withProvenance(Provenance p) {
-            return new Request(source, adapter, target, formats, quant, dtype, ifExists, threads, device, p, dynamic);
+            return new Request(source, adapter, target, options, ifExists, threads, p);
         }
 
         /** This request with {@code --dynamic} and a budget. */
         public Request withDynamic(DynamicBudget budget) {
-            return new Request(source, adapter, target, formats, quant, dtype, ifExists, threads, device, provenance, budget);
+            return new Request(source, adapter, target, options.withDynamic(budget), ifExists, threads, provenance);
         }
 
         /** A bitsandbytes 4-bit conversion of a model. */
         public static Request bnb4bit(Path source, Path target, QuantOptions quant, IfExists ifExists, int threads) {
-            return new Request(source, null, target, List.of(OutputFormat.BNB_4BIT), quant, null, ifExists, threads);
+            return new Request(source, null, target, ConversionOptions.bnb4bit(quant), ifExists, threads, null);
+        }
+
+        public List<OutputFormat> formats() {
+            return options.formats();
+        }
+
+        public QuantOptions quant() {
+            return options.quant();
+        }
+
+        public DType dtype() {
+            return options.dtype();
+        }
+
+        public Device device() {
+            return options.device();
+        }
+
+        public DynamicBudget dynamic() {
+            return options.dynamic();
         }
     }
 
@@ -132,7 +159,8 @@ public final class Converter {
             boolean base4bit = SourceModel.isBnb4bit(checkpoint.config());
             List<SourceShard> shards = plan.shards();
             int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
-            BlockwiseQuantizer quantizer = Quantizers.best(request.quant() == null ? QuantOptions.defaults().quantType() : request.quant().quantType());
+            String cpu = outputs.stream().map(o -> o.format().codec(o)).filter(Objects::nonNull).map(WeightCodec::engine)
+                    .findFirst().orElse("none");
             ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
                 Thread t = new Thread(r, "quantflow-worker");
                 t.setDaemon(true);
@@ -140,14 +168,14 @@ public final class Converter {
             });
             try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
                 String engine = accelerator != null ? accelerator.name()
-                        : "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
+                        : "cpu " + cpu + " x " + threads + (threads == 1 ? " thread" : " threads");
                 DynamicResult dynamic = null;
                 if (request.dynamic() != null) {
-                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, quantizer, pool, listener);
+                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, pool, listener);
                     outputs = dynamic.outputs();
                     plan = dynamic.plan();
                 }
-                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, quantizer, accelerator, engine,
+                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, accelerator, engine,
                         pool, listener, t0);
             } catch (IOException e) {
                 throw QuantflowException.ioFailure("writing " + target, e);
@@ -170,8 +198,8 @@ public final class Converter {
      * to keep in 16 bit ({@link DynamicPlanner}) and plans the output again with them skipped.
      */
     private static DynamicResult chooseDynamic(Request request, long parameters, List<SourceShard> shards,
-                                               List<OutputSpec> outputs, ConversionPlan plan, BlockwiseQuantizer quantizer,
-                                               ExecutorService pool, Listener listener) throws IOException {
+                                               List<OutputSpec> outputs, ConversionPlan plan, ExecutorService pool,
+                                               Listener listener) throws IOException {
         List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
         if (quantizing.size() != 1) {
             throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
@@ -189,7 +217,7 @@ public final class Converter {
         AtomicLong done = new AtomicLong();
         listener.started(plan.plans(q).stream().mapToLong(p -> p.shard().tensors().stream()
                 .filter(t -> p.role(t.name()) == TensorRole.QUANTIZE).mapToLong(SourceTensor::sourceBytes).sum()).sum());
-        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), quantizer, pool,
+        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), pool,
                 n -> listener.progress(done.addAndGet(n)));
         List<DynamicPlanner.Candidate> candidates = DynamicPlanner.candidates(plan.plans(q), measured);
         List<DynamicPlanner.Candidate> kept = new ArrayList<>(DynamicPlanner.choose(candidates, budgetBytes - baseline));
@@ -197,8 +225,7 @@ public final class Converter {
             List<String> skip = new ArrayList<>(q.quant().skipModules());
             kept.forEach(c -> skip.add(ModuleNames.fullModule(c.name())));
             QuantOptions o = q.quant();
-            OutputSpec q2 = new OutputSpec(q.format(), q.subdir(),
-                    new QuantOptions(o.quantType(), o.doubleQuant(), o.blocksize(), o.computeDtype(), skip), q.dtype());
+            OutputSpec q2 = q.withQuant(new QuantOptions(o.quantType(), o.doubleQuant(), o.blocksize(), o.computeDtype(), skip));
             List<OutputSpec> outputs2 = outputs.stream().map(x -> x == q ? q2 : x).toList();
             ConversionPlan plan2 = ConversionPlan.of(shards, outputs2);
             long planned = plan2.weightBytesBound(q2);
@@ -214,7 +241,7 @@ public final class Converter {
 
     private Result write(Request request, Checkpoint checkpoint, LoraAdapter adapter, boolean base4bit,
                          List<OutputSpec> outputs, ConversionPlan plan, DynamicResult dynamic,
-                         BlockwiseQuantizer quantizer, TensorQuantizer accelerator, String engine, ExecutorService pool,
+                         TensorQuantizer accelerator, String engine, ExecutorService pool,
                          Listener listener, long t0)
             throws IOException {
         Path target = request.target().toAbsolutePath().normalize();
@@ -232,13 +259,13 @@ public final class Converter {
                 dirs.put(o, dir);
             }
             Map<Path, Future<Manifest.FileEntry>> written = new LinkedHashMap<>();
-            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, quantizer, accelerator,
+            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, accelerator,
                     pool, listener, written);
             List<Manifest> manifests = new ArrayList<>();
             for (OutputSpec o : outputs) {
                 Path dir = dirs.get(o);
-                if (o.format() == OutputFormat.LORA) {
-                    LoraExport.write(adapter, dir);
+                if (!o.hasWeights()) {
+                    o.format().writeWithoutWeights(adapter, dir);
                 } else {
                     writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
                 }
@@ -261,53 +288,15 @@ public final class Converter {
         }
     }
 
-    /**
-     * Checks that formats, adapter and dtype fit together (INVALID_REQUEST otherwise), before any
-     * source is opened or fetched; returns the outputs they make, in the order of {@code formats}.
-     */
-    public static List<OutputSpec> checkOutputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
-        return outputs(formats, withAdapter, quant, dtype);
-    }
-
-    /** The outputs a request asks for, checked against each other and the adapter. */
+    /** The outputs a request asks for, checked against the adapter. */
     static List<OutputSpec> outputs(Request r) {
-        if (r.dynamic() != null && r.formats().stream().noneMatch(f -> f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT)) {
-            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
-                    + " the formats asked for (" + String.join(", ", r.formats().stream().map(OutputFormat::id).toList())
-                    + ") quantize nothing");
-        }
-        return outputs(r.formats(), r.adapter() != null, r.quant(), r.dtype());
-    }
-
-    private static List<OutputSpec> outputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
-        if (formats.isEmpty()) {
-            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "no output format given");
-        }
-        if (formats.stream().distinct().count() != formats.size()) {
-            throw QuantflowException.of(Reason.FORMAT_REPEATED, "a format is named twice");
-        }
-        List<OutputSpec> out = new ArrayList<>();
-        for (OutputFormat f : formats) {
-            if (f.needsAdapter() && !withAdapter) {
-                throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
-            }
-            if (f == OutputFormat.BNB_4BIT && withAdapter) {
-                throw QuantflowException.of(Reason.BNB_4BIT_WITH_ADAPTER, "bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit");
-            }
-            if (dtype != null && (f == OutputFormat.BNB_4BIT || f == OutputFormat.LORA)) {
-                throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "--dtype applies to merged outputs, not to " + f.id());
-            }
-            String subdir = formats.size() == 1 ? "" : f.id();
-            boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
-            out.add(new OutputSpec(f, subdir, quantizes ? quant : null, f == OutputFormat.BNB_4BIT ? null : dtype));
-        }
-        return out;
+        return r.options().outputs(r.adapter() != null);
     }
 
     /** Every output's shards, the source read once; returns each output's final shard layouts. */
     private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
                                                                   Map<OutputSpec, Map<String, MeasuredTensor>> measured,
-                                                                  BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
+                                                                  TensorQuantizer accelerator,
                                                                   ExecutorService pool, Listener listener,
                                                                   Map<Path, Future<Manifest.FileEntry>> synced) throws IOException {
         Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
@@ -326,7 +315,7 @@ public final class Converter {
             if (plans.isEmpty()) {
                 continue;
             }
-            List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, accelerator, pool,
+            List<SafetensorsLayout> written = new ShardWriter(shard, accelerator, pool,
                     n -> listener.progress(done.addAndGet(n))).write(plans, files, shardMeasured);
             int k = 0;
             for (OutputSpec o : plan.plans().keySet()) {
@@ -394,7 +383,7 @@ public final class Converter {
             Future<Manifest.FileEntry> f = done.get(p);
             futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
         }
-        ShardWriter.await(new ArrayList<>(futures));
+        Tasks.await(new ArrayList<>(futures));
         List<Manifest.FileEntry> out = new ArrayList<>();
         for (Future<Manifest.FileEntry> f : futures) {
             out.add(f.resultNow());
@@ -422,10 +411,7 @@ public final class Converter {
     private static Manifest manifest(Checkpoint checkpoint, LoraAdapter adapter, ConversionPlan plan, OutputSpec o,
                                      String engine, Double requantizationError, Quality quality,
                                      List<Manifest.FileEntry> files, long nanos, Provenance p) {
-        long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
-        long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
         long params = checkpoint.parameters();
-        QuantOptions q = o.quant();
         Manifest.Adapter a = adapter == null ? null : new Manifest.Adapter(adapter.dir().toString(), adapter.modules().size(),
                 adapter.replacedTensors().size(), adapter.config().r(), adapter.config().loraAlpha(), adapter.config().useRslora(),
                 adapter.config().useDora(), p == null ? null : p.adapterUri(), p == null ? null : p.adapterContentHash());
@@ -434,10 +420,8 @@ public final class Converter {
                         checkpoint.dominantDtype().torchName(), checkpoint.shards().size(), p == null ? null : p.sourceUri(),
                         p == null ? null : p.sourceRevision(), p == null ? null : p.sourceContentHash()),
                 a,
-                q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
-                        q.computeDtype().torchName(), q.skipModules(), engine),
-                new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                        plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
+                Manifest.Options.of(o.quant(), engine),
+                Manifest.Output.of(files, params, plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
                         requantizationError),
                 files,
                 new Manifest.Timings(nanos / 1_000_000),

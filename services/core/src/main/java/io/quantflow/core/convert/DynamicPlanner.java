@@ -1,5 +1,7 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quant.ErrorSums;
@@ -48,11 +50,11 @@ final class DynamicPlanner {
         List<Candidate> out = new ArrayList<>();
         for (ShardPlan plan : plans) {
             for (SourceTensor t : plan.shard().tensors()) {
-                QuantizedTensorNames q = plan.quantized(t.name());
+                EncodedWeight q = plan.encoded(t.name());
                 if (q == null) {
                     continue;
                 }
-                long quantBytes = q.specs(q.state(0f).maxJsonLength()).stream().mapToLong(s -> s.byteSize()).sum();
+                long quantBytes = q.specs(q.maxLateLength()).stream().mapToLong(s -> s.byteSize()).sum();
                 long keptBytes = t.elements() * plan.target(t).size();
                 double err = measured.get(t.name()).relativeRms();
                 out.add(new Candidate(t.name(), t.shape(), plan.target(t).torchName(), t.elements(),

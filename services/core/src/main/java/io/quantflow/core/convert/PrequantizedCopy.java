@@ -1,5 +1,9 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
@@ -114,19 +118,17 @@ public final class PrequantizedCopy {
                     entries.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(to), Converter.sha256(to)));
                 }
                 long params = quantizedParams + keptParams;
-                long weightBytes = entries.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
                 JsonNode q = config.get("quantization_config");
                 List<String> skip = new ArrayList<>();
                 q.path("llm_int8_skip_modules").forEach(n -> skip.add(n.asText()));
-                Manifest m = new Manifest(Manifest.VERSION, OutputFormat.BNB_4BIT.id(),
+                Manifest m = new Manifest(Manifest.VERSION, Formats.BNB_4BIT.id(),
                         new Manifest.Source(checkpoint.dir().toString(), checkpoint.weightBytes(), params, first.dtype().torchName(),
                                 checkpoint.shards().size(), provenance.sourceUri(), provenance.sourceRevision(),
                                 provenance.sourceContentHash()),
                         null,
                         new Manifest.Options(first.type().id(), first.doubleQuant(), first.blocksize(),
                                 q.path("bnb_4bit_compute_dtype").asText(first.dtype().torchName()), skip, "pre-quantized variant (copied)"),
-                        new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                                weights.size(), kept, quantizedParams, null),
+                        Manifest.Output.of(entries, params, weights.size(), kept, quantizedParams, null),
                         entries,
                         new Manifest.Timings((System.nanoTime() - t0) / 1_000_000),
                         provenance.cacheKey(), false, variant, null);

@@ -128,7 +128,7 @@ public enum Reason {
     PICKLE_WEIGHTS(ErrorCode.UNSUPPORTED_MODEL),
     /** A source quantized with something other than bitsandbytes 4-bit. */
     QUANTIZATION_UNSUPPORTED(ErrorCode.UNSUPPORTED_MODEL),
-    /** bnb-4bit asked of a model that is already bitsandbytes 4-bit. */
+    /** A format that starts from 16 bit (bnb-4bit) asked of a model that is already bitsandbytes 4-bit. */
     ALREADY_4BIT(ErrorCode.UNSUPPORTED_MODEL),
     /** A pre-quantized variant that is not a bitsandbytes 4-bit model. */
     VARIANT_NOT_4BIT(ErrorCode.UNSUPPORTED_MODEL),
@@ -190,8 +190,8 @@ public enum Reason {
     FORMAT_REPEATED(ErrorCode.INVALID_REQUEST),
     /** merged-16bit, merged-4bit or lora asked for without an adapter. */
     FORMAT_NEEDS_ADAPTER(ErrorCode.INVALID_REQUEST),
-    /** bnb-4bit asked for with an adapter (merged-4bit merges and quantizes). */
-    BNB_4BIT_WITH_ADAPTER(ErrorCode.INVALID_REQUEST),
+    /** An adapter given with a format made from the base alone (bnb-4bit: merged-4bit merges and quantizes). */
+    FORMAT_REFUSES_ADAPTER(ErrorCode.INVALID_REQUEST),
     /** An option given to a format it does not apply to. */
     OPTION_NOT_APPLICABLE(ErrorCode.INVALID_REQUEST),
     /** An option value that is not one of its allowed values. */

@@ -1,5 +1,6 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.cache.ArtifactFiles;
@@ -10,7 +11,7 @@ import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.convert.PrequantizedCopy;
 import io.quantflow.core.convert.Provenance;
 import io.quantflow.core.convert.TargetDirectory;
@@ -78,7 +79,7 @@ public final class JobRunner implements AutoCloseable {
 
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
-        Converter.checkOutputs(job.formats(), job.adapter() != null, job.quant(), job.dtype());
+        job.options().outputs(job.adapter() != null);
         Backends.require(job.device());
         checkTarget(job);
         Optional<Outcome> variant = tryVariant(job, listener);
@@ -87,8 +88,7 @@ public final class JobRunner implements AutoCloseable {
         }
         ResolvedSource source = resolver.resolve(job.source(), listener);
         ResolvedSource adapter = job.adapter() == null ? null : resolver.resolve(job.adapter(), listener);
-        String key = CacheKey.of(source.contentHash(), adapter == null ? null : adapter.contentHash(), job.formats(), job.quant(),
-                job.dtype(), job.dynamic());
+        String key = CacheKey.of(source.contentHash(), adapter == null ? null : adapter.contentHash(), job.options());
         Provenance provenance = new Provenance(job.source().uri(), source.revision(), source.contentHash(),
                 adapter == null ? null : job.adapter().uri(), adapter == null ? null : adapter.contentHash(), key);
         if (job.useCache()) {
@@ -120,8 +120,8 @@ public final class JobRunner implements AutoCloseable {
 
     private static Converter.Request request(ConversionJob job, ResolvedSource source, ResolvedSource adapter, Path target,
                                              IfExists ifExists, Provenance provenance) {
-        return new Converter.Request(source.dir(), adapter == null ? null : adapter.dir(), target, job.formats(), job.quant(),
-                job.dtype(), ifExists, job.threads(), job.device(), provenance, job.dynamic());
+        return new Converter.Request(source.dir(), adapter == null ? null : adapter.dir(), target, job.options(), ifExists,
+                job.threads(), provenance);
     }
 
     private void checkTarget(ConversionJob job) {
@@ -136,7 +136,7 @@ public final class JobRunner implements AutoCloseable {
     /** The pre-quantized variant as the output, when the operator maps the model to one and it fits the request. */
     private Optional<Outcome> tryVariant(ConversionJob job, Listener listener) {
         if (!(job.source() instanceof ModelLocation.Hub asked) || job.adapter() != null
-                || !job.formats().equals(List.of(OutputFormat.BNB_4BIT))) {
+                || !job.formats().equals(List.of(Formats.BNB_4BIT))) {
             return Optional.empty();
         }
         Optional<ModelLocation.Hub> mapped = settings.variants().variantOf(asked.repo());

@@ -1,5 +1,6 @@
 package io.quantflow.core.contract;
 
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -11,8 +12,8 @@ import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quality.DynamicSelection;
@@ -145,7 +146,7 @@ class EventSchemasTest {
 
     @Test
     void outputFormatsAreTheJavaIds() throws IOException {
-        assertEquals(names(Arrays.stream(OutputFormat.values()).map(OutputFormat::id)), enumAt("common.schema.json", "/$defs/format/enum"));
+        assertEquals(names(Formats.all().stream().map(OutputFormat::id)), enumAt("common.schema.json", "/$defs/format/enum"));
     }
 
     @Test

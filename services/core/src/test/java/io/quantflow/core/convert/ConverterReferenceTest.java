@@ -1,5 +1,7 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.bnb4bit.Bnb4bitCodec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DynamicMap;
@@ -115,6 +117,6 @@ class ConverterReferenceTest {
     }
 
     static byte[] bytes(float[] f) {
-        return ShardWriter.littleEndian(f).array();
+        return Bnb4bitCodec.littleEndian(f).array();
     }
 }

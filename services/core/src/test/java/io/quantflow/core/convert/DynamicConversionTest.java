@@ -1,5 +1,8 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.Fixtures;
@@ -165,11 +168,11 @@ class DynamicConversionTest {
         Path out = tmp.resolve("merged-dyn");
         Path base = Fixtures.path("tiny-llama/base-bf16");
         Converter.Request plain = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("merged-all"),
-                List.of(OutputFormat.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2);
+                List.of(Formats.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2);
         Manifest mergedAll = new Converter().convert(plain, Converter.Listener.NONE).manifest();
         long room = mergedAll.output().weightBytes() + 2 * extra(mergedAll, "model.layers.0.self_attn.q_proj.weight");
         Converter.Request r = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), out,
-                List.of(OutputFormat.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
+                List.of(Formats.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
         Manifest merged = new Converter().convert(r, Converter.Listener.NONE).manifest();
         DynamicSelection d = merged.quality().dynamic();
         assertFalse(d.keptModules().isEmpty());
@@ -178,12 +181,13 @@ class DynamicConversionTest {
             assertEquals(tensor(mergedAll, m + ".weight").relativeRms(), tensor(merged, m + ".weight").relativeRmsIfQuantized(),
                     SAME_MEASURE * tensor(mergedAll, m + ".weight").relativeRms(), m);
         }
-        // a format that quantizes nothing cannot be dynamic
-        Converter.Request none = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"),
-                List.of(OutputFormat.MERGED_16BIT), null, null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
-        QuantflowException quantizesNothing = assertThrows(QuantflowException.class, () -> new Converter().convert(none, Converter.Listener.NONE));
+        // a format that quantizes nothing cannot be dynamic: refused when the options are built, before any work
+        QuantflowException quantizesNothing = assertThrows(QuantflowException.class, () -> new Converter.Request(base,
+                Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"), List.of(Formats.MERGED_16BIT), null, null, IfExists.FAIL, 2)
+                .withDynamic(DynamicBudget.ofBytes(room)));
         assertEquals(ErrorCode.INVALID_REQUEST, quantizesNothing.code());
         assertEquals(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, quantizesNothing.reason());
+        assertFalse(Files.exists(tmp.resolve("x")));
     }
 
     @Test

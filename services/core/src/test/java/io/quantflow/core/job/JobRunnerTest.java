@@ -1,11 +1,12 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -76,7 +77,7 @@ class JobRunnerTest {
     }
 
     static ConversionJob job(String source, Path out, QuantOptions q, boolean useCache) {
-        return new ConversionJob(ModelLocation.parse(source), null, new ModelLocation.Local(out), List.of(OutputFormat.BNB_4BIT),
+        return new ConversionJob(ModelLocation.parse(source), null, new ModelLocation.Local(out), List.of(Formats.BNB_4BIT),
                 q, null, IfExists.FAIL, 2, useCache, false);
     }
 
@@ -183,7 +184,7 @@ class JobRunnerTest {
 
             notes.clear();
             JobRunner.Outcome exact = r.run(new ConversionJob(ModelLocation.parse("hf://tiny/llama"), null,
-                    new ModelLocation.Local(tmp.resolve("exact")), List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null,
+                    new ModelLocation.Local(tmp.resolve("exact")), List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null,
                     IfExists.FAIL, 2, true, true), listener);
             assertNull(exact.variant());
             assertTrue(notes.stream().anyMatch(n -> n.contains("--exact-model-name")), notes.toString());
@@ -203,11 +204,11 @@ class JobRunnerTest {
         Path out = tmp.resolve("merged");
         try (JobRunner r = runner(VariantMap.NONE)) {
             r.run(new ConversionJob(ModelLocation.parse("hf://tiny/llama"), ModelLocation.parse("hf://tiny/lora"),
-                    new ModelLocation.Local(out), List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null,
+                    new ModelLocation.Local(out), List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null,
                     IfExists.FAIL, 2, true, false), listener);
         }
         Path direct = tmp.resolve("direct");
-        new Converter().convert(new Converter.Request(base, adapter, direct, List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(),
+        new Converter().convert(new Converter.Request(base, adapter, direct, List.of(Formats.MERGED_16BIT), QuantOptions.defaults(),
                 null, IfExists.FAIL, 2), Converter.Listener.NONE);
         assertArrayEquals(Files.readAllBytes(direct.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
         Manifest m = Manifest.read(out.resolve(Manifest.FILE_NAME));
@@ -225,13 +226,13 @@ class JobRunnerTest {
             assertEquals(ErrorCode.TARGET_EXISTS, exists.code());
             assertEquals(Reason.TARGET_NOT_EMPTY, exists.reason());
             QuantflowException hubTarget = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
-                    ModelLocation.parse("hf://tiny/llama"), null, ModelLocation.parse("hf://me/out"), List.of(OutputFormat.BNB_4BIT),
+                    ModelLocation.parse("hf://tiny/llama"), null, ModelLocation.parse("hf://me/out"), List.of(Formats.BNB_4BIT),
                     QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
             assertEquals(ErrorCode.INVALID_REQUEST, hubTarget.code());
             assertEquals(Reason.LOCATION_NOT_ALLOWED, hubTarget.reason());
             QuantflowException noAdapter = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
                     ModelLocation.parse("hf://tiny/llama"), null, new ModelLocation.Local(tmp.resolve("m")),
-                    List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
+                    List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
             assertEquals(ErrorCode.INVALID_REQUEST, noAdapter.code());
             assertEquals(Reason.FORMAT_NEEDS_ADAPTER, noAdapter.reason());
         }

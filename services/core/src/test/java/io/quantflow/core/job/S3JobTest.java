@@ -1,11 +1,12 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -77,7 +78,7 @@ class S3JobTest {
     }
 
     static ConversionJob job(String source, String target, IfExists ifExists) {
-        return new ConversionJob(ModelLocation.parse(source), null, ModelLocation.parse(target), List.of(OutputFormat.BNB_4BIT),
+        return new ConversionJob(ModelLocation.parse(source), null, ModelLocation.parse(target), List.of(Formats.BNB_4BIT),
                 QuantOptions.defaults(), null, ifExists, 2, true, false);
     }
 

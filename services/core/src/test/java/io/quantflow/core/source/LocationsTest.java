@@ -1,8 +1,9 @@
 package io.quantflow.core.source;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.cache.CacheKey;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -136,16 +137,16 @@ class LocationsTest {
     @Test
     void cacheKeysChangeWithEverythingTheBytesDependOn() {
         QuantOptions q = QuantOptions.defaults();
-        String k = CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), q, null);
-        assertEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null));
-        assertNotEquals(k, CacheKey.of("git:abd", null, List.of(OutputFormat.BNB_4BIT), q, null));
-        assertNotEquals(k, CacheKey.of("git:abc", "git:x", List.of(OutputFormat.BNB_4BIT), q, null));
-        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), new QuantOptions(QuantType.FP4, true, 64, DType.BF16, List.of()), null));
-        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 128, DType.BF16, List.of()), null));
-        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of("mlp")), null));
-        assertEquals(CacheKey.of("s", "a", List.of(OutputFormat.MERGED_16BIT, OutputFormat.LORA), q, DType.F16),
-                CacheKey.of("s", "a", List.of(OutputFormat.LORA, OutputFormat.MERGED_16BIT), q, DType.F16));
-        assertNotEquals(CacheKey.of("s", "a", List.of(OutputFormat.MERGED_16BIT), q, DType.F16),
-                CacheKey.of("s", "a", List.of(OutputFormat.MERGED_16BIT), q, DType.BF16));
+        String k = CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), q, null);
+        assertEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null));
+        assertNotEquals(k, CacheKey.of("git:abd", null, List.of(Formats.BNB_4BIT), q, null));
+        assertNotEquals(k, CacheKey.of("git:abc", "git:x", List.of(Formats.BNB_4BIT), q, null));
+        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), new QuantOptions(QuantType.FP4, true, 64, DType.BF16, List.of()), null));
+        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 128, DType.BF16, List.of()), null));
+        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of("mlp")), null));
+        assertEquals(CacheKey.of("s", "a", List.of(Formats.MERGED_16BIT, Formats.LORA), q, DType.F16),
+                CacheKey.of("s", "a", List.of(Formats.LORA, Formats.MERGED_16BIT), q, DType.F16));
+        assertNotEquals(CacheKey.of("s", "a", List.of(Formats.MERGED_16BIT), q, DType.F16),
+                CacheKey.of("s", "a", List.of(Formats.MERGED_16BIT), q, DType.BF16));
     }
 }

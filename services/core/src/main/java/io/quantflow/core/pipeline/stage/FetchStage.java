@@ -1,11 +1,12 @@
 package io.quantflow.core.pipeline.stage;
 
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -191,7 +192,7 @@ public final class FetchStage {
                 List<Plan.PlannedOutput> outputs = new ArrayList<>();
                 for (int i = 0; i < resolved.size(); i++) {
                     OutputRequest o = resolved.get(i);
-                    boolean lorOnly = OutputFormat.parse(o.format()) == OutputFormat.LORA;
+                    boolean lorOnly = !Formats.parse(o.format()).hasWeights();
                     List<String> shardFiles = lorOnly ? List.of() : checkpoint.shards().stream().map(Checkpoint.Shard::fileName).toList();
                     RequestCheck.OutputCounts c = summary.outputs().get(i);
                     outputs.add(new Plan.PlannedOutput(i, o, uris.get(i), shardFiles, c.quantizedCount(), c.keptCount(),
@@ -228,10 +229,10 @@ public final class FetchStage {
     /** One work item per (output, shard), each to its first stage's topic. */
     private void send(Plan plan, Checkpoint checkpoint, Map<String, S3Storage.ObjectInfo> files, StoredModel.Located source, Bus bus) {
         for (Plan.PlannedOutput o : plan.outputs()) {
-            OutputFormat format = OutputFormat.parse(o.options().format());
+            OutputFormat format = Formats.parse(o.options().format());
             List<Stage> itinerary = OutputOptions.itinerary(format);
             ModelLocation.S3 out = s3Location(o.uri(), "target");
-            if (format == OutputFormat.LORA) {
+            if (!format.hasWeights()) {
                 String file = LoraAdapter.WEIGHTS_FILE;
                 ObjectRef in = new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + file);
                 ShardWork item = new ShardWork(plan.requestId(), o.options(), new ShardWork.Shard(0, 1, file, in,
@@ -249,7 +250,7 @@ public final class FetchStage {
                     keys.put(stage, stage == Stage.PUBLISH ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
                             : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage.wire() + "/" + file));
                 }
-                boolean merges = format == OutputFormat.MERGED_16BIT || format == OutputFormat.MERGED_4BIT;
+                boolean merges = format.mergesAdapter();
                 ShardWork item = new ShardWork(plan.requestId(), o.options(),
                         new ShardWork.Shard(s, shards.size(), file, new ObjectRef(source.bucket(), info.key()), info.size(), null),
                         merges ? plan.adapter() : null, itinerary, 0, keys, plan.target());

@@ -1,9 +1,13 @@
 package io.quantflow.core.pipeline.stage;
 
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.convert.DynamicBudget;
+import io.quantflow.core.format.AdapterUse;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.OutputRequest;
@@ -11,7 +15,9 @@ import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
@@ -25,8 +31,8 @@ public final class OutputOptions {
     /** The output with every option resolved (what shard work items carry). */
     public static OutputRequest resolve(OutputRequest o, int index, boolean withAdapter) {
         OutputFormat format = format(o);
-        boolean quantizes = format == OutputFormat.BNB_4BIT || format == OutputFormat.MERGED_4BIT;
-        boolean merged = format == OutputFormat.MERGED_16BIT || format == OutputFormat.MERGED_4BIT;
+        boolean quantizes = format.quantizes();
+        boolean merged = format.takesDtype();
         if (!quantizes && (o.quantType() != null || o.doubleQuant() != null || o.blocksize() != null
                 || o.computeDtype() != null || o.skipModules() != null || o.device() != null)) {
             throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "output " + index + " (" + format.id()
@@ -35,11 +41,11 @@ public final class OutputOptions {
         if (!merged && o.dtype() != null) {
             throw QuantflowException.of(Reason.OPTION_NOT_APPLICABLE, "output " + index + ": dtype applies to merged outputs, not to " + format.id());
         }
-        if (format.needsAdapter() && !withAdapter) {
+        if (format.adapterUse() == AdapterUse.REQUIRED && !withAdapter) {
             throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "output " + index + ": " + format.id() + " needs an adapter");
         }
-        if (format == OutputFormat.BNB_4BIT && withAdapter) {
-            throw QuantflowException.of(Reason.BNB_4BIT_WITH_ADAPTER, "bnb-4bit quantizes the base alone; to merge the adapter and quantize, ask for merged-4bit");
+        if (format.adapterUse() == AdapterUse.REFUSED && withAdapter) {
+            throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, format.adapterRefusal().replace("use --format", "ask for"));
         }
         if (o.dynamic() != null) {
             throw QuantflowException.of(Reason.DYNAMIC_NOT_IN_PIPELINE, "output " + index + ": dynamic is not run by the pipeline yet (it measures every"
@@ -54,9 +60,31 @@ public final class OutputOptions {
                 q.skipModules(), dtype(o, index), null, device);
     }
 
+    /**
+     * The outputs of a request carrying these options, each written out in full (what {@code quantflow submit}
+     * sends): the inverse of {@link #resolve} and {@link #spec}.
+     */
+    public static List<OutputRequest> requests(ConversionOptions options) {
+        List<OutputRequest> out = new ArrayList<>();
+        for (OutputFormat f : options.formats()) {
+            String dtype = f.takesDtype() && options.dtype() != null ? options.dtype().torchName() : null;
+            if (!f.quantizes()) {
+                out.add(OutputRequest.builder(f.id()).dtype(dtype).build());
+                continue;
+            }
+            QuantOptions q = options.quant();
+            DynamicBudget d = options.dynamic();
+            out.add(new OutputRequest(null, f.id(), q.quantType().id(), q.doubleQuant(), q.blocksize(), q.computeDtype().torchName(),
+                    q.skipModules().isEmpty() ? null : q.skipModules(), dtype,
+                    d == null ? null : new OutputRequest.DynamicRequest(d.maxBitsPerParameter(), d.maxBytes()),
+                    options.device().name().toLowerCase(Locale.ROOT)));
+        }
+        return out;
+    }
+
     /** The converter's spec of a resolved output; {@code subdir} as the CLI names it with several outputs. */
     public static OutputSpec spec(OutputRequest resolved, int outputs) {
-        OutputFormat format = OutputFormat.parse(resolved.format());
+        OutputFormat format = Formats.parse(resolved.format());
         String subdir = outputs == 1 ? "" : format.id();
         QuantOptions q = resolved.quantType() == null ? null : quant(resolved, resolved.index() == null ? 0 : resolved.index());
         DType dtype = resolved.dtype() == null ? null : DType.fromTorchName(resolved.dtype()).orElseThrow();
@@ -69,19 +97,19 @@ public final class OutputOptions {
 
     /** The stages an output's shards pass: merged 16-bit through the merger, 4-bit through the quantizer (which merges on the way). */
     public static List<Stage> itinerary(OutputFormat format) {
-        return switch (format) {
-            case BNB_4BIT, MERGED_4BIT -> List.of(Stage.QUANTIZE, Stage.PUBLISH);
-            case MERGED_16BIT -> List.of(Stage.MERGE, Stage.PUBLISH);
-            case LORA -> List.of(Stage.PUBLISH);
+        return switch (format.shardStep()) {
+            case QUANTIZE -> List.of(Stage.QUANTIZE, Stage.PUBLISH);
+            case MERGE -> List.of(Stage.MERGE, Stage.PUBLISH);
+            case NONE -> List.of(Stage.PUBLISH);
         };
     }
 
     public static OutputFormat format(OutputRequest o) {
         if (o.format() == null) {
-            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "an output has no format (bnb-4bit, merged-16bit, merged-4bit or lora)");
+            throw QuantflowException.of(Reason.NO_OUTPUT_FORMAT, "an output has no format (" + Formats.idList() + ")");
         }
         try {
-            return OutputFormat.parse(o.format());
+            return Formats.parse(o.format());
         } catch (IllegalArgumentException e) {
             throw QuantflowException.of(Reason.OPTION_INVALID, e.getMessage());
         }

@@ -1,15 +1,16 @@
 package io.quantflow.core.pipeline.stage;
 
+import io.quantflow.core.format.AdapterUse;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.LoraExport;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
@@ -207,16 +208,11 @@ public final class PublishStage {
                                  Quality quality) {
         Manifest manifest(Manifest.Timings timings) {
             OutputSpec spec = OutputOptions.spec(output.options(), plan.outputs().size());
-            QuantOptions q = spec.quant();
-            long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
-            long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
             long params = plan.source().parameters();
-            boolean withAdapter = spec.format() != OutputFormat.BNB_4BIT;
+            boolean withAdapter = spec.format().adapterUse() == AdapterUse.REQUIRED;
             return new Manifest(Manifest.VERSION, spec.format().id(), plan.source(), withAdapter ? plan.adapterInfo() : null,
-                    q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
-                            q.computeDtype().torchName(), q.skipModules(), engine),
-                    new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                            output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(),
+                    Manifest.Options.of(spec.quant(), engine),
+                    Manifest.Output.of(files, params, output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(),
                             QualityBuilder.requantizationError(plan.sourceBnb4bit(), quality)),
                     files, timings, null, null, null, quality);
         }
@@ -229,14 +225,14 @@ public final class PublishStage {
         List<Manifest.FileEntry> files = new ArrayList<>();
         String engine = null;
         Quality quality = null;
-        if (spec.format() == OutputFormat.LORA) {
+        if (!spec.hasWeights()) {
             Path adapterDir = dir.resolve(".adapter");
             Files.createDirectories(adapterDir);
             for (String f : plan.adapterFiles()) {
                 store.download(new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + f), adapterDir.resolve(f));
             }
             try (LoraAdapter adapter = LoraAdapter.open(adapterDir)) {
-                LoraExport.write(adapter, dir);
+                spec.format().writeWithoutWeights(adapter, dir);
             }
         } else {
             List<Stage> itinerary = OutputOptions.itinerary(spec.format());

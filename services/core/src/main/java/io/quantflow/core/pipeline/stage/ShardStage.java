@@ -2,9 +2,10 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -16,9 +17,6 @@ import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
 import io.quantflow.core.pipeline.events.Stage;
-import io.quantflow.core.quant.BlockwiseQuantizer;
-import io.quantflow.core.quant.QuantType;
-import io.quantflow.core.quant.Quantizers;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -78,7 +76,7 @@ public final class ShardStage {
             store.download(item.input(), in);
             Path adapterDir = null;
             OutputSpec spec = OutputOptions.spec(item.output(), plan.outputs().size());
-            boolean merges = item.position() == 0 && (spec.format() == OutputFormat.MERGED_16BIT || spec.format() == OutputFormat.MERGED_4BIT);
+            boolean merges = item.position() == 0 && spec.format().mergesAdapter();
             if (merges) {
                 adapterDir = scratch.resolve("adapter");
                 Files.createDirectories(adapterDir);
@@ -90,14 +88,13 @@ public final class ShardStage {
             Files.createDirectories(out.getParent());
             Device device = OutputOptions.device(item.output());
             Backends.require(device);
-            QuantType qt = spec.quant() == null ? QuantType.NF4 : spec.quant().quantType();
-            BlockwiseQuantizer quantizer = Quantizers.best(qt);
+            WeightCodec codec = spec.format().codec(spec);
             ShardResult result;
             String engine;
-            try (TensorQuantizer accelerator = spec.quant() == null ? null : Backends.openAccelerator(device)) {
-                engine = accelerator != null ? accelerator.name() : "cpu " + quantizer.name();
+            try (TensorQuantizer accelerator = codec == null || !codec.accelerable() ? null : Backends.openAccelerator(device)) {
+                engine = accelerator != null ? accelerator.name() : "cpu " + (codec == null ? "none" : codec.engine());
                 result = ShardConversion.run(new ShardConversion.Input(config, in, item.shard().file(), adapterDir), spec, out,
-                        quantizer, accelerator, pool);
+                        accelerator, pool);
             }
             ObjectRef key = item.keys().get(stage);
             store.s3().upload(key.bucket(), key.key(), out);

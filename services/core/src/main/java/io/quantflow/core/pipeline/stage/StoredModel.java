@@ -1,7 +1,8 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;

@@ -5,8 +5,8 @@ import io.quantflow.core.contract.Schemas;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.OutputRequest;
@@ -111,7 +111,7 @@ class PipelineTest {
         Answers.Completed c = pipeline.completed("r2");
         Path local = tmp.resolve("local");
         Converter.Result cli = new Converter().convert(new Converter.Request(base, adapter, local,
-                List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT, OutputFormat.LORA),
+                List.of(Formats.MERGED_16BIT, Formats.MERGED_4BIT, Formats.LORA),
                 new QuantOptions(QuantType.FP4, false, 128, DType.BF16, List.of()), null, IfExists.FAIL, 2), Converter.Listener.NONE);
         assertEquals(files(local), pipeline.published(c, "tiny/merged"));
         assertEquals(List.of("merged-16bit", "merged-4bit", "lora"), c.outputs().stream().map(Answers.CompletedOutput::format).toList());
@@ -131,7 +131,7 @@ class PipelineTest {
         pipeline.bus.drain();
         Answers.Completed c = pipeline.completed("r11");
         Path local = tmp.resolve("local");
-        Converter.Result cli = new Converter().convert(new Converter.Request(base, adapter, local, List.of(OutputFormat.MERGED_4BIT),
+        Converter.Result cli = new Converter().convert(new Converter.Request(base, adapter, local, List.of(Formats.MERGED_4BIT),
                 QuantOptions.defaults(), null, IfExists.FAIL, 2), Converter.Listener.NONE);
         assertEquals(files(local), pipeline.published(c, "tiny/requant"));
         Manifest m = c.outputs().get(0).manifest();
@@ -302,7 +302,7 @@ class PipelineTest {
         Answers.Completed c = pipeline.completed("r13");
         assertTrue(crashes[0] < 0, "the publisher crashed once, then published");
         Path local = tmp.resolve("local");
-        new Converter().convert(new Converter.Request(base, adapter, local, List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT),
+        new Converter().convert(new Converter.Request(base, adapter, local, List.of(Formats.MERGED_16BIT, Formats.MERGED_4BIT),
                 QuantOptions.defaults(), null, IfExists.FAIL, 2), Converter.Listener.NONE);
         assertEquals(files(local), pipeline.published(c, "crashed"));
         assertEquals(List.of("work/r13/answer.json", "work/r13/answer.sent", "work/r13/plan.json", "work/r13/request.json"),

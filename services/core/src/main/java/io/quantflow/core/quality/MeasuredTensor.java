@@ -1,6 +1,5 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.quality;
 
-import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quant.ErrorSums;
 
 /** What quantizing one weight cost: its error sums and its absmax outliers. */

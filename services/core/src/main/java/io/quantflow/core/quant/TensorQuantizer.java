@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.SafetensorsOutput;

@@ -1,7 +1,7 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.format;
 
 /** What an output does with one source tensor. */
-enum TensorRole {
+public enum TensorRole {
     /** The stored bytes, as they are. */
     COPY,
     /** The values, written in the output's 16-bit dtype. */

@@ -1,8 +1,9 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.format.bnb4bit;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.quantflow.core.quant.QuantOptions;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.format.lora;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.json.PythonJson;

@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.model;
 
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.safetensors.DType;

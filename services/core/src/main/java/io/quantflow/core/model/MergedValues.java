@@ -1,5 +1,6 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.model;
 
+import io.quantflow.core.concurrent.Tasks;
 import io.quantflow.core.merge.DeltaApplier;
 import io.quantflow.core.merge.LoraDelta;
 import io.quantflow.core.quant.DtypeEncoding;
@@ -114,7 +115,7 @@ final class MergedValues implements TensorValues {
         int rows = delta.rows();
         int cols = delta.cols();
         float[] factor = new float[rows];
-        int rowsPerTask = Math.max(1, ShardWriter.CHUNK_ELEMENTS / Math.max(1, cols));
+        int rowsPerTask = Math.max(1, TensorValues.CHUNK_ELEMENTS / Math.max(1, cols));
         List<Future<?>> tasks = new ArrayList<>();
         for (int r0 = 0; r0 < rows; r0 += rowsPerTask) {
             int first = r0;
@@ -136,7 +137,7 @@ final class MergedValues implements TensorValues {
                 return null;
             }));
         }
-        ShardWriter.await(tasks);
+        Tasks.await(tasks);
         doraFactor = factor;
     }
 

@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -19,12 +19,12 @@ import java.util.Set;
  * outputs see them. A bitsandbytes 4-bit checkpoint is seen as its 16-bit model: each packed weight
  * and its companions become one tensor whose values are dequantized.
  */
-final class SourceModel {
+public final class SourceModel {
     private SourceModel() {
     }
 
     /** Whether config.json says the checkpoint is a bitsandbytes 4-bit one; refuses other quantizations. */
-    static boolean isBnb4bit(ObjectNode config) {
+    public static boolean isBnb4bit(ObjectNode config) {
         JsonNode q = config.get("quantization_config");
         if (q == null || q.isNull()) {
             return false;
@@ -40,7 +40,7 @@ final class SourceModel {
     }
 
     /** The shards' tensors as they are stored. */
-    static List<SourceShard> plain(List<Checkpoint.Shard> shards) {
+    public static List<SourceShard> plain(List<Checkpoint.Shard> shards) {
         List<SourceShard> out = new ArrayList<>();
         for (Checkpoint.Shard s : shards) {
             List<SourceTensor> tensors = new ArrayList<>();
@@ -58,7 +58,7 @@ final class SourceModel {
      * @param source the model, for messages
      * @throws QuantflowException INVALID_CHECKPOINT when no shard holds a 4-bit weight
      */
-    static List<SourceShard> dequantized(String source, List<Checkpoint.Shard> shards) {
+    public static List<SourceShard> dequantized(String source, List<Checkpoint.Shard> shards) {
         List<SourceShard> out = shards.stream().map(SourceModel::dequantized).toList();
         if (out.stream().flatMap(s -> s.tensors().stream()).noneMatch(t -> t.values() instanceof DequantizedValues)) {
             throw QuantflowException.of(Reason.NO_4BIT_WEIGHTS, source
@@ -68,7 +68,7 @@ final class SourceModel {
     }
 
     /** One shard of a 4-bit model, dequantized as above; a shard may hold no 4-bit weight (embeddings, say). */
-    static SourceShard dequantized(Checkpoint.Shard s) {
+    public static SourceShard dequantized(Checkpoint.Shard s) {
         Map<String, Bnb4bitWeight> found = Bnb4bitWeight.find(s.file());
         Set<String> companions = new HashSet<>();
         for (Bnb4bitWeight w : found.values()) {

@@ -1,7 +1,7 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Backends;
-import io.quantflow.core.convert.Converter;
+import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
 import io.quantflow.core.quality.DynamicSelection;
@@ -9,8 +9,9 @@ import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
 import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
@@ -41,7 +42,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /** The output options of {@code convert} and {@code submit}: formats, 4-bit options, dtype, --dynamic, --if-exists, --device. */
-final class ConversionOptions {
+final class ConversionFlags {
     @Option(names = "--format", defaultValue = "bnb-4bit", split = ",", paramLabel = "FORMAT",
             description = "bnb-4bit (default), merged-16bit, merged-4bit or lora; several, comma-separated, read the source once and go to TARGET/<format>.")
     List<String> formats = new ArrayList<>();
@@ -82,8 +83,12 @@ final class ConversionOptions {
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu: where to quantize; auto takes a CUDA GPU when there is one (default: ${DEFAULT-VALUE}).")
     String device;
 
-    Converter.Request request(CommandLine.Model.CommandSpec spec, Path source, Path adapter, Path target, int threads) {
-        List<OutputFormat> fmts = parse(spec, () -> formats.stream().map(OutputFormat::parse).toList());
+    /**
+     * The options as the core carries them. A flag that does not parse is a usage error; options that parse
+     * but do not fit together (a dtype for bnb-4bit...) fail as the conversion would, with INVALID_REQUEST.
+     */
+    ConversionOptions options(CommandLine.Model.CommandSpec spec) {
+        List<OutputFormat> fmts = parse(spec, () -> formats.stream().map(Formats::parse).toList());
         DType mergedDtype = null;
         if (dtype != null) {
             mergedDtype = DType.fromTorchName(dtype.toLowerCase(Locale.ROOT)).filter(d -> d != DType.F32).orElseThrow(() ->
@@ -92,8 +97,7 @@ final class ConversionOptions {
         QuantType qt = parse(spec, () -> QuantType.parse(quantType));
         DType compute = DType.fromTorchName(computeDtype.toLowerCase(Locale.ROOT)).orElseThrow(() ->
                 new CommandLine.ParameterException(spec.commandLine(), "--compute-dtype must be bfloat16, float16 or float32, not '" + computeDtype + "'"));
-        IfExists ie = parse(spec, () -> IfExists.valueOf(ifExists.toUpperCase(Locale.ROOT)), "--if-exists must be fail or overwrite, not '" + ifExists + "'");
-        QuantOptions options = parse(spec, () -> new QuantOptions(qt, doubleQuant, blocksize, compute, skipModules.stream().map(String::trim).toList()));
+        QuantOptions quant = parse(spec, () -> new QuantOptions(qt, doubleQuant, blocksize, compute, skipModules.stream().map(String::trim).toList()));
         Device dev = parse(spec, () -> Device.parse(device));
         DynamicBudget budget = null;
         if (dynamic) {
@@ -106,7 +110,11 @@ final class ConversionOptions {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     (maxSize != null ? "--max-size" : "--max-bits-per-param") + " is the budget of --dynamic; add --dynamic");
         }
-        return new Converter.Request(source, adapter, target, fmts, options, mergedDtype, ie, threads, dev).withDynamic(budget);
+        return new ConversionOptions(fmts, quant, mergedDtype, dev, budget);
+    }
+
+    IfExists ifExists(CommandLine.Model.CommandSpec spec) {
+        return parse(spec, () -> IfExists.valueOf(ifExists.toUpperCase(Locale.ROOT)), "--if-exists must be fail or overwrite, not '" + ifExists + "'");
     }
 
     private static <T> T parse(CommandLine.Model.CommandSpec spec, Supplier<T> s) {

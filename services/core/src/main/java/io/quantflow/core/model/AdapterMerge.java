@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.model;
 
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
@@ -21,7 +21,7 @@ import java.util.Map;
  * tensor is replaced by the adapter's copy; all rounded once to the 16-bit dtype. The adapter's
  * factors are read when their tensor comes up and dropped when it is written.
  */
-final class AdapterMerge {
+public final class AdapterMerge {
     private AdapterMerge() {
     }
 
@@ -31,7 +31,7 @@ final class AdapterMerge {
      *
      * @param dtype the dtype merged tensors are rounded to; null keeps each tensor's own
      */
-    static List<SourceShard> apply(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
+    public static List<SourceShard> apply(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
         adapter.validateAgainstShapes(shapes(shards));
         return merge(shards, adapter, dtype, applier);
     }
@@ -41,7 +41,7 @@ final class AdapterMerge {
      * that are in them are checked; the others may be in other shards (checking the whole model is the
      * job of whoever splits it).
      */
-    static List<SourceShard> applyToPart(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
+    public static List<SourceShard> applyToPart(List<SourceShard> shards, LoraAdapter adapter, DType dtype, DeltaApplier applier) {
         adapter.validateAgainstPart(shapes(shards));
         return merge(shards, adapter, dtype, applier);
     }

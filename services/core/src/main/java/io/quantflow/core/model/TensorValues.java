@@ -1,4 +1,4 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.model;
 
 import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.DType;
@@ -15,6 +15,9 @@ import java.util.concurrent.ExecutorService;
  * 4-bit base dequantized). Values come out already rounded to {@link #dtype()}.
  */
 public interface TensorValues {
+    /** Values per chunk the conversion reads at a time: 512 KiB of bf16, small enough to stay in cache. */
+    int CHUNK_ELEMENTS = 1 << 18;
+
 
     String name();
 

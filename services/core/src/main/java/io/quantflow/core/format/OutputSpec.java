@@ -1,5 +1,6 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.format;
 
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 
 /**
@@ -7,17 +8,22 @@ import io.quantflow.core.safetensors.DType;
  *
  * @param format  what to write
  * @param subdir  where in the target ("" for the target itself)
- * @param quant   the 4-bit options, for the formats that quantize
+ * @param quant   the 4-bit options, for the formats that quantize (null for the others)
  * @param dtype   the 16-bit dtype floating tensors are written or merged in; null keeps each tensor's own
  */
 public record OutputSpec(OutputFormat format, String subdir, QuantOptions quant, DType dtype) {
 
     public boolean quantizes() {
-        return format == OutputFormat.BNB_4BIT || format == OutputFormat.MERGED_4BIT;
+        return format.quantizes();
     }
 
     /** Whether this output holds model weights (every format but the adapter alone). */
     public boolean hasWeights() {
-        return format != OutputFormat.LORA;
+        return format.hasWeights();
+    }
+
+    /** This output with other 4-bit options (the weights {@code --dynamic} keeps in 16 bit added to the skipped ones). */
+    public OutputSpec withQuant(QuantOptions q) {
+        return new OutputSpec(format, subdir, q, dtype);
     }
 }

@@ -1,5 +1,6 @@
-package io.quantflow.core.convert;
+package io.quantflow.core.model;
 
+import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
@@ -13,18 +14,18 @@ import io.quantflow.core.safetensors.TensorInfo;
  * @param values      its float values (null for tensors that are not BF16/F16/F32: copied as bytes)
  * @param transformed whether the values differ from the stored bytes (merged, replaced, dequantized)
  */
-record SourceTensor(String name, DType dtype, long[] shape, TensorInfo stored, TensorValues values, boolean transformed) {
+public record SourceTensor(String name, DType dtype, long[] shape, TensorInfo stored, TensorValues values, boolean transformed) {
 
     static SourceTensor plain(SafetensorsFile file, TensorInfo t) {
         return new SourceTensor(t.name(), t.dtype(), t.shape(), t,
                 t.dtype().isDecodedFloat() ? TensorValues.stored(file, t) : null, false);
     }
 
-    long elements() {
+    public long elements() {
         return Shapes.elements(shape);
     }
 
-    long sourceBytes() {
+    public long sourceBytes() {
         return stored != null ? stored.byteSize() : (long) Math.ceil(elements() * values.sourceBytesPerValue());
     }
 }
