@@ -41,7 +41,7 @@ final class DemoCommand implements Callable<Integer> {
         ModelShape s = ModelShape.named(shape);
         Path source = dir.resolve(s.name() + "-bf16");
         out.printf(Locale.ROOT, "quantflow demo: a synthetic %s (%s parameters, bf16) in %s%n%n", s.name(),
-                ConvertCommand.count(s.parameters()), source);
+                Numbers.count(s.parameters()), source);
         SyntheticCheckpoint.write(s, DType.BF16, 0, source, SyntheticCheckpoint.DEFAULT_MAX_SHARD_BYTES, IfExists.OVERWRITE, n -> {
         });
         long sourceBytes = s.tensors(DType.BF16).stream().mapToLong(TensorSpec::byteSize).sum();
@@ -49,7 +49,7 @@ final class DemoCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%-26s %-31s %-10s %6.2f%n", "bfloat16 (source)", source, Sizes.human(sourceBytes), 16.0);
         for (QuantOptions o : List.of(QuantOptions.defaults(), new QuantOptions(QuantType.FP4, false, 64, DType.BF16, List.of()))) {
             Path target = dir.resolve(s.name() + "-" + o.quantType().id() + (o.doubleQuant() ? "-dq" : ""));
-            Manifest m = ConvertCommand.run(Converter.Request.bnb4bit(source, target, o, IfExists.OVERWRITE, 0), System.err).get(0);
+            Manifest m = ShowingProgress.convert(Converter.Request.bnb4bit(source, target, o, IfExists.OVERWRITE, 0), System.err).get(0);
             out.printf(Locale.ROOT, "%-26s %-31s %-10s %6.2f      %.1f s%n", "bnb-4bit " + InspectCommand.describe(o), target,
                     Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter(), m.timings().totalMillis() / 1000.0);
         }

@@ -48,7 +48,7 @@ final class InspectCommand implements Callable<Integer> {
                 out.println();
             }
             out.printf(Locale.ROOT, "%s: %d tensors in %d shard%s, %s parameters, %s (%s)%n", source, tensors.size(),
-                    c.shards().size(), c.shards().size() == 1 ? "" : "s", ConvertCommand.count(c.parameters()),
+                    c.shards().size(), c.shards().size() == 1 ? "" : "s", Numbers.count(c.parameters()),
                     Sizes.human(c.weightBytes()), c.dominantDtype().torchName());
             List<TensorSpec> specs = new ArrayList<>();
             tensors.values().forEach(t -> specs.add(new TensorSpec(t.name(), t.dtype(), t.shape())));

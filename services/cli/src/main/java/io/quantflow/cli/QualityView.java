@@ -69,7 +69,7 @@ record QualityView(Manifest manifest, Quality quality, List<String> modules, Lis
     /** {@code 75.9M params: 304 MB fp32 / 152 MB bf16 -> 42.6 MB nf4+dq}. */
     String memoryLine() {
         long p = manifest.source().parameters();
-        return String.format(Locale.ROOT, "%s params: %s fp32 / %s bf16 -> %s %s", ConvertCommand.count(p),
+        return String.format(Locale.ROOT, "%s params: %s fp32 / %s bf16 -> %s %s", Numbers.count(p),
                 Sizes.human(4 * p), Sizes.human(2 * p), Sizes.human(manifest.output().weightBytes()), quantLabel());
     }
 

@@ -17,6 +17,7 @@ import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.ConversionRequest;
 import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.OutputRequest;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.TargetRef;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.source.ModelLocation;
@@ -122,7 +123,7 @@ final class SubmitCommand implements Callable<Integer> {
                 }
                 Answers.Completed done = answer.data(Answers.Completed.class);
                 for (Answers.CompletedOutput o : done.outputs()) {
-                    ConvertCommand.printSummary(System.out, source, o.uri(), o.manifest());
+                    Summary.print(System.out, source, o.uri(), o.manifest());
                     for (Manifest.FileEntry f : o.manifest().files()) {
                         System.out.printf(Locale.ROOT, "  %s  %s%n", f.sha256(), f.path());
                     }
@@ -199,7 +200,7 @@ final class SubmitCommand implements Callable<Integer> {
     private static void printProgress(Answers.Progress p, PrintStream err) {
         if (p.shard() == null) {
             err.printf(Locale.ROOT, "%s: planned (%s of weights)%n", p.stage(), Sizes.human(p.bytesTotal()));
-        } else if (p.stage().equals("publish")) {
+        } else if (p.stage() == Stage.PUBLISH) {
             err.printf(Locale.ROOT, "publish: %d of %d shards in%n", p.bytesDone(), p.bytesTotal());
         } else if (p.bytesDone() >= p.bytesTotal()) {
             err.printf(Locale.ROOT, "%s %s: shard %d/%d %s done%n", p.stage(), p.format(), p.shard().index() + 1, p.shard().count(),

@@ -78,7 +78,7 @@ final class SynthCommand implements Callable<Integer> {
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "wrote %s: %s, %s parameters, %s %s in %.1f s (%s/s)%n", out, s.name(),
-                ConvertCommand.count(s.parameters()), Sizes.human(bytes), d.torchName(), secs, Sizes.human((long) (bytes / secs)));
+                Numbers.count(s.parameters()), Sizes.human(bytes), d.torchName(), secs, Sizes.human((long) (bytes / secs)));
         for (String t : outliers) {
             System.out.println("  outlier columns planted in " + t);
         }

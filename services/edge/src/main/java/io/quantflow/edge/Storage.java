@@ -8,7 +8,6 @@ import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
 import java.nio.file.Path;
-import java.util.concurrent.Executors;
 
 /**
  * The object store and the conversion threads. S3 is configured the AWS way (AWS_ENDPOINT_URL_S3,
@@ -35,12 +34,7 @@ public class Storage {
     @Produces
     @Singleton
     ConversionThreads conversionThreads(EdgeConfig config) {
-        int n = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
-        return new ConversionThreads(Executors.newFixedThreadPool(n, r -> {
-            Thread t = new Thread(r, "quantflow-worker");
-            t.setDaemon(true);
-            return t;
-        }));
+        return ConversionThreads.start(config.threads());
     }
 
     void shutdown(@Disposes ConversionThreads threads) {

@@ -1,24 +1,19 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.concurrent.Tasks;
-import io.quantflow.core.model.SourceModel;
-import io.quantflow.core.model.SourceTensor;
-import io.quantflow.core.model.SourceShard;
-import io.quantflow.core.quality.MeasuredTensor;
-import io.quantflow.core.format.TensorRole;
-import io.quantflow.core.quant.TensorQuantizer;
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.format.WeightCodec;
-import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.concurrent.Tasks;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.quality.DynamicSelection;
-import io.quantflow.core.quality.ModuleNames;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.quality.Quality;
-import io.quantflow.core.quant.ErrorSums;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -38,7 +33,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -172,9 +166,9 @@ public final class Converter {
             try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
                 String engine = accelerator != null ? accelerator.name()
                         : "cpu " + cpu + " x " + threads + (threads == 1 ? " thread" : " threads");
-                DynamicResult dynamic = null;
+                DynamicPlanner.Planned dynamic = null;
                 if (request.dynamic() != null) {
-                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, pool, listener);
+                    dynamic = DynamicPlanner.plan(request.dynamic(), checkpoint.parameters(), shards, outputs, plan, pool, listener);
                     outputs = dynamic.outputs();
                     plan = dynamic.plan();
                 }
@@ -190,60 +184,8 @@ public final class Converter {
         }
     }
 
-    /** The outputs and plan once {@code --dynamic} has chosen, with what it chose and the errors it measured. */
-    private record DynamicResult(List<OutputSpec> outputs, ConversionPlan plan, DynamicSelection selection,
-                                 Map<String, ErrorSums> measured) {
-    }
-
-    /**
-     * {@code --dynamic}: checks that the budget holds the smallest output, measures the error of every
-     * weight the output would quantize (a pass over those weights, nothing written), chooses the weights
-     * to keep in 16 bit ({@link DynamicPlanner}) and plans the output again with them skipped.
-     */
-    private static DynamicResult chooseDynamic(Request request, long parameters, List<SourceShard> shards,
-                                               List<OutputSpec> outputs, ConversionPlan plan, ExecutorService pool,
-                                               Listener listener) throws IOException {
-        List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
-        if (quantizing.size() != 1) {
-            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
-                    + " it needs exactly one of the formats bnb-4bit or merged-4bit");
-        }
-        OutputSpec q = quantizing.get(0);
-        long budgetBytes = request.dynamic().bytes(parameters);
-        long baseline = plan.weightBytesBound(q);
-        if (baseline > budgetBytes) {
-            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_TOO_SMALL, String.format(Locale.ROOT,
-                    "the budget %s (%d bytes of weight files) is below the smallest possible output, every weight in 4 bit:"
-                            + " %d bytes (%s, %.3f bits/param)", request.dynamic().describe(), budgetBytes, baseline,
-                    Sizes.human(baseline), baseline * 8.0 / parameters));
-        }
-        AtomicLong done = new AtomicLong();
-        listener.started(plan.plans(q).stream().mapToLong(p -> p.shard().tensors().stream()
-                .filter(t -> p.role(t.name()) == TensorRole.QUANTIZE).mapToLong(SourceTensor::sourceBytes).sum()).sum());
-        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), pool,
-                n -> listener.progress(done.addAndGet(n)));
-        List<DynamicPlanner.Candidate> candidates = DynamicPlanner.candidates(plan.plans(q), measured);
-        List<DynamicPlanner.Candidate> kept = new ArrayList<>(DynamicPlanner.choose(candidates, budgetBytes - baseline));
-        while (true) {
-            List<String> skip = new ArrayList<>(q.quant().skipModules());
-            kept.forEach(c -> skip.add(ModuleNames.fullModule(c.name())));
-            QuantOptions o = q.quant();
-            OutputSpec q2 = q.withQuant(new QuantOptions(o.quantType(), o.doubleQuant(), o.blocksize(), o.computeDtype(), skip));
-            List<OutputSpec> outputs2 = outputs.stream().map(x -> x == q ? q2 : x).toList();
-            ConversionPlan plan2 = ConversionPlan.of(shards, outputs2);
-            long planned = plan2.weightBytesBound(q2);
-            // the choice estimated each weight's bytes from its data; the header decides the last few bytes
-            if (planned <= budgetBytes || kept.isEmpty()) {
-                DynamicSelection selection = DynamicPlanner.selection(request.dynamic(), budgetBytes, candidates, kept,
-                        baseline, planned, parameters);
-                return new DynamicResult(outputs2, plan2, selection, measured);
-            }
-            kept.remove(kept.size() - 1);
-        }
-    }
-
     private Result write(Request request, Checkpoint checkpoint, LoraAdapter adapter, boolean base4bit,
-                         List<OutputSpec> outputs, ConversionPlan plan, DynamicResult dynamic,
+                         List<OutputSpec> outputs, ConversionPlan plan, DynamicPlanner.Planned dynamic,
                          TensorQuantizer accelerator, String engine, ExecutorService pool,
                          Listener listener, long t0)
             throws IOException {

@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
 /**
  * Dequantizes bitsandbytes 4-bit weights bit for bit as {@code bitsandbytes.functional.dequantize_4bit}
  * does on the GPU, so that a model that only exists in 4 bit can be merged with an adapter and
- * requantized (see DESIGN.md: the lossy path, taken only when no 16-bit base exists).
+ * requantized (docs/adr/0004-reading-adapters-and-4bit-bases.md: the lossy path, for a model that only exists in 4 bit).
  *
  * <p>The arithmetic, all float32:
  * <ul>

@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
- * Quantizes whole tensors of a source file into an output file: the seam between the converter and
- * a compute backend (CPU threads, a GPU). Every backend writes the same bytes.
+ * An accelerator that quantizes whole stored tensors of a source file straight into an output file,
+ * instead of the CPU threads (which quantize chunk by chunk through the format's codec, see
+ * {@code format.WeightCodec}): the seam the GPU implements ({@code gpu.GpuTensorQuantizer}). It serves the
+ * bitsandbytes 4-bit codec ({@code WeightCodec.accelerable()}) and writes the bytes the CPU would.
  */
 public interface TensorQuantizer extends AutoCloseable {
 

@@ -14,6 +14,7 @@ import io.quantflow.core.convert.Manifest;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.LayerQuality;
 import io.quantflow.core.quality.Quality;
@@ -146,6 +147,11 @@ class EventSchemasTest {
     @Test
     void outputFormatsAreTheJavaIds() throws IOException {
         assertEquals(names(Formats.all().stream().map(OutputFormat::id)), enumAt("common.schema.json", "/$defs/format/enum"));
+    }
+
+    @Test
+    void stagesAreTheJavaEnumsWireNames() throws IOException {
+        assertEquals(names(Arrays.stream(Stage.values()).map(Stage::wire)), enumAt("common.schema.json", "/$defs/stage/enum"));
     }
 
     @Test

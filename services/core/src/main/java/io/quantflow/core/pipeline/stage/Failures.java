@@ -6,6 +6,7 @@ import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.Topics;
 
 import java.util.logging.Level;
@@ -20,12 +21,12 @@ final class Failures {
 
     /** A failure of the request as a whole, before it has outputs or shards (planning it). */
     static void answerForRequest(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message,
-                                 String stage) {
+                                 Stage stage) {
         answer(store, bus, source, requestId, code, message, stage, null, null);
     }
 
     /** A failure of one output ({@code format}) and, when one shard failed, of that {@code shard} (else null). */
-    static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, String stage,
+    static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, Stage stage,
                        String format, String shard) {
         String line = oneLine(message);
         CloudEvent event = CloudEvent.of(EventTypes.FAILED, source, "failed/" + requestId, requestId,

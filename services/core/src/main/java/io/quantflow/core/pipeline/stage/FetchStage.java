@@ -19,9 +19,8 @@ import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.ShardWork;
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.TargetRef;
-import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.SourceResolver;
 import io.quantflow.core.storage.ObjectInfo;
@@ -51,7 +50,7 @@ import java.util.regex.Pattern;
 public final class FetchStage {
     private static final Logger LOG = Logger.getLogger(FetchStage.class.getName());
     private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    static final String SOURCE = "/quantflow/fetcher";
+    static final String SOURCE = Stage.FETCH.eventSource();
 
     private final WorkStore store;
     private final Function<Path, SourceResolver> resolvers;
@@ -120,8 +119,8 @@ public final class FetchStage {
     }
 
     private void fail(String requestId, ErrorCode code, String message, Bus bus) {
-        Failures.answerForRequest(store, bus, SOURCE, requestId, code, message, Stages.FETCH);
-        metrics.failed(Stages.FETCH, code);
+        Failures.answerForRequest(store, bus, SOURCE, requestId, code, message, Stage.FETCH);
+        metrics.failed(Stage.FETCH, code);
     }
 
     /** data.requestId, else derived from the event's source and id (docs/adr/0009). */
@@ -230,36 +229,36 @@ public final class FetchStage {
     private void send(Plan plan, Checkpoint checkpoint, Map<String, ObjectInfo> files, StoredModel.Located source, Bus bus) {
         for (Plan.PlannedOutput o : plan.outputs()) {
             OutputFormat format = Formats.parse(o.options().format());
-            List<String> itinerary = OutputOptions.itinerary(format);
+            List<Stage> itinerary = OutputOptions.itinerary(format);
             ModelLocation.S3 out = s3Location(o.uri(), "target");
             if (!format.hasWeights()) {
                 String file = LoraAdapter.WEIGHTS_FILE;
                 ObjectRef in = new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + file);
                 ShardWork item = new ShardWork(plan.requestId(), o.options(), new ShardWork.Shard(0, 1, file, in,
                         Math.max(1, store.s3().bucket(Role.SOURCE, in.bucket()).head(in.key()).size()), null), plan.adapter(), itinerary, 0,
-                        Map.of("publish", new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
-                bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
+                        Map.of(Stage.PUBLISH, new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
+                bus.send(item.stage().topic(), plan.requestId(), event(item));
                 continue;
             }
             List<String> shards = o.shardFiles();
             for (int s = 0; s < shards.size(); s++) {
                 String file = shards.get(s);
                 ObjectInfo info = files.get(file);
-                Map<String, ObjectRef> keys = new LinkedHashMap<>();
-                for (String stage : itinerary) {
-                    keys.put(stage, stage.equals(Stages.PUBLISH) ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
-                            : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage + "/" + file));
+                Map<Stage, ObjectRef> keys = new LinkedHashMap<>();
+                for (Stage stage : itinerary) {
+                    keys.put(stage, stage == Stage.PUBLISH ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
+                            : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage.wire() + "/" + file));
                 }
                 boolean merges = format.mergesAdapter();
                 ShardWork item = new ShardWork(plan.requestId(), o.options(),
                         new ShardWork.Shard(s, shards.size(), file, new ObjectRef(source.bucket(), info.key()), info.size(), null),
                         merges ? plan.adapter() : null, itinerary, 0, keys, plan.target());
-                bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
+                bus.send(item.stage().topic(), plan.requestId(), event(item));
             }
         }
         long total = checkpoint.shardFileBytes();
         bus.progress(plan.requestId(), CloudEvent.of(EventTypes.PROGRESS, SOURCE, "fetch/" + plan.requestId(), plan.requestId(),
-                Answers.Progress.planned(plan.requestId(), Stages.FETCH, total)));
+                Answers.Progress.planned(plan.requestId(), Stage.FETCH, total)));
     }
 
     static CloudEvent event(ShardWork item) {

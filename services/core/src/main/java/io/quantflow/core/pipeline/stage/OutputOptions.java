@@ -11,7 +11,7 @@ import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.OutputRequest;
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 
@@ -96,11 +96,11 @@ public final class OutputOptions {
     }
 
     /** The stages an output's shards pass: merged 16-bit through the merger, 4-bit through the quantizer (which merges on the way). */
-    public static List<String> itinerary(OutputFormat format) {
+    public static List<Stage> itinerary(OutputFormat format) {
         return switch (format.shardStep()) {
-            case QUANTIZE -> List.of(Stages.QUANTIZE, Stages.PUBLISH);
-            case MERGE -> List.of(Stages.MERGE, Stages.PUBLISH);
-            case NONE -> List.of(Stages.PUBLISH);
+            case QUANTIZE -> List.of(Stage.QUANTIZE, Stage.PUBLISH);
+            case MERGE -> List.of(Stage.MERGE, Stage.PUBLISH);
+            case NONE -> List.of(Stage.PUBLISH);
         };
     }
 

@@ -4,13 +4,9 @@ import io.quantflow.core.format.AdapterUse;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
@@ -23,7 +19,7 @@ import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.source.ModelLocation;
@@ -41,7 +37,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -55,15 +50,12 @@ import java.util.stream.Stream;
  */
 public final class PublishStage {
     private static final Logger LOG = Logger.getLogger(PublishStage.class.getName());
-    static final String SOURCE = "/quantflow/publisher";
+    static final String SOURCE = Stage.PUBLISH.eventSource();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final WorkStore store;
     private final StageMetrics metrics;
-    private final IntConsumer beforeManifest;
-    /** Runs after each shard is copied to the target: tests make the publisher die there, as a crash would. */
-    Runnable afterEachCopy = () -> {
-    };
+    private final PublishSteps steps;
 
     /**
      * {@code work/<id>/publishing.json}: the target's keys when the first attempt to publish began,
@@ -74,19 +66,18 @@ public final class PublishStage {
     }
 
     public PublishStage(WorkStore store, StageMetrics metrics) {
-        this(store, metrics, output -> {
-        });
+        this(store, metrics, PublishSteps.NONE);
     }
 
-    /** @param beforeManifest called before each output's manifest is written: where tests make the publisher crash */
-    PublishStage(WorkStore store, StageMetrics metrics, IntConsumer beforeManifest) {
+    /** @param steps told of each shard copied to the target and of each manifest before it is written */
+    public PublishStage(WorkStore store, StageMetrics metrics, PublishSteps steps) {
         this.store = store;
         this.metrics = metrics;
-        this.beforeManifest = beforeManifest;
+        this.steps = steps;
     }
 
     public void handle(String value, Bus bus) {
-        ShardWork item = WorkItems.parse(value, Stages.PUBLISH);
+        ShardWork item = WorkItems.parse(value, Stage.PUBLISH);
         String rid = item.requestId();
         WorkStore.Answer claimed = store.answer(rid);
         if (claimed != null) {
@@ -96,7 +87,7 @@ public final class PublishStage {
             if (claimed.topic().equals(Topics.FAILED)) {
                 store.deleteIntermediates(rid);
             }
-            metrics.skipped(Stages.PUBLISH);
+            metrics.skipped(Stage.PUBLISH);
             return;
         }
         try {
@@ -107,7 +98,7 @@ public final class PublishStage {
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
             int done = store.objects().list(WorkStore.prefix(rid) + "done/").size();
             bus.progress(rid, CloudEvent.of(EventTypes.PROGRESS, SOURCE, "publish/" + item.eventId(), rid,
-                    new Answers.Progress(rid, Stages.PUBLISH, item.output().format(),
+                    new Answers.Progress(rid, Stage.PUBLISH, item.output().format(),
                             new Answers.ProgressShard(item.shard().index(), item.shard().count(), item.shard().file()), done,
                             plan.totalItems())));
             if (done < plan.totalItems()) {
@@ -117,14 +108,14 @@ public final class PublishStage {
         } catch (Bus.Unavailable e) {
             throw e;
         } catch (QuantflowException e) {
-            Failures.answer(store, bus, SOURCE, rid, e.code(), e.getMessage(), Stages.PUBLISH, item.output().format(), null);
-            metrics.failed(Stages.PUBLISH, e.code());
+            Failures.answer(store, bus, SOURCE, rid, e.code(), e.getMessage(), Stage.PUBLISH, item.output().format(), null);
+            metrics.failed(Stage.PUBLISH, e.code());
             store.deleteIntermediates(rid);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
                     : new UncheckedIOException((IOException) e));
-            Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stages.PUBLISH, item.output().format(), null);
-            metrics.failed(Stages.PUBLISH, q.code());
+            Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stage.PUBLISH, item.output().format(), null);
+            metrics.failed(Stage.PUBLISH, q.code());
         }
     }
 
@@ -135,7 +126,7 @@ public final class PublishStage {
         IfExists ifExists = "overwrite".equals(plan.target().ifExists()) ? IfExists.OVERWRITE : IfExists.FAIL;
         Map<String, Integer> outputOfManifest = new HashMap<>();
         S3Target target = new S3Target(store.s3(), location, ifExists,
-                manifest -> beforeManifest.accept(outputOfManifest.get(manifest)));
+                manifest -> steps.beforeManifest(outputOfManifest.get(manifest)));
         // what the target held before this request wrote to it: now, or when an attempt that crashed began
         // (recorded before anything is written there); the old manifests (overwrite) and those of an
         // interrupted attempt are withdrawn at once: from here on a reader sees no complete artifact
@@ -161,14 +152,14 @@ public final class PublishStage {
                 }
             }
             Map<String, Long> stageMillis = new LinkedHashMap<>();
-            stageMillis.put(Stages.FETCH, plan.fetchMillis());
+            stageMillis.put(Stage.FETCH.wire(), plan.fetchMillis());
             List<PendingOutput> pending = new ArrayList<>();
             for (Plan.PlannedOutput o : plan.outputs()) {
                 Path dir = scratch.resolve("out-" + o.index());
                 Files.createDirectories(dir);
                 pending.add(assemble(plan, o, location, target, sourceConfig, sourceFiles, dir, stageMillis));
             }
-            stageMillis.put(Stages.PUBLISH, System.currentTimeMillis() - t0);
+            stageMillis.put(Stage.PUBLISH.wire(), System.currentTimeMillis() - t0);
             long total = System.currentTimeMillis() - plan.receivedAt();
             List<Answers.CompletedOutput> outputs = new ArrayList<>();
             for (PendingOutput p : pending) {
@@ -231,20 +222,20 @@ public final class PublishStage {
                 spec.format().writeWithoutWeights(adapter, dir);
             }
         } else {
-            List<String> itinerary = OutputOptions.itinerary(spec.format());
-            String last = itinerary.get(itinerary.size() - 2);
+            List<Stage> itinerary = OutputOptions.itinerary(spec.format());
+            Stage last = itinerary.get(itinerary.size() - 2);
             List<ShardResult> results = new ArrayList<>();
             for (String file : o.shardFiles()) {
-                ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last + "/" + file);
+                ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last.wire() + "/" + file);
                 StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
                 if (out == null) {
                     throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
                 target.copy(store.objects(), shard.key(), folder + file, out.result().bytes());
-                afterEachCopy.run();
+                steps.shardCopied(o.index(), at.keyPrefix() + file);
                 files.add(new Manifest.FileEntry(file, out.result().bytes(), out.result().sha256()));
                 results.add(out.result());
-                stageMillis.merge(last, out.millis(), Long::sum);
+                stageMillis.merge(last.wire(), out.millis(), Long::sum);
                 engine = engine == null ? out.engine() : engine;
             }
             ModelFiles.writeIndexAndConfig(sourceConfig, plan.indexed(), spec, results, dir);

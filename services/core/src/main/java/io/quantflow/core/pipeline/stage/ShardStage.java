@@ -16,7 +16,7 @@ import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
-import io.quantflow.core.pipeline.events.Topics;
+import io.quantflow.core.pipeline.events.Stage;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -35,16 +35,19 @@ import java.util.logging.Logger;
 public final class ShardStage {
     private static final Logger LOG = Logger.getLogger(ShardStage.class.getName());
 
-    private final String stage;
+    private final Stage stage;
     private final String source;
     private final WorkStore store;
     private final ExecutorService pool;
     private final StageMetrics metrics;
 
-    /** @param stage merge or quantize */
-    public ShardStage(String stage, WorkStore store, ExecutorService pool, StageMetrics metrics) {
+    /** @param stage {@link Stage#MERGE} or {@link Stage#QUANTIZE} */
+    public ShardStage(Stage stage, WorkStore store, ExecutorService pool, StageMetrics metrics) {
+        if (stage != Stage.MERGE && stage != Stage.QUANTIZE) {
+            throw new IllegalArgumentException("a shard stage merges or quantizes, it does not " + stage);
+        }
         this.stage = stage;
-        this.source = "/quantflow/" + (stage.equals("merge") ? "merger" : "quantizer");
+        this.source = stage.eventSource();
         this.store = store;
         this.pool = pool;
         this.metrics = metrics;
@@ -98,7 +101,7 @@ public final class ShardStage {
             long millis = System.currentTimeMillis() - t0;
             store.write(new ObjectRef(key.bucket(), StageOutput.key(key.key())), new StageOutput(stage, result, engine, millis));
             ShardWork next = item.next();
-            bus.send(Topics.ofStage(next.stage()), rid, CloudEvent.of(EventTypes.SHARD_WORK, source, next.eventId(), rid, next));
+            bus.send(next.stage().topic(), rid, CloudEvent.of(EventTypes.SHARD_WORK, source, next.eventId(), rid, next));
             progress(item, item.shard().bytes(), bus);
             metrics.item(stage, item.shard().bytes(), result.bytes(), millis);
         } catch (Bus.Unavailable e) {
