@@ -25,6 +25,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.Blackhole;
 
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -234,7 +235,7 @@ public class QuantizeBenchmark {
 
         @Setup(Level.Trial)
         public void setUp(Tensor tensor) {
-            java.util.Random rnd = new java.util.Random(7);
+            Random rnd = new Random(7);
             float[] a = new float[rank * tensor.cols];
             float[] b = new float[tensor.rows * rank];
             for (int i = 0; i < a.length; i++) {

@@ -1,6 +1,7 @@
 package io.quantflow.bench;
 
 import io.quantflow.core.quant.DoubleQuantizer;
+import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.Quantizers;
@@ -9,6 +10,8 @@ import io.quantflow.core.safetensors.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -61,13 +64,13 @@ class ChunkedQuantizerTest {
         byte[] bf16 = Bf16Tensors.randomNormal(n, 0.02, 9);
         float[] values = new float[n];
         HalfFloats.decodeScalar(DType.BF16, bf16, 0, n, values, 0);
-        io.quantflow.core.quant.ErrorSums reference = new io.quantflow.core.quant.ErrorSums();
+        ErrorSums reference = new ErrorSums();
         byte[] expectedPacked = new byte[(n + 1) / 2];
         float[] expectedAbsmax = new float[(n + blocksize - 1) / blocksize];
         Quantizers.scalar(QuantType.NF4).quantize(values, 0, n, blocksize, expectedPacked, 0, expectedAbsmax, 0, DType.BF16, reference);
         int chunk = 65536;
         // decode then quantize, and the fused quantizeBf16 (no decoder)
-        for (ChunkedQuantizer.Decoder decoder : java.util.Arrays.asList(ChunkedQuantizer.FAST_DECODE, null)) {
+        for (ChunkedQuantizer.Decoder decoder : Arrays.asList(ChunkedQuantizer.FAST_DECODE, null)) {
         byte[] packed = new byte[(n + 1) / 2];
         float[] absmax = new float[expectedAbsmax.length];
         try (ChunkedQuantizer q = new ChunkedQuantizer(decoder, new VectorBlockwiseQuantizer(QuantType.NF4),
@@ -75,7 +78,7 @@ class ChunkedQuantizerTest {
             q.quantize(bf16, n, absmax, (c, codes, length) -> System.arraycopy(codes, 0, packed, c * (chunk / 2), length));
             assertArrayEquals(expectedPacked, packed);
             assertArrayEquals(expectedAbsmax, absmax, 0f);
-            io.quantflow.core.quant.ErrorSums e = q.error();
+            ErrorSums e = q.error();
             assertEquals(reference.values(), e.values());
             assertEquals(reference.maxAbsError(), e.maxAbsError(), 0f);
             assertEquals(reference.squaredError(), e.squaredError(), reference.squaredError() * 1e-5);

@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -313,6 +314,11 @@ final class ComposeChecks {
             }
             if (env.containsKey("HF_TOKEN") != p.name().equals("fetcher")) {
                 problems.add(p.name() + ": HF_TOKEN is for the fetcher only");
+            }
+            for (String k : env.keySet()) {
+                if (k.startsWith("QUANTFLOW_") && !Pipeline.SETTINGS.contains(k)) {
+                    problems.add(p.name() + ": " + k + " is no setting the services read (" + new TreeSet<>(Pipeline.SETTINGS) + ")");
+                }
             }
             if (env.get("KAFKA_GROUP_ID") != null && !env.get("KAFKA_GROUP_ID").equals(p.group())) {
                 problems.add(p.name() + ": KAFKA_GROUP_ID " + env.get("KAFKA_GROUP_ID") + ", not " + p.group());

@@ -102,6 +102,8 @@ class ComposeTest {
                         c -> obj(c, "/services/publisher/environment").put("HF_TOKEN", "${HF_TOKEN:-}")),
                 new Broken("serviceEnvironment", "not quantflow-quantizer",
                         c -> obj(c, "/services/quantizer/environment").put("KAFKA_GROUP_ID", "quantflow-quantize")),
+                new Broken("serviceEnvironment", "merger: QUANTFLOW_THREADS is no setting the services read",
+                        c -> obj(c, "/services/merger/environment").put("QUANTFLOW_THREADS", "4")),
                 new Broken("serviceEnvironment", "publisher: not in docker-compose.yml", c -> obj(c, "/services").remove("publisher")),
                 new Broken("healthchecks", "publisher: no health check", c -> obj(c, "/services/publisher").remove("healthcheck")),
                 new Broken("healthchecks", "does not ask /q/health/", c -> obj(c, "/services/merger").set("healthcheck",

@@ -411,6 +411,11 @@ final class K8sChecks {
             if (names.contains("HF_TOKEN") != p.name().equals("fetcher")) {
                 problems.add(d.get() + ": HF_TOKEN is for the fetcher only");
             }
+            for (String k : names) {
+                if (k.startsWith("QUANTFLOW_") && !Pipeline.SETTINGS.contains(k)) {
+                    problems.add(d.get() + ": env " + k + " is no setting the services read (" + new TreeSet<>(Pipeline.SETTINGS) + ")");
+                }
+            }
             Optional<String> group = envValue(docs, c, "KAFKA_GROUP_ID");
             if (group.isPresent() && !group.get().equals(p.group())) {
                 problems.add(d.get() + ": KAFKA_GROUP_ID " + group.get() + ", not " + p.group());

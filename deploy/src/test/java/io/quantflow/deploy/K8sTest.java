@@ -188,6 +188,8 @@ class K8sTest {
                         docs -> Mutation.without(docs, d -> d.kind().equals("Service") && d.name().equals("publisher"))),
                 Broken.of("pipelineServices", "KAFKA_GROUP_ID quantflow-publish, not quantflow-publisher", "Deployment", "publisher",
                         d -> item(d, CONTAINER + "/env", "name", "KAFKA_GROUP_ID").put("value", "quantflow-publish")),
+                Broken.of("pipelineServices", "env QUANTFLOW_THREADS is no setting the services read", "Deployment", "quantizer",
+                        d -> arr(d, CONTAINER + "/env").add(Repo.parseOne("name: QUANTFLOW_THREADS\nvalue: \"8\""))),
                 Broken.of("pipelineServices", "HF_TOKEN is for the fetcher only", "Deployment", "merger",
                         d -> arr(d, CONTAINER + "/env").add(Repo.parseOne("name: HF_TOKEN\nvalue: x"))),
                 Broken.of("pipelineServices", "env AWS_REGION is not set", "Deployment", "fetcher",

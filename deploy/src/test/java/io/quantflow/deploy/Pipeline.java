@@ -16,7 +16,10 @@ final class Pipeline {
     private Pipeline() {
     }
 
-    /** One service: its consumer group, what it consumes and what it produces. */
+    /**
+     * One service: its consumer group (KAFKA_GROUP_ID, which defaults to the same name: the service's
+     * quarkus.application.name), what it consumes and what it produces.
+     */
     record Service(String name, String group, List<String> consumes, List<String> produces, boolean gpu) {
     }
 
@@ -36,6 +39,12 @@ final class Pipeline {
                     List.of("quantflow-publish", "conversion-progress", "conversion-failed"), true),
             new Service("publisher", "quantflow-publisher", List.of("quantflow-publish"),
                     List.of("conversion-completed", "conversion-failed", "conversion-progress"), false));
+
+    /**
+     * The QUANTFLOW_* variables the services read (services/edge's EdgeConfig; docs/deploy.md): a deployment
+     * that sets another one (QUANTFLOW_THREADS, say) sets nothing.
+     */
+    static final Set<String> SETTINGS = Set.of("QUANTFLOW_WORK_BUCKET", "QUANTFLOW_WORK_DIR", "QUANTFLOW_WORK_THREADS");
 
     static final List<String> DEAD_LETTER_TOPICS = List.of("conversion-requested-dlq", "quantflow-merge-dlq",
             "quantflow-quantize-dlq", "quantflow-publish-dlq");

@@ -1,17 +1,18 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Backends;
+import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.util.Sizes;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.QuantType;
@@ -28,7 +29,7 @@ import io.quantflow.core.job.JobRunner;
 import io.quantflow.core.job.JobSettings;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Settings;
+import io.quantflow.core.storage.S3Settings;
 import io.quantflow.core.source.VariantMap;
 
 import java.io.PrintStream;
@@ -38,8 +39,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 @Command(name = "convert", sortOptions = false,
@@ -57,7 +56,7 @@ final class ConvertCommand implements Callable<Integer> {
     String adapter;
 
     @Mixin
-    ConversionOptions conversion;
+    ConversionFlags conversion;
 
     @Option(names = "--threads", defaultValue = "0", description = "Worker threads (default: one per core).")
     int threads;
@@ -115,14 +114,14 @@ final class ConvertCommand implements Callable<Integer> {
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
         JobRunner.Outcome outcome;
         try (JobRunner runner = new JobRunner(settings(env))) {
-            outcome = run(runner, job, err);
+            outcome = ShowingProgress.run(runner, job, err);
         }
         List<Manifest> manifests = outcome.manifests();
         for (int i = 0; i < manifests.size(); i++) {
             String where = manifests.size() == 1 ? job.target().uri() : job.target().uri() + "/" + job.formats().get(i).id();
             Manifest m = manifests.get(i);
             String from = outcome.variant() != null ? outcome.variant().used() : job.source().uri();
-            printSummary(System.out, from, where, m);
+            Summary.print(System.out, from, where, m);
             if (m.source().revision() != null && outcome.variant() == null) {
                 System.out.printf(Locale.ROOT, "  source %s pinned to commit %s%n", job.source().uri(), m.source().revision());
             }
@@ -152,172 +151,15 @@ final class ConvertCommand implements Callable<Integer> {
         return new JobSettings(JobSettings.cacheRoot(cacheDir, env), hub, s3, map);
     }
 
-    static JobRunner.Outcome run(JobRunner runner, ConversionJob job, PrintStream err) {
-        ProgressBar bar = new ProgressBar(err, "converting");
-        AtomicReference<ProgressBar> download = new AtomicReference<>();
-        AtomicLong downloaded = new AtomicLong();
-        JobRunner.Listener listener = new JobRunner.Listener() {
-            @Override
-            public void started(long totalBytes) {
-                bar.total(totalBytes);
-            }
-
-            @Override
-            public void progress(long doneBytes) {
-                bar.update(doneBytes);
-            }
-
-            @Override
-            public void note(String line) {
-                synchronized (err) {
-                    err.println("note: " + line);
-                }
-            }
-
-            @Override
-            public void downloadStarted(String what, long bytes) {
-                synchronized (err) {
-                    err.println("downloading " + what + " (" + Sizes.human(bytes) + ")");
-                }
-                ProgressBar b = new ProgressBar(err, "downloading");
-                b.total(bytes);
-                downloaded.set(0);
-                download.set(b);
-            }
-
-            @Override
-            public void downloaded(long bytes) {
-                ProgressBar b = download.get();
-                long done = downloaded.addAndGet(bytes);
-                if (b != null) {
-                    b.update(done);
-                }
-            }
-
-            @Override
-            public void downloadFinished() {
-                ProgressBar b = download.getAndSet(null);
-                if (b != null) {
-                    b.done();
-                }
-            }
-        };
-        try {
-            return runner.run(job, listener);
-        } finally {
-            bar.done();
-            ProgressBar b = download.getAndSet(null);
-            if (b != null) {
-                b.done();
-            }
-        }
-    }
-
-    static List<Manifest> run(Converter.Request request, PrintStream err) {
-        ProgressBar bar = new ProgressBar(err, "converting");
-        Converter.Listener listener = new Converter.Listener() {
-            @Override
-            public void started(long totalBytes) {
-                bar.total(totalBytes);
-            }
-
-            @Override
-            public void progress(long doneBytes) {
-                bar.update(doneBytes);
-            }
-        };
-        try {
-            return new Converter().convert(request, listener).manifests();
-        } finally {
-            bar.done();
-        }
-    }
-
     ConversionJob job() {
-        Converter.Request r = request(Path.of("."), adapter == null ? null : Path.of("."), Path.of("."));
-        ModelLocation src = ModelLocation.parse(source);
-        ModelLocation out = ModelLocation.parse(target);
-        ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
-        return new ConversionJob(src, ad, out, r.formats(), r.quant(), r.dtype(), r.ifExists(), r.threads(), !noCache, exactModelName,
-                r.device(), r.dynamic());
-    }
-
-    Converter.Request request(Path source, Path adapter, Path target) {
         if (threads < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be positive");
         }
-        return conversion.request(spec, source, adapter, target, threads);
-    }
-
-    static void printSummary(PrintStream out, Object source, Object target, Manifest m) {
-        Manifest.Options o = m.options();
-        if (o != null) {
-            out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
-                    m.format(), o.quantType(), o.doubleQuant() ? "+double quant" : "", o.blocksize());
-            out.printf(Locale.ROOT, "  %d tensors quantized (%s parameters), %d kept in 16 bit%n",
-                    m.output().quantizedTensors(), count(m.output().quantizedParameters()), m.output().keptTensors());
-        } else {
-            out.printf(Locale.ROOT, "converted %s -> %s (%s)%n", source, target, m.format());
-        }
-        if (m.quality() != null) {
-            Quality q = m.quality();
-            out.printf(Locale.ROOT, "  error: mean relative RMS %.4f (parameter-weighted), worst weight %.4f; see quantflow report%n",
-                    q.meanRelativeRms(), q.maxRelativeRms());
-            DynamicSelection d = q.dynamic();
-            if (d != null) {
-                printDynamic(out, d, q);
-            }
-        }
-        if (m.adapter() != null) {
-            out.printf(Locale.ROOT, "  adapter %s: %d LoRA modules (r=%d, alpha=%s%s%s)%s%n", m.adapter().path(), m.adapter().modules(),
-                    m.adapter().r(), PythonNumber.of(m.adapter().loraAlpha()), m.adapter().useRslora() ? ", rslora" : "",
-                    m.adapter().useDora() ? ", DoRA" : "",
-                    m.adapter().replacedTensors() > 0 ? ", " + m.adapter().replacedTensors() + " tensors replaced" : "");
-        }
-        if (m.output().requantizationError() != null) {
-            out.printf(Locale.ROOT, "  warning: the base was already 4-bit; quantizing the merged weights again adds %.2f%% relative RMS error%n",
-                    m.output().requantizationError() * 100);
-        }
-        out.printf(Locale.ROOT, "  %s %s -> %s, %.2f bits/param%n", m.source().dtype(), Sizes.human(m.source().weightBytes()),
-                Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter());
-        double secs = Math.max(1, m.timings().totalMillis()) / 1000.0;
-        if (Boolean.TRUE.equals(m.cached()) || m.variant() != null) {
-            out.printf(Locale.ROOT, "  %d files + manifest in %.1f s%n", m.files().size(), secs);
-        } else {
-            out.printf(Locale.ROOT, "  %d files + manifest in %.1f s (%s/s of source)%n", m.files().size(), secs,
-                    Sizes.human((long) (m.source().weightBytes() / secs)));
-        }
-    }
-
-    /** What --dynamic kept in 16 bit, and what that bought. */
-    static void printDynamic(PrintStream out, DynamicSelection d, Quality q) {
-        out.printf(Locale.ROOT, "  dynamic (budget %s): %d weight%s kept in 16 bit%s%n", d.budget(), d.keptModules().size(),
-                d.keptModules().size() == 1 ? "" : "s", d.keptModules().isEmpty() ? " (the budget holds no more than 4 bits everywhere)" : ":");
-        for (String module : d.keptModules()) {
-            Double e = q.tensors().stream().filter(t -> t.name().equals(module + ".weight")).findFirst()
-                    .map(TensorQuality::relativeRmsIfQuantized).orElse(null);
-            out.printf(Locale.ROOT, "    %s%s%n", module, e == null ? "" : String.format(Locale.ROOT, "  (4-bit error %.4f)", e));
-        }
-        out.printf(Locale.ROOT, "    planned %.3f bits/param (every weight in 4 bit: %.3f); mean error %.4f -> %.4f,"
-                        + " %.1f%% removed, %.1f%% per extra bit/param (same shapes at random: %.4f)%n",
-                d.bitsPerParameter(), d.baselineBitsPerParameter(), d.baselineMeanRelativeRms(), d.meanRelativeRms(),
-                100 * d.errorRemovedShare(), 100 * d.errorRemovedSharePerExtraBit(), d.randomSameShapeMeanRelativeRms());
-    }
-
-    /** Numbers as people write them: 16, not 16.0. */
-    static final class PythonNumber {
-        static String of(double d) {
-            return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
-        }
-    }
-
-    static String count(long n) {
-        if (n >= 1_000_000_000L) {
-            return String.format(Locale.ROOT, "%.2fB", n / 1e9);
-        }
-        if (n >= 1_000_000L) {
-            return String.format(Locale.ROOT, "%.1fM", n / 1e6);
-        }
-        return Long.toString(n);
+        IfExists ifExists = conversion.ifExists(spec);
+        ConversionOptions options = conversion.options(spec);
+        ModelLocation src = ModelLocation.parse(source);
+        ModelLocation out = ModelLocation.parse(target);
+        ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
+        return new ConversionJob(src, ad, out, options, ifExists, threads, !noCache, exactModelName);
     }
 }

@@ -1,11 +1,13 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.ConversionPlan;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.util.Sizes;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorSpec;
@@ -39,7 +41,7 @@ final class DemoCommand implements Callable<Integer> {
         ModelShape s = ModelShape.named(shape);
         Path source = dir.resolve(s.name() + "-bf16");
         out.printf(Locale.ROOT, "quantflow demo: a synthetic %s (%s parameters, bf16) in %s%n%n", s.name(),
-                ConvertCommand.count(s.parameters()), source);
+                Numbers.count(s.parameters()), source);
         SyntheticCheckpoint.write(s, DType.BF16, 0, source, SyntheticCheckpoint.DEFAULT_MAX_SHARD_BYTES, IfExists.OVERWRITE, n -> {
         });
         long sourceBytes = s.tensors(DType.BF16).stream().mapToLong(TensorSpec::byteSize).sum();
@@ -47,7 +49,7 @@ final class DemoCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "%-26s %-31s %-10s %6.2f%n", "bfloat16 (source)", source, Sizes.human(sourceBytes), 16.0);
         for (QuantOptions o : List.of(QuantOptions.defaults(), new QuantOptions(QuantType.FP4, false, 64, DType.BF16, List.of()))) {
             Path target = dir.resolve(s.name() + "-" + o.quantType().id() + (o.doubleQuant() ? "-dq" : ""));
-            Manifest m = ConvertCommand.run(Converter.Request.bnb4bit(source, target, o, IfExists.OVERWRITE, 0), System.err).get(0);
+            Manifest m = ShowingProgress.convert(Converter.Request.bnb4bit(source, target, o, IfExists.OVERWRITE, 0), System.err).get(0);
             out.printf(Locale.ROOT, "%-26s %-31s %-10s %6.2f      %.1f s%n", "bnb-4bit " + InspectCommand.describe(o), target,
                     Sizes.human(m.output().weightBytes()), m.output().bitsPerParameter(), m.timings().totalMillis() / 1000.0);
         }
@@ -57,7 +59,7 @@ final class DemoCommand implements Callable<Integer> {
             ModelShape b = ModelShape.named(big);
             List<TensorSpec> t = b.tensors(DType.BF16);
             long bf16 = t.stream().mapToLong(TensorSpec::byteSize).sum();
-            long nf4 = ConversionPlan.estimateWeightBytes(t, QuantOptions.defaults());
+            long nf4 = ConversionPlan.estimateWeightBytes(t, new OutputSpec(Formats.BNB_4BIT, "", QuantOptions.defaults(), null));
             out.printf(Locale.ROOT, "  %-10s bf16 %-8s -> nf4+double quant %-8s %.2f bits/param%n", b.name(), Sizes.human(bf16),
                     Sizes.human(nf4), nf4 * 8.0 / b.parameters());
         }

@@ -1,9 +1,11 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.util.Sizes;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -46,7 +48,7 @@ final class InspectCommand implements Callable<Integer> {
                 out.println();
             }
             out.printf(Locale.ROOT, "%s: %d tensors in %d shard%s, %s parameters, %s (%s)%n", source, tensors.size(),
-                    c.shards().size(), c.shards().size() == 1 ? "" : "s", ConvertCommand.count(c.parameters()),
+                    c.shards().size(), c.shards().size() == 1 ? "" : "s", Numbers.count(c.parameters()),
                     Sizes.human(c.weightBytes()), c.dominantDtype().torchName());
             List<TensorSpec> specs = new ArrayList<>();
             tensors.values().forEach(t -> specs.add(new TensorSpec(t.name(), t.dtype(), t.shape())));
@@ -62,7 +64,7 @@ final class InspectCommand implements Callable<Integer> {
         row(out, "float32", fp32, parameters);
         row(out, "bfloat16 / float16", parameters * 2, parameters);
         for (QuantOptions o : variants()) {
-            row(out, "bnb-4bit " + describe(o), ConversionPlan.estimateWeightBytes(tensors, o), parameters);
+            row(out, "bnb-4bit " + describe(o), ConversionPlan.estimateWeightBytes(tensors, new OutputSpec(Formats.BNB_4BIT, "", o, null)), parameters);
         }
     }
 

@@ -1,7 +1,7 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.EventTypes;
@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
@@ -82,14 +83,14 @@ final class KafkaRequests {
                     }
                 }
             }
-            throw new QuantflowException(ErrorCode.INTERNAL, "no answer to request " + rid + " within " + timeout.toSeconds()
+            throw QuantflowException.of(Reason.NO_ANSWER, "no answer to request " + rid + " within " + timeout.toSeconds()
                     + " s; it may still finish (scripts/stack status shows whether the services run; --timeout waits longer)");
-        } catch (KafkaException | ExecutionException | java.util.concurrent.TimeoutException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot reach Kafka at " + bootstrap + ": " + e.getMessage()
+        } catch (KafkaException | ExecutionException | TimeoutException e) {
+            throw QuantflowException.of(Reason.KAFKA_UNREACHABLE, "cannot reach Kafka at " + bootstrap + ": " + e.getMessage()
                     + "; is the pipeline up? (scripts/stack status)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while waiting for request " + rid);
+            throw QuantflowException.of(Reason.INTERRUPTED, "interrupted while waiting for request " + rid);
         }
     }
 }

@@ -1,6 +1,6 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.util.Sizes;
 
 import java.io.PrintStream;
 import java.util.Locale;

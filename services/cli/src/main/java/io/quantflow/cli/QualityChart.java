@@ -5,6 +5,7 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.AxisLocation;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.axis.SymbolAxis;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.PaintScale;
@@ -20,7 +21,10 @@ import java.awt.Font;
 import java.awt.Paint;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The heat map of a 4-bit output: one cell per layer and module, coloured by the weight's relative
@@ -93,8 +97,8 @@ final class QualityChart {
                 + (view.quality().tensors().stream().anyMatch(t -> !t.quantized()) ? ";  blue: kept in 16 bit" : ""), sub));
         NumberAxis legendAxis = new NumberAxis("relative RMS error");
         legendAxis.setRange(min, max);
-        legendAxis.setNumberFormatOverride(new java.text.DecimalFormat("0.000", java.text.DecimalFormatSymbols.getInstance(java.util.Locale.ROOT)));
-        legendAxis.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(niceStep((max - min) / 6)));
+        legendAxis.setNumberFormatOverride(new DecimalFormat("0.000", DecimalFormatSymbols.getInstance(Locale.ROOT)));
+        legendAxis.setTickUnit(new NumberTickUnit(niceStep((max - min) / 6)));
         PaintScaleLegend legend = new PaintScaleLegend(scale, legendAxis);
         legend.setPosition(RectangleEdge.RIGHT);
         legend.setAxisLocation(AxisLocation.TOP_OR_RIGHT);

@@ -44,7 +44,7 @@ final class QualityHtml {
             h.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%d</td><td%s>%d</td><td>%.4f</td><td>%.4f</td><td>%.2f</td><td>%s</td>"
                             + "<td class=\"name\">%s</td></tr>%n",
                     QualityView.layerName(l.layer()), l.quantizedModules(), l.keptModules() > 0 ? " class=\"kept\"" : "",
-                    l.keptModules(), l.meanRelativeRms(), l.maxRelativeRms(), l.bitsPerParameter(), ConvertCommand.count(l.parameters()),
+                    l.keptModules(), l.meanRelativeRms(), l.maxRelativeRms(), l.bitsPerParameter(), Numbers.count(l.parameters()),
                     esc(String.join(", ", view.kept(l.layer())))));
         }
         h.append("</table>\n");
@@ -58,7 +58,7 @@ final class QualityHtml {
                     e == null ? "-" : String.format(Locale.ROOT, "%.4f", e),
                     t.quantized() ? String.format(Locale.ROOT, "%.3g", t.maxAbsError()) : "-",
                     t.quantized() ? String.format(Locale.ROOT, "%.1f%%", 100 * t.outlierBlockShare()) : "-",
-                    ConvertCommand.count(t.parameters())));
+                    Numbers.count(t.parameters())));
         }
         h.append("</table>\n<p class=\"note\">").append(esc(view.quality().errorDefinition()))
                 .append(". An outlier block has an absmax above ").append(String.format(Locale.ROOT, "%.0f", view.quality().outlierFactor()))

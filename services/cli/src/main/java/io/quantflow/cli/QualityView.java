@@ -1,16 +1,18 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.Sizes;
 import io.quantflow.core.quality.LayerQuality;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
+import io.quantflow.core.util.Sizes;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * What every view of a 4-bit output's quality shows, read from its manifest: the grid of layers x
@@ -21,13 +23,13 @@ record QualityView(Manifest manifest, Quality quality, List<String> modules, Lis
     static QualityView of(Manifest m) {
         Quality q = m.quality();
         Set<String> modules = new LinkedHashSet<>();
-        Set<Integer> layers = new java.util.TreeSet<>();
+        Set<Integer> layers = new TreeSet<>();
         for (TensorQuality t : q.tensors()) {
             modules.add(t.module());
             layers.add(t.layer());
         }
         List<String> ordered = new ArrayList<>(modules);
-        ordered.sort(java.util.Comparator.comparingInt(QualityView::rank).thenComparing(x -> x));
+        ordered.sort(Comparator.comparingInt(QualityView::rank).thenComparing(x -> x));
         return new QualityView(m, q, List.copyOf(ordered), List.copyOf(layers));
     }
 
@@ -67,7 +69,7 @@ record QualityView(Manifest manifest, Quality quality, List<String> modules, Lis
     /** {@code 75.9M params: 304 MB fp32 / 152 MB bf16 -> 42.6 MB nf4+dq}. */
     String memoryLine() {
         long p = manifest.source().parameters();
-        return String.format(Locale.ROOT, "%s params: %s fp32 / %s bf16 -> %s %s", ConvertCommand.count(p),
+        return String.format(Locale.ROOT, "%s params: %s fp32 / %s bf16 -> %s %s", Numbers.count(p),
                 Sizes.human(4 * p), Sizes.human(2 * p), Sizes.human(manifest.output().weightBytes()), quantLabel());
     }
 

@@ -1,7 +1,7 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -93,10 +93,10 @@ public final class QuantflowCommand implements Runnable {
             return q;
         }
         if (e instanceof OutOfMemoryError) {
-            return new QuantflowException(ErrorCode.OUT_OF_MEMORY,
+            return QuantflowException.of(Reason.HEAP_EXHAUSTED,
                     "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
         }
-        return new QuantflowException(ErrorCode.INTERNAL, e.getClass().getSimpleName()
+        return QuantflowException.of(Reason.UNEXPECTED, e.getClass().getSimpleName()
                 + (e.getMessage() == null ? "" : ": " + e.getMessage()) + " (run with --debug for details)", e);
     }
 

@@ -1,8 +1,8 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quality.LayerQuality;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -59,17 +59,17 @@ final class ReportCommand implements Callable<Integer> {
             } catch (IOException ignored) {
                 // the hint is optional
             }
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + " holds no " + Manifest.FILE_NAME
+            throw QuantflowException.of(Reason.NOT_AN_OUTPUT, dir + " holds no " + Manifest.FILE_NAME
                     + ": not an output of quantflow convert" + hint);
         }
         Manifest m;
         try {
             m = Manifest.read(file);
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INVALID_CHECKPOINT, "cannot read " + file + ": " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.MANIFEST_UNREADABLE, "cannot read " + file + ": " + e.getMessage(), e);
         }
         if (m.quality() == null || m.quality().tensors().isEmpty()) {
-            throw QuantflowException.invalidRequest(file + " records no quantization error: the report is for 4-bit outputs"
+            throw QuantflowException.of(Reason.NO_QUALITY_RECORD, file + " records no quantization error: the report is for 4-bit outputs"
                     + " (bnb-4bit, merged-4bit) converted by this version");
         }
         return m;

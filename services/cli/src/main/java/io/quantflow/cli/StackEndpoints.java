@@ -1,6 +1,7 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -33,14 +34,14 @@ record StackEndpoints(String bootstrap, Map<String, String> s3Environment, Strin
             try (Reader r = Files.newBufferedReader(f, StandardCharsets.UTF_8)) {
                 p.load(r);
             } catch (IOException e) {
-                throw QuantflowException.invalidRequest("cannot read " + f + ": " + e.getMessage());
+                throw QuantflowException.of(Reason.STACK_UNAVAILABLE, "cannot read " + f + ": " + e.getMessage());
             }
         } else if (file != null) {
-            throw QuantflowException.invalidRequest(file + ": no such file (scripts/stack up writes .stack/stack.properties)");
+            throw QuantflowException.of(Reason.STACK_UNAVAILABLE, file + ": no such file (scripts/stack up writes .stack/stack.properties)");
         }
         String kafka = bootstrap != null ? bootstrap : p.getProperty("kafka.bootstrap");
         if (kafka == null) {
-            throw QuantflowException.invalidRequest("no Kafka to submit to: start the stack (scripts/stack up) or pass --bootstrap host:port");
+            throw QuantflowException.of(Reason.STACK_UNAVAILABLE, "no Kafka to submit to: start the stack (scripts/stack up) or pass --bootstrap host:port");
         }
         Map<String, String> s3 = new HashMap<>(env);
         if (env.get("AWS_ENDPOINT_URL_S3") == null && env.get("AWS_ENDPOINT_URL") == null && p.getProperty("s3.endpoint") != null) {

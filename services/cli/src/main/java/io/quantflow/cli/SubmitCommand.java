@@ -1,23 +1,32 @@
 package io.quantflow.cli;
 
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.pipeline.stage.OutputOptions;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.Sizes;
-import io.quantflow.core.convert.TargetDirectory;
+import io.quantflow.core.util.Sizes;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.ConversionRequest;
 import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.OutputRequest;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.TargetRef;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Settings;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.storage.S3Bucket;
+import io.quantflow.core.storage.S3Storage;
+import io.quantflow.core.util.FileTrees;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,7 +66,7 @@ final class SubmitCommand implements Callable<Integer> {
     String adapter;
 
     @Mixin
-    ConversionOptions conversion;
+    ConversionFlags conversion;
 
     @Option(names = "--bootstrap", paramLabel = "HOST:PORT", description = "Kafka bootstrap servers (default: kafka.bootstrap of the stack file).")
     String bootstrap;
@@ -89,31 +98,32 @@ final class SubmitCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
-        Converter.Request checked = conversion.request(spec, Path.of("."), adapter == null ? null : Path.of("."), Path.of("."), 0);
+        IfExists ifExists = conversion.ifExists(spec);
+        ConversionOptions checked = conversion.options(spec);
         if (!(ModelLocation.parse(target) instanceof ModelLocation.S3 out)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--out must be s3://bucket/prefix: the pipeline writes to the object store");
         }
         if (download != null && Files.exists(download) && !isEmptyDir(download)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, download + " already holds files; --download needs a new or empty directory");
+            throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, download + " already holds files; --download needs a new or empty directory");
         }
         String rid = requestId != null ? requestId : "submit-" + UUID.randomUUID();
         StackEndpoints stack = StackEndpoints.resolve(stackFile, bootstrap, env);
         PrintStream err = System.err;
-        try (S3Storage s3 = S3Storage.open(S3Settings.from(null, null, null, null, stack.s3Environment(), 4))) {
+        try (S3Storage s3 = S3Storage.open(S3Settings.fromEnvironment(stack.s3Environment(), 4))) {
             String staging = "staging/" + rid + "/";
             try {
                 String src = stageIfLocal(source, false, s3, stack.workBucket(), staging + "source/", err);
                 String ad = adapter == null ? null : stageIfLocal(adapter, true, s3, stack.workBucket(), staging + "adapter/", err);
-                ConversionRequest request = new ConversionRequest(rid, src, ad, outputs(checked),
-                        new TargetRef(out.uri(), checked.ifExists().name().toLowerCase(Locale.ROOT)));
+                ConversionRequest request = new ConversionRequest(rid, src, ad, OutputOptions.requests(checked),
+                        new TargetRef(out.uri(), ifExists.name().toLowerCase(Locale.ROOT)));
                 CloudEvent answer = submit(stack.bootstrap(), request, err);
                 if (EventTypes.FAILED.equals(answer.type())) {
                     Answers.Failed f = answer.data(Answers.Failed.class);
-                    throw new QuantflowException(code(f.code()), f.message());
+                    throw QuantflowException.reported(code(f.code()), f.message());
                 }
                 Answers.Completed done = answer.data(Answers.Completed.class);
                 for (Answers.CompletedOutput o : done.outputs()) {
-                    ConvertCommand.printSummary(System.out, source, o.uri(), o.manifest());
+                    Summary.print(System.out, source, o.uri(), o.manifest());
                     for (Manifest.FileEntry f : o.manifest().files()) {
                         System.out.printf(Locale.ROOT, "  %s  %s%n", f.sha256(), f.path());
                     }
@@ -133,33 +143,14 @@ final class SubmitCommand implements Callable<Integer> {
     /** Removes what was uploaded for this request, if anything; best effort (the store may be what failed). */
     private static void deleteStaged(S3Storage s3, String bucket, String staging) {
         try {
-            List<String> keys = s3.list(bucket, staging, false).stream().map(S3Storage.ObjectInfo::key).toList();
+            S3Bucket work = s3.bucket(Role.WORK, bucket);
+            List<String> keys = work.list(staging).stream().map(ObjectInfo::key).toList();
             if (!keys.isEmpty()) {
-                s3.delete(bucket, keys);
+                work.delete(keys);
             }
         } catch (QuantflowException e) {
             System.err.println("note: could not remove the uploaded copy at s3://" + bucket + "/" + staging + " (" + e.getMessage() + ")");
         }
-    }
-
-    /** The request's outputs: the options convert would use, written out in full. */
-    private static List<OutputRequest> outputs(Converter.Request r) {
-        List<OutputRequest> out = new ArrayList<>();
-        for (OutputFormat f : r.formats()) {
-            boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
-            boolean merged = f == OutputFormat.MERGED_16BIT || f == OutputFormat.MERGED_4BIT;
-            String dtype = merged && r.dtype() != null ? r.dtype().torchName() : null;
-            if (!quantizes) {
-                out.add(new OutputRequest(null, f.id(), null, null, null, null, null, dtype, null, null));
-                continue;
-            }
-            var q = r.quant();
-            OutputRequest.DynamicRequest dyn = r.dynamic() == null ? null
-                    : new OutputRequest.DynamicRequest(r.dynamic().maxBitsPerParameter(), r.dynamic().maxBytes());
-            out.add(new OutputRequest(null, f.id(), q.quantType().id(), q.doubleQuant(), q.blocksize(), q.computeDtype().torchName(),
-                    q.skipModules().isEmpty() ? null : q.skipModules(), dtype, dyn, r.device().name().toLowerCase(Locale.ROOT)));
-        }
-        return out;
     }
 
     /**
@@ -185,15 +176,15 @@ final class SubmitCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "uploading %s (%d files, %s) to s3://%s/%s%n", dir, list.size(), Sizes.human(bytes), bucket, prefix);
             for (Path p : list) {
                 try {
-                    s3.upload(bucket, prefix + p.getFileName(), p);
+                    s3.bucket(Role.WORK, bucket).upload(prefix + p.getFileName(), p);
                     uploaded = true;
                 } catch (QuantflowException e) {
-                    throw e.code() != ErrorCode.INTERNAL ? e : new QuantflowException(ErrorCode.INTERNAL, e.getMessage()
+                    throw e.code() != ErrorCode.INTERNAL ? e : QuantflowException.of(e.reason(), e.getMessage()
                             + "; is the pipeline's store up? (scripts/stack status)", e);
                 }
             }
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "cannot read " + dir + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.SOURCE_UNREADABLE, "cannot read " + dir + ": " + e.getMessage());
         }
         return "s3://" + bucket + "/" + prefix.substring(0, prefix.length() - 1);
     }
@@ -209,7 +200,7 @@ final class SubmitCommand implements Callable<Integer> {
     private static void printProgress(Answers.Progress p, PrintStream err) {
         if (p.shard() == null) {
             err.printf(Locale.ROOT, "%s: planned (%s of weights)%n", p.stage(), Sizes.human(p.bytesTotal()));
-        } else if (p.stage().equals("publish")) {
+        } else if (p.stage() == Stage.PUBLISH) {
             err.printf(Locale.ROOT, "publish: %d of %d shards in%n", p.bytesDone(), p.bytesTotal());
         } else if (p.bytesDone() >= p.bytesTotal()) {
             err.printf(Locale.ROOT, "%s %s: shard %d/%d %s done%n", p.stage(), p.format(), p.shard().index() + 1, p.shard().count(),
@@ -226,12 +217,12 @@ final class SubmitCommand implements Callable<Integer> {
                 Path dir = done.outputs().size() == 1 ? staging : staging.resolve(o.format());
                 Files.createDirectories(dir);
                 for (Manifest.FileEntry f : o.manifest().files()) {
-                    String sha = s3.download(at.bucket(), at.keyPrefix() + f.path(), dir.resolve(f.path()));
+                    String sha = s3.bucket(Role.SOURCE, at.bucket()).download(at.keyPrefix() + f.path(), dir.resolve(f.path()));
                     if (!sha.equals(f.sha256())) {
-                        throw QuantflowException.invalidCheckpoint(o.uri() + "/" + f.path() + " does not match its manifest (sha256 " + sha + ")");
+                        throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, o.uri() + "/" + f.path() + " does not match its manifest (sha256 " + sha + ")");
                     }
                 }
-                s3.download(at.bucket(), at.keyPrefix() + Manifest.FILE_NAME, dir.resolve(Manifest.FILE_NAME));
+                s3.bucket(Role.SOURCE, at.bucket()).download(at.keyPrefix() + Manifest.FILE_NAME, dir.resolve(Manifest.FILE_NAME));
             }
             if (Files.exists(download)) {
                 Files.delete(download);
@@ -239,10 +230,10 @@ final class SubmitCommand implements Callable<Integer> {
             Files.move(staging, download);
             err.println("downloaded to " + download);
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.NO_SPACE, "cannot write " + download + ": " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.LOCAL_WRITE_FAILED, "cannot write " + download + ": " + e.getMessage(), e);
         } finally {
             if (Files.exists(staging)) {
-                TargetDirectory.deleteTree(staging);
+                FileTrees.delete(staging);
             }
         }
     }

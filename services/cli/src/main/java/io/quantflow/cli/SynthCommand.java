@@ -1,7 +1,7 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.Sizes;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Sizes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorSpec;
 import io.quantflow.core.synth.ModelShape;
@@ -12,8 +12,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
 
 @Command(name = "synth", description = {"Writes a synthetic checkpoint with a real architecture's shapes and random weights.",
         "--plant-outliers N gives the attention output projection of N layers outlier columns (values 32 std out)."})
@@ -51,7 +54,7 @@ final class SynthCommand implements Callable<Integer> {
         ModelShape s;
         DType d;
         IfExists ie;
-        java.util.List<String> outliers;
+        List<String> outliers;
         try {
             s = ModelShape.named(shape);
             outliers = s.outlierTensors(plantOutliers);
@@ -66,16 +69,16 @@ final class SynthCommand implements Callable<Integer> {
         long bytes = s.tensors(d).stream().mapToLong(TensorSpec::byteSize).sum();
         ProgressBar bar = new ProgressBar(System.err, "writing");
         bar.total(bytes);
-        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        AtomicLong done = new AtomicLong();
         long t0 = System.nanoTime();
         try {
-            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, java.util.Set.copyOf(outliers), n -> bar.update(done.addAndGet(n)));
+            SyntheticCheckpoint.write(s, d, seed, out, maxShard, ie, Set.copyOf(outliers), n -> bar.update(done.addAndGet(n)));
         } finally {
             bar.done();
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         System.out.printf(Locale.ROOT, "wrote %s: %s, %s parameters, %s %s in %.1f s (%s/s)%n", out, s.name(),
-                ConvertCommand.count(s.parameters()), Sizes.human(bytes), d.torchName(), secs, Sizes.human((long) (bytes / secs)));
+                Numbers.count(s.parameters()), Sizes.human(bytes), d.torchName(), secs, Sizes.human((long) (bytes / secs)));
         for (String t : outliers) {
             System.out.println("  outlier columns planted in " + t);
         }

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -107,7 +108,7 @@ class CliTest {
         Path src = tinyModel();
         Path weights = src.resolve("model.safetensors");
         byte[] all = Files.readAllBytes(weights);
-        Files.write(weights, java.util.Arrays.copyOf(all, all.length - 100));
+        Files.write(weights, Arrays.copyOf(all, all.length - 100));
         Path out = tmp.resolve("never");
         Run r = run("convert", src.toString(), "--out", out.toString());
         assertEquals(3, r.exit());

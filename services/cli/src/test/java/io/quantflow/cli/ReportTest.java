@@ -9,6 +9,7 @@ import io.quantflow.core.synth.ModelShape;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.awt.Color;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
@@ -183,15 +184,15 @@ class ReportTest {
     }
 
     /** The heat map colour of the median 4-bit weight of an output. */
-    static java.awt.Color typical(Path out) throws IOException {
+    static Color typical(Path out) throws IOException {
         QualityView view = QualityView.of(Manifest.read(out.resolve(Manifest.FILE_NAME)));
         double[] e = view.quality().tensors().stream().filter(TensorQuality::quantized).mapToDouble(TensorQuality::relativeRms)
                 .sorted().toArray();
-        return (java.awt.Color) QualityChart.scale(view).getPaint(e[(e.length - 1) / 2]);
+        return (Color) QualityChart.scale(view).getPaint(e[(e.length - 1) / 2]);
     }
 
     /** Pixels within {@code tolerance} of {@code c} in every channel. */
-    static int countNear(BufferedImage image, java.awt.Color c, int tolerance) {
+    static int countNear(BufferedImage image, Color c, int tolerance) {
         int n = 0;
         for (int y = 0; y < image.getHeight(); y++) {
             for (int x = 0; x < image.getWidth(); x++) {

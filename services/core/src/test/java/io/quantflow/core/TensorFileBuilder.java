@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * Writes small safetensors files for tests through the product's own layout and writer
@@ -54,7 +55,7 @@ public final class TensorFileBuilder {
     }
 
     /** A tensor of the given shape filled with {@code f(i)} for element i. */
-    public TensorFileBuilder filled(String name, DType dtype, long[] shape, java.util.function.IntToDoubleFunction f) {
+    public TensorFileBuilder filled(String name, DType dtype, long[] shape, IntToDoubleFunction f) {
         long n = 1;
         for (long d : shape) {
             n *= d;

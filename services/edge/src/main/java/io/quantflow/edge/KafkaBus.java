@@ -48,7 +48,8 @@ public class KafkaBus implements Bus {
         progress.send(message(Topics.PROGRESS, key, event));
     }
 
-    private static Message<String> message(String topic, String key, CloudEvent event) {
+    /** A record for {@code topic}: the whole event as its value, keyed by {@code key}, with the structured-mode content-type. */
+    static Message<String> message(String topic, String key, CloudEvent event) {
         RecordHeaders headers = new RecordHeaders();
         headers.add("content-type", CloudEvent.CONTENT_TYPE.getBytes(StandardCharsets.UTF_8));
         return Message.of(event.toJson()).addMetadata(OutgoingKafkaRecordMetadata.<String>builder()

@@ -2,6 +2,7 @@ package io.quantflow.edge;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.stage.StageMetrics;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -26,11 +27,11 @@ public class PrometheusStageMetrics implements StageMetrics {
     }
 
     @Override
-    public void item(String stage, long bytesIn, long bytesOut, long millis) {
-        registry.counter("quantflow.items", "stage", stage).increment();
-        registry.counter("quantflow.item.bytes.in", "stage", stage).increment(bytesIn);
-        registry.counter("quantflow.item.bytes.out", "stage", stage).increment(bytesOut);
-        registry.timer("quantflow.item.duration", "stage", stage).record(millis, TimeUnit.MILLISECONDS);
+    public void item(Stage stage, long bytesIn, long bytesOut, long millis) {
+        registry.counter("quantflow.items", "stage", stage.wire()).increment();
+        registry.counter("quantflow.item.bytes.in", "stage", stage.wire()).increment(bytesIn);
+        registry.counter("quantflow.item.bytes.out", "stage", stage.wire()).increment(bytesOut);
+        registry.timer("quantflow.item.duration", "stage", stage.wire()).record(millis, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -40,9 +41,9 @@ public class PrometheusStageMetrics implements StageMetrics {
     }
 
     @Override
-    public void failed(String stage, ErrorCode code) {
+    public void failed(Stage stage, ErrorCode code) {
         registry.counter("quantflow.answers", "outcome", "failed", "code", code.name()).increment();
-        registry.counter("quantflow.failures", "stage", stage, "code", code.name()).increment();
+        registry.counter("quantflow.failures", "stage", stage.wire(), "code", code.name()).increment();
     }
 
     @Override
@@ -56,7 +57,7 @@ public class PrometheusStageMetrics implements StageMetrics {
     }
 
     @Override
-    public void skipped(String stage) {
-        registry.counter("quantflow.items.skipped", "stage", stage).increment();
+    public void skipped(Stage stage) {
+        registry.counter("quantflow.items.skipped", "stage", stage.wire()).increment();
     }
 }

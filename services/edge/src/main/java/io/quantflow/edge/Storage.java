@@ -1,14 +1,13 @@
 package io.quantflow.edge;
 
 import io.quantflow.core.pipeline.stage.WorkStore;
-import io.quantflow.core.source.S3Settings;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.S3Storage;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
 import java.nio.file.Path;
-import java.util.concurrent.Executors;
 
 /**
  * The object store and the conversion threads. S3 is configured the AWS way (AWS_ENDPOINT_URL_S3,
@@ -19,7 +18,7 @@ public class Storage {
     @Produces
     @Singleton
     S3Storage s3() {
-        return S3Storage.open(S3Settings.from(null, null, null, null, System.getenv(), 4));
+        return S3Storage.open(S3Settings.fromEnvironment(System.getenv(), 4));
     }
 
     void close(@Disposes S3Storage s3) {
@@ -35,12 +34,7 @@ public class Storage {
     @Produces
     @Singleton
     ConversionThreads conversionThreads(EdgeConfig config) {
-        int n = config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors();
-        return new ConversionThreads(Executors.newFixedThreadPool(n, r -> {
-            Thread t = new Thread(r, "quantflow-worker");
-            t.setDaemon(true);
-            return t;
-        }));
+        return ConversionThreads.start(config.threads());
     }
 
     void shutdown(@Disposes ConversionThreads threads) {

@@ -18,7 +18,7 @@ public class WorkStoreReadiness implements HealthCheck {
     @Override
     public HealthCheckResponse call() {
         try {
-            store.s3().list(store.bucket(), "work/.ready", true);
+            store.objects().listTop("work/.ready");
             return HealthCheckResponse.named("work-bucket").up().withData("bucket", store.bucket()).build();
         } catch (RuntimeException e) {
             return HealthCheckResponse.named("work-bucket").down().withData("bucket", store.bucket())

@@ -1,5 +1,6 @@
 package io.quantflow.fetcher;
 
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.stage.FetchStage;
 import io.quantflow.core.pipeline.stage.StageMetrics;
 import io.quantflow.core.pipeline.stage.WorkStore;
@@ -40,6 +41,6 @@ public class RequestConsumer {
     @Incoming("work")
     @Blocking
     public void consume(String value) {
-        Redelivery.run("fetcher", () -> stage.handle(value, bus));
+        Redelivery.run(Stage.FETCH, () -> stage.handle(value, bus));
     }
 }

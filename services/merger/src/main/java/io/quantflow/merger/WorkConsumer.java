@@ -1,6 +1,6 @@
 package io.quantflow.merger;
 
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.stage.ShardStage;
 import io.quantflow.core.pipeline.stage.StageMetrics;
 import io.quantflow.core.pipeline.stage.WorkStore;
@@ -34,12 +34,12 @@ public class WorkConsumer {
 
     @PostConstruct
     void init() {
-        stage = new ShardStage(Stages.MERGE, store, threads.pool(), metrics);
+        stage = new ShardStage(Stage.MERGE, store, threads.pool(), metrics);
     }
 
     @Incoming("work")
     @Blocking
     public void consume(String value) {
-        Redelivery.run("merger", () -> stage.handle(value, bus));
+        Redelivery.run(Stage.MERGE, () -> stage.handle(value, bus));
     }
 }

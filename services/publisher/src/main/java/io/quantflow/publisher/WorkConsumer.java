@@ -1,5 +1,6 @@
 package io.quantflow.publisher;
 
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.stage.PublishStage;
 import io.quantflow.core.pipeline.stage.StageMetrics;
 import io.quantflow.core.pipeline.stage.WorkStore;
@@ -37,6 +38,6 @@ public class WorkConsumer {
     @Incoming("work")
     @Blocking
     public void consume(String value) {
-        Redelivery.run("publisher", () -> stage.handle(value, bus));
+        Redelivery.run(Stage.PUBLISH, () -> stage.handle(value, bus));
     }
 }

@@ -1,6 +1,6 @@
 package io.quantflow.quantizer;
 
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.stage.ShardStage;
 import io.quantflow.core.pipeline.stage.StageMetrics;
 import io.quantflow.core.pipeline.stage.WorkStore;
@@ -34,12 +34,12 @@ public class WorkConsumer {
 
     @PostConstruct
     void init() {
-        stage = new ShardStage(Stages.QUANTIZE, store, threads.pool(), metrics);
+        stage = new ShardStage(Stage.QUANTIZE, store, threads.pool(), metrics);
     }
 
     @Incoming("work")
     @Blocking
     public void consume(String value) {
-        Redelivery.run("quantizer", () -> stage.handle(value, bus));
+        Redelivery.run(Stage.QUANTIZE, () -> stage.handle(value, bus));
     }
 }

@@ -13,12 +13,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
@@ -33,6 +35,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The steps of {@code scripts/stack up} that bash cannot do well, each a subcommand run in one
@@ -104,7 +107,7 @@ public final class StackAdmin {
             for (int i = 0; i < n; i++) {
                 ServerSocket s = new ServerSocket();
                 s.setReuseAddress(false);
-                s.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
+                s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
                 sockets.add(s);
             }
             for (ServerSocket s : sockets) {
@@ -154,7 +157,7 @@ public final class StackAdmin {
                     if (nodes > 0 && id != null) {
                         break;
                     }
-                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                } catch (ExecutionException | TimeoutException e) {
                     last = e;
                 }
                 if (!alive(pid)) {
@@ -206,7 +209,7 @@ public final class StackAdmin {
                                     + " partitions, not " + e.getValue() + " (made by someone else?)");
                         }
                     }
-                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                } catch (ExecutionException | TimeoutException e) {
                     pending.add(String.valueOf(cause(e)));
                 }
                 if (pending.isEmpty()) {
@@ -287,7 +290,7 @@ public final class StackAdmin {
             Mac mac = Mac.getInstance("HmacSHA1");
             mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA1"));
             signature = Base64.getEncoder().encodeToString(mac.doFinal(toSign.getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
         HttpRequest request = HttpRequest.newBuilder(URI.create(endpoint + "/" + bucket))

@@ -1,5 +1,8 @@
 package io.quantflow.stack;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -7,6 +10,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
@@ -29,15 +33,19 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * scripts/stack up brings up a broker and an S3 server that real clients use: one record through
- * conversion-requested, one object through the work bucket, and status says that everything runs.
+ * conversion-requested, one object through the work bucket, and status says that everything runs;
+ * each service consumes its topic in the consumer group of its name (KAFKA_GROUP_ID unset).
  */
 @ExtendWith(StackSmokeTest.KeepLogsOnFailure.class)
 class StackSmokeTest {
@@ -134,6 +142,39 @@ class StackSmokeTest {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(e.getValue().resolve("/q/health/ready"))
                     .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode(), e.getKey() + ": " + r.body());
+        }
+    }
+
+    @Test
+    void eachServiceConsumesItsTopicInTheGroupOfItsName() throws Exception {
+        Map<String, String> topics = Map.of("fetcher", "conversion-requested", "merger", "quantflow-merge",
+                "quantizer", "quantflow-quantize", "publisher", "quantflow-publish");
+        Properties ap = new Properties();
+        ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrap);
+        try (Admin admin = Admin.create(ap)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            for (String service : stack.serviceUrls.keySet()) {
+                String group = "quantflow-" + service;
+                Set<String> consumed = Set.of();
+                while (consumed.isEmpty() && System.nanoTime() < deadline) {
+                    consumed = consumedTopics(admin, group);
+                    if (consumed.isEmpty()) {
+                        Thread.sleep(500);
+                    }
+                }
+                assertEquals(Set.of(topics.get(service)), consumed, "what group " + group + " consumes");
+            }
+        }
+    }
+
+    /** The topics the members of a consumer group are assigned; none for a group that has none (or is not there yet). */
+    private static Set<String> consumedTopics(Admin admin, String group) throws Exception {
+        try {
+            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
+            return d.members().stream().flatMap(m -> m.assignment().topicPartitions().stream()).map(TopicPartition::topic)
+                    .collect(Collectors.toSet());
+        } catch (ExecutionException e) {
+            return Set.of();
         }
     }
 

@@ -1,13 +1,12 @@
 package io.quantflow.core.cache;
 
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.convert.DynamicBudget;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.util.Digests;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -22,13 +21,18 @@ public final class CacheKey {
     private CacheKey() {
     }
 
+    /** The key of a conversion with these options of this source and adapter. */
+    public static String of(String sourceHash, String adapterHash, ConversionOptions options) {
+        return of(sourceHash, adapterHash, options.formats(), options.quant(), options.dtype(), options.dynamic());
+    }
+
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype) {
         return of(sourceHash, adapterHash, formats, quant, dtype, null);
     }
 
     /** As above, for a request with a {@code --dynamic} budget (null: none), which changes what is written. */
     public static String of(String sourceHash, String adapterHash, List<OutputFormat> formats, QuantOptions quant, DType dtype,
-                            io.quantflow.core.convert.DynamicBudget dynamic) {
+                            DynamicBudget dynamic) {
         StringBuilder s = new StringBuilder(VERSION).append('\n');
         s.append("source=").append(sourceHash).append('\n');
         s.append("adapter=").append(adapterHash == null ? "" : adapterHash).append('\n');
@@ -41,10 +45,6 @@ public final class CacheKey {
             s.append("dynamic=").append(dynamic.maxBitsPerParameter() == null ? "" : dynamic.maxBitsPerParameter())
                     .append(',').append(dynamic.maxBytes() == null ? "" : dynamic.maxBytes()).append('\n');
         }
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digests.sha256(s.toString());
     }
 }

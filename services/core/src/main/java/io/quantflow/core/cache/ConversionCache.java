@@ -1,10 +1,12 @@
 package io.quantflow.core.cache;
 
-import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.target.ArtifactFiles;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
+import io.quantflow.core.util.Digests;
+import io.quantflow.core.util.FileTrees;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -56,15 +58,15 @@ public final class ConversionCache {
         try {
             Files.createDirectories(root);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + root, e);
+            throw QuantflowException.ioFailure("cannot create " + root, e);
         }
-        try (TargetDirectory out = TargetDirectory.prepare(entry, IfExists.OVERWRITE)) {
+        try (LocalTarget out = LocalTarget.prepare(entry, IfExists.OVERWRITE)) {
             for (String rel : ArtifactFiles.list(artifact)) {
                 ArtifactFiles.linkOrCopy(artifact.resolve(rel), out.staging().resolve(rel));
             }
             out.commit();
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot store the artifact in " + root, e);
+            throw QuantflowException.ioFailure("cannot store the artifact in " + root, e);
         }
     }
 
@@ -85,7 +87,7 @@ public final class ConversionCache {
                 for (Manifest.FileEntry f : manifest.files()) {
                     Path p = dir.resolve(f.path()).normalize();
                     if (!p.startsWith(dir) || !Files.isRegularFile(p) || Files.size(p) != f.bytes()
-                            || !Converter.sha256(p).equals(f.sha256())) {
+                            || !Digests.sha256(p).equals(f.sha256())) {
                         return false;
                     }
                 }
@@ -103,6 +105,6 @@ public final class ConversionCache {
         } catch (IOException e) {
             return;
         }
-        io.quantflow.core.convert.TargetDirectory.deleteTree(doomed);
+        FileTrees.delete(doomed);
     }
 }

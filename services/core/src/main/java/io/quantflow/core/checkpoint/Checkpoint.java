@@ -3,8 +3,8 @@ package io.quantflow.core.checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -55,14 +55,14 @@ public final class Checkpoint implements AutoCloseable {
 
     public static Checkpoint open(Path dir) {
         if (!Files.exists(dir)) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+            throw QuantflowException.of(Reason.NO_SUCH_DIRECTORY, dir + ": no such directory");
         }
         if (!Files.isDirectory(dir)) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST,
+            throw QuantflowException.of(Reason.NOT_A_DIRECTORY,
                     dir + " is a file; SOURCE is the model directory that holds config.json and the safetensors files");
         }
         if (!Files.isReadable(dir)) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, dir + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, dir + ": permission denied");
         }
         List<Path> files = listFiles(dir);
         Map<String, Path> byName = new HashMap<>();
@@ -76,7 +76,7 @@ public final class Checkpoint implements AutoCloseable {
             for (String name : shardNames) {
                 Path p = dir.resolve(name);
                 if (!Files.isRegularFile(p)) {
-                    throw QuantflowException.invalidCheckpoint(INDEX_FILE + " names shard " + name + ", which is missing");
+                    throw QuantflowException.of(Reason.SHARD_MISSING, INDEX_FILE + " names shard " + name + ", which is missing");
                 }
                 shards.add(new Shard(name, SafetensorsFile.open(p)));
             }
@@ -103,9 +103,9 @@ public final class Checkpoint implements AutoCloseable {
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(Files::isRegularFile).sorted().toList();
         } catch (AccessDeniedException e) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, dir + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, dir + ": permission denied");
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": cannot list (" + e.getMessage() + ")");
+            throw QuantflowException.of(Reason.SOURCE_UNREADABLE, dir + ": cannot list (" + e.getMessage() + ")");
         }
     }
 
@@ -119,37 +119,37 @@ public final class Checkpoint implements AutoCloseable {
             return candidates;
         }
         if (candidates.size() > 1) {
-            throw QuantflowException.invalidCheckpoint(dir + " holds " + candidates.size()
+            throw QuantflowException.of(Reason.WEIGHTS_AMBIGUOUS, dir + " holds " + candidates.size()
                     + " safetensors files but no " + INDEX_FILE + " saying how they form one model");
         }
         boolean pickle = byName.keySet().stream().anyMatch(n -> PICKLE_SUFFIXES.stream().anyMatch(n::endsWith));
         if (pickle) {
-            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, dir
+            throw QuantflowException.of(Reason.PICKLE_WEIGHTS, dir
                     + " holds only pickle weights (.bin/.pt), which quantflow never loads because unpickling runs code;"
                     + " convert them to safetensors first (e.g. save_pretrained(..., safe_serialization=True))");
         }
         if (byName.containsKey("adapter_config.json")) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST, dir
+            throw QuantflowException.of(Reason.SOURCE_IS_ADAPTER, dir
                     + " is a LoRA adapter, not a model; pass the base model as SOURCE");
         }
-        throw QuantflowException.invalidCheckpoint(dir + " holds no safetensors weights");
+        throw QuantflowException.of(Reason.NO_WEIGHTS, dir + " holds no safetensors weights");
     }
 
     private static List<String> readIndex(Path index, Path dir) {
         JsonNode root = readJson(index, INDEX_FILE);
         JsonNode map = root.get("weight_map");
         if (map == null || !map.isObject() || map.isEmpty()) {
-            throw QuantflowException.invalidCheckpoint(INDEX_FILE + " has no weight_map");
+            throw QuantflowException.of(Reason.INDEX_MALFORMED, INDEX_FILE + " has no weight_map");
         }
         List<String> names = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             if (!e.getValue().isTextual()) {
-                throw QuantflowException.invalidCheckpoint(INDEX_FILE + ": shard of " + e.getKey() + " is not a file name");
+                throw QuantflowException.of(Reason.INDEX_MALFORMED, INDEX_FILE + ": shard of " + e.getKey() + " is not a file name");
             }
             String shard = e.getValue().textValue();
             if (shard.contains("/") || shard.contains("\\") || shard.startsWith(".") || !shard.endsWith(".safetensors")) {
-                throw QuantflowException.invalidCheckpoint(INDEX_FILE + " names an unacceptable shard file '" + shard + "'");
+                throw QuantflowException.of(Reason.INDEX_MALFORMED, INDEX_FILE + " names an unacceptable shard file '" + shard + "'");
             }
             if (!names.contains(shard)) {
                 names.add(shard);
@@ -170,7 +170,7 @@ public final class Checkpoint implements AutoCloseable {
             for (TensorInfo t : s.file().header().tensors()) {
                 String prev = where.put(t.name(), s.fileName());
                 if (prev != null) {
-                    throw QuantflowException.invalidCheckpoint("tensor " + t.name() + " is in both " + prev + " and " + s.fileName());
+                    throw QuantflowException.of(Reason.SHARDS_INCONSISTENT, "tensor " + t.name() + " is in both " + prev + " and " + s.fileName());
                 }
             }
         }
@@ -184,13 +184,13 @@ public final class Checkpoint implements AutoCloseable {
             Map.Entry<String, JsonNode> e = it.next();
             String actual = where.get(e.getKey());
             if (!e.getValue().textValue().equals(actual)) {
-                throw QuantflowException.invalidCheckpoint(INDEX_FILE + " places " + e.getKey() + " in "
+                throw QuantflowException.of(Reason.SHARDS_INCONSISTENT, INDEX_FILE + " places " + e.getKey() + " in "
                         + e.getValue().textValue() + (actual == null ? ", but no shard holds it" : ", but it is in " + actual));
             }
         }
         if (where.size() != map.size()) {
             String stray = where.keySet().stream().filter(n -> !map.has(n)).sorted().findFirst().orElse("?");
-            throw QuantflowException.invalidCheckpoint("tensor " + stray + " is in a shard but not in " + INDEX_FILE);
+            throw QuantflowException.of(Reason.SHARDS_INCONSISTENT, "tensor " + stray + " is in a shard but not in " + INDEX_FILE);
         }
     }
 
@@ -198,7 +198,7 @@ public final class Checkpoint implements AutoCloseable {
     public static ObjectNode readConfig(Path config) {
         JsonNode n = readJson(config, CONFIG_FILE);
         if (!n.isObject()) {
-            throw QuantflowException.invalidCheckpoint(CONFIG_FILE + " is not a JSON object");
+            throw QuantflowException.of(Reason.JSON_MALFORMED, CONFIG_FILE + " is not a JSON object");
         }
         return (ObjectNode) n;
     }
@@ -206,11 +206,11 @@ public final class Checkpoint implements AutoCloseable {
     private static JsonNode readJson(Path p, String what) {
         try {
             if (Files.size(p) > 64L << 20) {
-                throw QuantflowException.invalidCheckpoint(what + " is larger than 64 MB");
+                throw QuantflowException.of(Reason.JSON_TOO_LARGE, what + " is larger than 64 MB");
             }
             return JSON.readTree(p.toFile());
         } catch (IOException e) {
-            throw QuantflowException.invalidCheckpoint(what + " is not valid JSON (" + firstLine(e.getMessage()) + ")");
+            throw QuantflowException.of(Reason.JSON_MALFORMED, what + " is not valid JSON (" + firstLine(e.getMessage()) + ")");
         }
     }
 

@@ -1,6 +1,8 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.gpu.GpuBackend;
 import io.quantflow.core.gpu.GpuProbe;
 import io.quantflow.core.gpu.GpuTensorQuantizer;
@@ -15,7 +17,7 @@ public final class Backends {
         if (device == Device.GPU) {
             GpuProbe probe = GpuBackend.probe();
             if (!probe.usable()) {
-                throw QuantflowException.invalidRequest("no CUDA device was found (" + probe.reason()
+                throw QuantflowException.of(Reason.NO_GPU, "no CUDA device was found (" + probe.reason()
                         + "); use --device cpu or auto");
             }
         }

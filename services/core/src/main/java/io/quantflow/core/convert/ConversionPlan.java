@@ -1,5 +1,9 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;
@@ -78,16 +82,17 @@ public final class ConversionPlan {
     }
 
     /**
-     * Bytes of the weight files a bnb-4bit conversion of these tensors would write (headers
-     * approximated): sizes follow from shapes, so this answers for models that are not on disk.
+     * Bytes of the weight files an output would write for these tensors (headers approximated): sizes
+     * follow from shapes, so this answers for models that are not on disk.
      */
-    public static long estimateWeightBytes(List<TensorSpec> tensors, QuantOptions options) {
-        ModuleSelector selector = new ModuleSelector(options.skipModules());
+    public static long estimateWeightBytes(List<TensorSpec> tensors, OutputSpec output) {
+        ModuleSelector selector = new ModuleSelector(output.quant() == null ? List.of() : output.quant().skipModules());
+        WeightCodec codec = output.format().codec(output);
         long bytes = 0;
         for (TensorSpec s : tensors) {
-            if (selector.quantize(s.name(), s.shape(), s.dtype())) {
-                QuantizedTensorNames q = new QuantizedTensorNames(s.name(), s.dtype(), s.shape(), options);
-                for (TensorSpec o : q.specs(q.state(0f).maxJsonLength())) {
+            if (codec != null && selector.quantize(s.name(), s.shape(), s.dtype())) {
+                EncodedWeight q = codec.weight(s.name(), s.dtype(), s.shape());
+                for (TensorSpec o : q.specs(q.maxLateLength())) {
                     bytes += o.byteSize() + 120;
                 }
             } else {
@@ -96,5 +101,4 @@ public final class ConversionPlan {
         }
         return bytes;
     }
-
 }

@@ -1,31 +1,40 @@
 package io.quantflow.core.convert;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.concurrent.Tasks;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.quality.DynamicSelection;
-import io.quantflow.core.quality.ModuleNames;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.quality.Quality;
-import io.quantflow.core.quant.BlockwiseQuantizer;
-import io.quantflow.core.quant.ErrorSums;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
+import io.quantflow.core.util.Sizes;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -42,51 +51,69 @@ import java.util.stream.Stream;
 public final class Converter {
 
     /**
-     * A conversion to run.
+     * A conversion to run: where from and where to, and the options (checked when they were built).
      *
-     * @param adapter a PEFT LoRA adapter directory, or null
-     * @param formats one or more outputs; with several, each goes to {@code target/<format>}
-     * @param dtype   the 16-bit dtype of merged outputs (null: the base's)
-     * @param threads worker threads; 0 or less means one per available processor
-     * @param device  where 4-bit quantization runs (AUTO: a CUDA GPU when there is one)
+     * @param adapter    a PEFT LoRA adapter directory, or null
+     * @param threads    worker threads; 0 or less means one per available processor
      * @param provenance where the source came from (recorded in the manifest), or null for a local directory
-     * @param dynamic with a budget, keep in 16 bit the weights whose 4-bit error is worst, as many as the
-     *                budget allows (docs/adr/0008); null quantizes every weight it can
      */
-    public record Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
-                          DType dtype, IfExists ifExists, int threads, Device device, Provenance provenance,
-                          DynamicBudget dynamic) {
+    public record Request(Path source, Path adapter, Path target, ConversionOptions options, IfExists ifExists, int threads,
+                          Provenance provenance) {
 
         public Request {
-            formats = List.copyOf(formats);
-            java.util.Objects.requireNonNull(device, "device");
+            Objects.requireNonNull(options, "options");
+        }
+
+        /** A request from a local directory. */
+        public Request(Path source, Path adapter, Path target, ConversionOptions options, IfExists ifExists, int threads) {
+            this(source, adapter, target, options, ifExists, threads, null);
         }
 
         /** A request on the device AUTO picks, from a local directory, quantizing every weight it can. */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, Device.AUTO, null, null);
+            this(source, adapter, target, ConversionOptions.of(formats, quant, dtype), ifExists, threads, null);
         }
 
         /** A request on a given device. */
         public Request(Path source, Path adapter, Path target, List<OutputFormat> formats, QuantOptions quant,
                        DType dtype, IfExists ifExists, int threads, Device device) {
-            this(source, adapter, target, formats, quant, dtype, ifExists, threads, device, null, null);
+            this(source, adapter, target, ConversionOptions.of(formats, quant, dtype).withDevice(device), ifExists, threads, null);
         }
 
         /** This request with where its source came from. */
         public Request withProvenance(Provenance p) {
-            return new Request(source, adapter, target, formats, quant, dtype, ifExists, threads, device, p, dynamic);
+            return new Request(source, adapter, target, options, ifExists, threads, p);
         }
 
         /** This request with {@code --dynamic} and a budget. */
         public Request withDynamic(DynamicBudget budget) {
-            return new Request(source, adapter, target, formats, quant, dtype, ifExists, threads, device, provenance, budget);
+            return new Request(source, adapter, target, options.withDynamic(budget), ifExists, threads, provenance);
         }
 
         /** A bitsandbytes 4-bit conversion of a model. */
         public static Request bnb4bit(Path source, Path target, QuantOptions quant, IfExists ifExists, int threads) {
-            return new Request(source, null, target, List.of(OutputFormat.BNB_4BIT), quant, null, ifExists, threads);
+            return new Request(source, null, target, ConversionOptions.bnb4bit(quant), ifExists, threads, null);
+        }
+
+        public List<OutputFormat> formats() {
+            return options.formats();
+        }
+
+        public QuantOptions quant() {
+            return options.quant();
+        }
+
+        public DType dtype() {
+            return options.dtype();
+        }
+
+        public Device device() {
+            return options.device();
+        }
+
+        public DynamicBudget dynamic() {
+            return options.dynamic();
         }
     }
 
@@ -118,18 +145,19 @@ public final class Converter {
         Path source = request.source().toAbsolutePath().normalize();
         Path target = request.target().toAbsolutePath().normalize();
         if (target.startsWith(source) || source.startsWith(target)) {
-            throw QuantflowException.invalidRequest("the target " + target + " and the source " + source
+            throw QuantflowException.of(Reason.TARGET_INVALID, "the target " + target + " and the source " + source
                     + " must not contain each other");
         }
         Backends.require(request.device());
-        TargetDirectory.checkTarget(target, request.ifExists());
+        LocalTarget.check(target, request.ifExists());
         try (Checkpoint checkpoint = Checkpoint.open(source);
              LoraAdapter adapter = request.adapter() == null ? null : LoraAdapter.open(request.adapter())) {
             ConversionPlan plan = Planner.forModel(source.toString(), checkpoint.config(), checkpoint.shards(), adapter, outputs);
             boolean base4bit = SourceModel.isBnb4bit(checkpoint.config());
             List<SourceShard> shards = plan.shards();
             int threads = request.threads() > 0 ? request.threads() : Runtime.getRuntime().availableProcessors();
-            BlockwiseQuantizer quantizer = Quantizers.best(request.quant() == null ? QuantOptions.defaults().quantType() : request.quant().quantType());
+            String cpu = outputs.stream().map(o -> o.format().codec(o)).filter(Objects::nonNull).map(WeightCodec::engine)
+                    .findFirst().orElse("none");
             ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
                 Thread t = new Thread(r, "quantflow-worker");
                 t.setDaemon(true);
@@ -137,81 +165,28 @@ public final class Converter {
             });
             try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
                 String engine = accelerator != null ? accelerator.name()
-                        : "cpu " + quantizer.name() + " x " + threads + (threads == 1 ? " thread" : " threads");
-                DynamicResult dynamic = null;
+                        : "cpu " + cpu + " x " + threads + (threads == 1 ? " thread" : " threads");
+                DynamicPlanner.Planned dynamic = null;
                 if (request.dynamic() != null) {
-                    dynamic = chooseDynamic(request, checkpoint.parameters(), shards, outputs, plan, quantizer, pool, listener);
+                    dynamic = DynamicPlanner.plan(request.dynamic(), checkpoint.parameters(), shards, outputs, plan, pool, listener);
                     outputs = dynamic.outputs();
                     plan = dynamic.plan();
                 }
-                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, quantizer, accelerator, engine,
+                return write(request, checkpoint, adapter, base4bit, outputs, plan, dynamic, accelerator, engine,
                         pool, listener, t0);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + target, e);
+                throw QuantflowException.ioFailure("writing " + target, e);
             } catch (OutOfMemoryError e) {
-                throw new QuantflowException(ErrorCode.OUT_OF_MEMORY, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
+                throw QuantflowException.of(Reason.HEAP_EXHAUSTED, "the JVM ran out of heap; raise it with QUANTFLOW_JAVA_OPTS=-Xmx<size>", e);
             } finally {
                 pool.shutdownNow();
             }
         }
     }
 
-    /** The outputs and plan once {@code --dynamic} has chosen, with what it chose and the errors it measured. */
-    private record DynamicResult(List<OutputSpec> outputs, ConversionPlan plan, DynamicSelection selection,
-                                 Map<String, ErrorSums> measured) {
-    }
-
-    /**
-     * {@code --dynamic}: checks that the budget holds the smallest output, measures the error of every
-     * weight the output would quantize (a pass over those weights, nothing written), chooses the weights
-     * to keep in 16 bit ({@link DynamicPlanner}) and plans the output again with them skipped.
-     */
-    private static DynamicResult chooseDynamic(Request request, long parameters, List<SourceShard> shards,
-                                               List<OutputSpec> outputs, ConversionPlan plan, BlockwiseQuantizer quantizer,
-                                               ExecutorService pool, Listener listener) throws IOException {
-        List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
-        if (quantizing.size() != 1) {
-            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
-                    + " it needs exactly one of the formats bnb-4bit or merged-4bit");
-        }
-        OutputSpec q = quantizing.get(0);
-        long budgetBytes = request.dynamic().bytes(parameters);
-        long baseline = plan.weightBytesBound(q);
-        if (baseline > budgetBytes) {
-            throw QuantflowException.invalidRequest(String.format(Locale.ROOT,
-                    "the budget %s (%d bytes of weight files) is below the smallest possible output, every weight in 4 bit:"
-                            + " %d bytes (%s, %.3f bits/param)", request.dynamic().describe(), budgetBytes, baseline,
-                    Sizes.human(baseline), baseline * 8.0 / parameters));
-        }
-        AtomicLong done = new AtomicLong();
-        listener.started(plan.plans(q).stream().mapToLong(p -> p.shard().tensors().stream()
-                .filter(t -> p.role(t.name()) == TensorRole.QUANTIZE).mapToLong(SourceTensor::sourceBytes).sum()).sum());
-        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), quantizer, pool,
-                n -> listener.progress(done.addAndGet(n)));
-        List<DynamicPlanner.Candidate> candidates = DynamicPlanner.candidates(plan.plans(q), measured);
-        List<DynamicPlanner.Candidate> kept = new ArrayList<>(DynamicPlanner.choose(candidates, budgetBytes - baseline));
-        while (true) {
-            List<String> skip = new ArrayList<>(q.quant().skipModules());
-            kept.forEach(c -> skip.add(ModuleNames.fullModule(c.name())));
-            QuantOptions o = q.quant();
-            OutputSpec q2 = new OutputSpec(q.format(), q.subdir(),
-                    new QuantOptions(o.quantType(), o.doubleQuant(), o.blocksize(), o.computeDtype(), skip), q.dtype());
-            List<OutputSpec> outputs2 = outputs.stream().map(x -> x == q ? q2 : x).toList();
-            ConversionPlan plan2 = ConversionPlan.of(shards, outputs2);
-            long planned = plan2.weightBytesBound(q2);
-            // the choice estimated each weight's bytes from its data; the header decides the last few bytes
-            if (planned <= budgetBytes || kept.isEmpty()) {
-                DynamicSelection selection = DynamicPlanner.selection(request.dynamic(), budgetBytes, candidates, kept,
-                        baseline, planned, parameters);
-                return new DynamicResult(outputs2, plan2, selection, measured);
-            }
-            kept.remove(kept.size() - 1);
-        }
-    }
-
     private Result write(Request request, Checkpoint checkpoint, LoraAdapter adapter, boolean base4bit,
-                         List<OutputSpec> outputs, ConversionPlan plan, DynamicResult dynamic,
-                         BlockwiseQuantizer quantizer, TensorQuantizer accelerator, String engine, ExecutorService pool,
+                         List<OutputSpec> outputs, ConversionPlan plan, DynamicPlanner.Planned dynamic,
+                         TensorQuantizer accelerator, String engine, ExecutorService pool,
                          Listener listener, long t0)
             throws IOException {
         Path target = request.target().toAbsolutePath().normalize();
@@ -220,7 +195,7 @@ public final class Converter {
         for (OutputSpec o : outputs) {
             measured.put(o, new ConcurrentHashMap<>());
         }
-        try (TargetDirectory out = TargetDirectory.prepare(target, request.ifExists())) {
+        try (LocalTarget out = LocalTarget.prepare(target, request.ifExists())) {
             out.requireSpace(plan.maxWeightBytes() + outputs.size() * otherFilesBytes(checkpoint) + (1 << 20));
             Map<OutputSpec, Path> dirs = new LinkedHashMap<>();
             for (OutputSpec o : outputs) {
@@ -229,13 +204,13 @@ public final class Converter {
                 dirs.put(o, dir);
             }
             Map<Path, Future<Manifest.FileEntry>> written = new LinkedHashMap<>();
-            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, quantizer, accelerator,
+            Map<OutputSpec, List<SafetensorsLayout>> layouts = writeWeights(plan, dirs, measured, accelerator,
                     pool, listener, written);
             List<Manifest> manifests = new ArrayList<>();
             for (OutputSpec o : outputs) {
                 Path dir = dirs.get(o);
-                if (o.format() == OutputFormat.LORA) {
-                    LoraExport.write(adapter, dir);
+                if (!o.hasWeights()) {
+                    o.format().writeWithoutWeights(adapter, dir);
                 } else {
                     writeModelFiles(checkpoint, plan, o, layouts.getOrDefault(o, List.of()), dir);
                 }
@@ -258,53 +233,15 @@ public final class Converter {
         }
     }
 
-    /**
-     * Checks that formats, adapter and dtype fit together (INVALID_REQUEST otherwise), before any
-     * source is opened or fetched; returns the outputs they make, in the order of {@code formats}.
-     */
-    public static List<OutputSpec> checkOutputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
-        return outputs(formats, withAdapter, quant, dtype);
-    }
-
-    /** The outputs a request asks for, checked against each other and the adapter. */
+    /** The outputs a request asks for, checked against the adapter. */
     static List<OutputSpec> outputs(Request r) {
-        if (r.dynamic() != null && r.formats().stream().noneMatch(f -> f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT)) {
-            throw QuantflowException.invalidRequest("--dynamic chooses which weights of a 4-bit output stay in 16 bit;"
-                    + " the formats asked for (" + String.join(", ", r.formats().stream().map(OutputFormat::id).toList())
-                    + ") quantize nothing");
-        }
-        return outputs(r.formats(), r.adapter() != null, r.quant(), r.dtype());
-    }
-
-    private static List<OutputSpec> outputs(List<OutputFormat> formats, boolean withAdapter, QuantOptions quant, DType dtype) {
-        if (formats.isEmpty()) {
-            throw QuantflowException.invalidRequest("no output format given");
-        }
-        if (formats.stream().distinct().count() != formats.size()) {
-            throw QuantflowException.invalidRequest("a format is named twice");
-        }
-        List<OutputSpec> out = new ArrayList<>();
-        for (OutputFormat f : formats) {
-            if (f.needsAdapter() && !withAdapter) {
-                throw QuantflowException.invalidRequest("--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
-            }
-            if (f == OutputFormat.BNB_4BIT && withAdapter) {
-                throw QuantflowException.invalidRequest("bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit");
-            }
-            if (dtype != null && (f == OutputFormat.BNB_4BIT || f == OutputFormat.LORA)) {
-                throw QuantflowException.invalidRequest("--dtype applies to merged outputs, not to " + f.id());
-            }
-            String subdir = formats.size() == 1 ? "" : f.id();
-            boolean quantizes = f == OutputFormat.BNB_4BIT || f == OutputFormat.MERGED_4BIT;
-            out.add(new OutputSpec(f, subdir, quantizes ? quant : null, f == OutputFormat.BNB_4BIT ? null : dtype));
-        }
-        return out;
+        return r.options().outputs(r.adapter() != null);
     }
 
     /** Every output's shards, the source read once; returns each output's final shard layouts. */
     private Map<OutputSpec, List<SafetensorsLayout>> writeWeights(ConversionPlan plan, Map<OutputSpec, Path> dirs,
                                                                   Map<OutputSpec, Map<String, MeasuredTensor>> measured,
-                                                                  BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
+                                                                  TensorQuantizer accelerator,
                                                                   ExecutorService pool, Listener listener,
                                                                   Map<Path, Future<Manifest.FileEntry>> synced) throws IOException {
         Map<OutputSpec, List<SafetensorsLayout>> layouts = new LinkedHashMap<>();
@@ -323,7 +260,7 @@ public final class Converter {
             if (plans.isEmpty()) {
                 continue;
             }
-            List<SafetensorsLayout> written = new ShardWriter(shard, quantizer, accelerator, pool,
+            List<SafetensorsLayout> written = new ShardWriter(shard, accelerator, pool,
                     n -> listener.progress(done.addAndGet(n))).write(plans, files, shardMeasured);
             int k = 0;
             for (OutputSpec o : plan.plans().keySet()) {
@@ -365,7 +302,7 @@ public final class Converter {
             try {
                 n += Files.size(p);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + p, e);
+                throw QuantflowException.ioFailure("cannot read " + p, e);
             }
         }
         return n;
@@ -373,7 +310,7 @@ public final class Converter {
 
     /** Forces a written file to the disk, then hashes it. */
     private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
-        try (var ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+        try (var ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
             ch.force(true);
         }
         return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
@@ -391,7 +328,7 @@ public final class Converter {
             Future<Manifest.FileEntry> f = done.get(p);
             futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
         }
-        ShardWriter.await(new ArrayList<>(futures));
+        Tasks.await(new ArrayList<>(futures));
         List<Manifest.FileEntry> out = new ArrayList<>();
         for (Future<Manifest.FileEntry> f : futures) {
             out.add(f.resultNow());
@@ -419,10 +356,7 @@ public final class Converter {
     private static Manifest manifest(Checkpoint checkpoint, LoraAdapter adapter, ConversionPlan plan, OutputSpec o,
                                      String engine, Double requantizationError, Quality quality,
                                      List<Manifest.FileEntry> files, long nanos, Provenance p) {
-        long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
-        long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
         long params = checkpoint.parameters();
-        QuantOptions q = o.quant();
         Manifest.Adapter a = adapter == null ? null : new Manifest.Adapter(adapter.dir().toString(), adapter.modules().size(),
                 adapter.replacedTensors().size(), adapter.config().r(), adapter.config().loraAlpha(), adapter.config().useRslora(),
                 adapter.config().useDora(), p == null ? null : p.adapterUri(), p == null ? null : p.adapterContentHash());
@@ -431,10 +365,8 @@ public final class Converter {
                         checkpoint.dominantDtype().torchName(), checkpoint.shards().size(), p == null ? null : p.sourceUri(),
                         p == null ? null : p.sourceRevision(), p == null ? null : p.sourceContentHash()),
                 a,
-                q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
-                        q.computeDtype().torchName(), q.skipModules(), engine),
-                new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                        plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
+                Manifest.Options.of(o.quant(), engine),
+                Manifest.Output.of(files, params, plan.quantizedCount(o), plan.keptCount(o), plan.quantizedParameters(o),
                         requantizationError),
                 files,
                 new Manifest.Timings(nanos / 1_000_000),
@@ -443,7 +375,7 @@ public final class Converter {
     }
 
     private static void fsyncDirectory(Path dir) {
-        try (var ch = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+        try (var ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
             // not every file system lets a directory be synced; the files themselves were

@@ -1,7 +1,9 @@
 package io.quantflow.core.convert;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
+import java.math.BigDecimal;
 import java.util.Locale;
 
 /**
@@ -13,13 +15,13 @@ public record DynamicBudget(Double maxBitsPerParameter, Long maxBytes) {
 
     public DynamicBudget {
         if ((maxBitsPerParameter == null) == (maxBytes == null)) {
-            throw QuantflowException.invalidRequest("--dynamic needs one budget: --max-bits-per-param B or --max-size BYTES");
+            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_INVALID, "--dynamic needs one budget: --max-bits-per-param B or --max-size BYTES");
         }
         if (maxBitsPerParameter != null && !(maxBitsPerParameter > 0 && maxBitsPerParameter <= 64)) {
-            throw QuantflowException.invalidRequest("--max-bits-per-param must be a number above 0 (and at most 64), not " + maxBitsPerParameter);
+            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_INVALID, "--max-bits-per-param must be a number above 0 (and at most 64), not " + maxBitsPerParameter);
         }
         if (maxBytes != null && maxBytes <= 0) {
-            throw QuantflowException.invalidRequest("--max-size must be a positive number of bytes, not " + maxBytes);
+            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_INVALID, "--max-size must be a positive number of bytes, not " + maxBytes);
         }
     }
 
@@ -39,6 +41,6 @@ public record DynamicBudget(Double maxBitsPerParameter, Long maxBytes) {
     /** {@code 4.5 bits/param} or {@code 40000000 bytes}. */
     public String describe() {
         return maxBytes != null ? maxBytes + " bytes"
-                : String.format(Locale.ROOT, "%s bits/param", new java.math.BigDecimal(Double.toString(maxBitsPerParameter)).stripTrailingZeros().toPlainString());
+                : String.format(Locale.ROOT, "%s bits/param", new BigDecimal(Double.toString(maxBitsPerParameter)).stripTrailingZeros().toPlainString());
     }
 }

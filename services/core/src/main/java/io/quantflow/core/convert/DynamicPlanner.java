@@ -1,16 +1,32 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.model.SourceTensor;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quant.ErrorSums;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.util.Sizes;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Chooses the weights {@code --dynamic} keeps in 16 bit (docs/adr/0008): from the measured error of
@@ -42,16 +58,68 @@ final class DynamicPlanner {
         }
     }
 
+    /** The outputs and plan once {@code --dynamic} has chosen, with what it chose and the errors it measured. */
+    record Planned(List<OutputSpec> outputs, ConversionPlan plan, DynamicSelection selection,
+                                 Map<String, ErrorSums> measured) {
+    }
+
+    /**
+     * {@code --dynamic}: checks that the budget holds the smallest output, measures the error of every
+     * weight the output would quantize (a pass over those weights, nothing written), chooses the weights
+     * to keep in 16 bit ({@link DynamicPlanner}) and plans the output again with them skipped.
+     */
+    static Planned plan(DynamicBudget budget, long parameters, List<SourceShard> shards, List<OutputSpec> outputs,
+                        ConversionPlan plan, ExecutorService pool, Converter.Listener listener) throws IOException {
+        List<OutputSpec> quantizing = outputs.stream().filter(OutputSpec::quantizes).toList();
+        if (quantizing.size() != 1) {
+            throw QuantflowException.of(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, "--dynamic chooses which weights of a 4-bit output stay in 16 bit:"
+                    + " it needs exactly one output that quantizes ("
+                    + String.join(" or ", Formats.all().stream().filter(OutputFormat::quantizes).map(OutputFormat::id).toList()) + ")");
+        }
+        OutputSpec q = quantizing.get(0);
+        long budgetBytes = budget.bytes(parameters);
+        long baseline = plan.weightBytesBound(q);
+        if (baseline > budgetBytes) {
+            throw QuantflowException.of(Reason.DYNAMIC_BUDGET_TOO_SMALL, String.format(Locale.ROOT,
+                    "the budget %s (%d bytes of weight files) is below the smallest possible output, every weight in 4 bit:"
+                            + " %d bytes (%s, %.3f bits/param)", budget.describe(), budgetBytes, baseline,
+                    Sizes.human(baseline), baseline * 8.0 / parameters));
+        }
+        AtomicLong done = new AtomicLong();
+        listener.started(plan.plans(q).stream().mapToLong(p -> p.shard().tensors().stream()
+                .filter(t -> p.role(t.name()) == TensorRole.QUANTIZE).mapToLong(SourceTensor::sourceBytes).sum()).sum());
+        Map<String, ErrorSums> measured = ErrorSurvey.measure(plan.plans(q), pool,
+                n -> listener.progress(done.addAndGet(n)));
+        List<DynamicPlanner.Candidate> candidates = DynamicPlanner.candidates(plan.plans(q), measured);
+        List<DynamicPlanner.Candidate> kept = new ArrayList<>(DynamicPlanner.choose(candidates, budgetBytes - baseline));
+        while (true) {
+            List<String> skip = new ArrayList<>(q.quant().skipModules());
+            kept.forEach(c -> skip.add(ModuleNames.fullModule(c.name())));
+            QuantOptions o = q.quant();
+            OutputSpec q2 = q.withQuant(new QuantOptions(o.quantType(), o.doubleQuant(), o.blocksize(), o.computeDtype(), skip));
+            List<OutputSpec> outputs2 = outputs.stream().map(x -> x == q ? q2 : x).toList();
+            ConversionPlan plan2 = ConversionPlan.of(shards, outputs2);
+            long planned = plan2.weightBytesBound(q2);
+            // the choice estimated each weight's bytes from its data; the header decides the last few bytes
+            if (planned <= budgetBytes || kept.isEmpty()) {
+                DynamicSelection selection = DynamicPlanner.selection(budget, budgetBytes, candidates, kept,
+                        baseline, planned, parameters);
+                return new Planned(outputs2, plan2, selection, measured);
+            }
+            kept.remove(kept.size() - 1);
+        }
+    }
+
     /** The candidates of an output's plans, each with its measured error. */
     static List<Candidate> candidates(List<ShardPlan> plans, Map<String, ErrorSums> measured) {
         List<Candidate> out = new ArrayList<>();
         for (ShardPlan plan : plans) {
             for (SourceTensor t : plan.shard().tensors()) {
-                QuantizedTensorNames q = plan.quantized(t.name());
+                EncodedWeight q = plan.encoded(t.name());
                 if (q == null) {
                     continue;
                 }
-                long quantBytes = q.specs(q.state(0f).maxJsonLength()).stream().mapToLong(s -> s.byteSize()).sum();
+                long quantBytes = q.specs(q.maxLateLength()).stream().mapToLong(s -> s.byteSize()).sum();
                 long keptBytes = t.elements() * plan.target(t).size();
                 double err = measured.get(t.name()).relativeRms();
                 out.add(new Candidate(t.name(), t.shape(), plan.target(t).torchName(), t.elements(),
@@ -117,7 +185,7 @@ final class DynamicPlanner {
 
     static DynamicSelection selection(DynamicBudget budget, long budgetBytes, List<Candidate> all, List<Candidate> kept,
                                       long baselineBytes, long plannedBytes, long parameters) {
-        Set<String> keptNames = new java.util.HashSet<>();
+        Set<String> keptNames = new HashSet<>();
         kept.forEach(c -> keptNames.add(c.name()));
         double base = meanError(all, Set.of());
         double after = meanError(all, keptNames);

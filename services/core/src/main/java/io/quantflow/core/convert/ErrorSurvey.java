@@ -1,7 +1,12 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.quant.BlockwiseQuantizer;
-import io.quantflow.core.quant.DtypeEncoding;
+import io.quantflow.core.concurrent.Tasks;
+import io.quantflow.core.model.TensorValues;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.format.TensorSink;
+import io.quantflow.core.format.WeightEncoding;
 import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.safetensors.DType;
 
@@ -16,9 +21,10 @@ import java.util.concurrent.Future;
 import java.util.function.LongConsumer;
 
 /**
- * The measuring pass of {@code --dynamic}: every weight an output would quantize is read and
- * quantized in memory, nothing written, and its error measured exactly as the conversion measures it
- * (same chunks, same quantizer, so the same sums). Memory: one chunk per thread.
+ * The measuring pass of {@code --dynamic}: every weight an output would quantize is read and encoded
+ * with nothing written, and its error measured exactly as the conversion measures it (the same chunks
+ * handed to the same encoding, so the same sums). Memory: one chunk per thread, and what the codec keeps
+ * per weight.
  */
 final class ErrorSurvey {
     private static final ThreadLocal<TensorValues.Scratch> SCRATCH = ThreadLocal.withInitial(TensorValues.Scratch::new);
@@ -27,34 +33,33 @@ final class ErrorSurvey {
     }
 
     /** The error of each weight {@code plans} quantize, by tensor name, in name order within each shard. */
-    static Map<String, ErrorSums> measure(List<ShardPlan> plans, BlockwiseQuantizer quantizer, ExecutorService pool,
-                                          LongConsumer progress) throws IOException {
+    static Map<String, ErrorSums> measure(List<ShardPlan> plans, ExecutorService pool, LongConsumer progress) throws IOException {
         Map<String, ErrorSums> out = new LinkedHashMap<>();
         for (ShardPlan plan : plans) {
             List<SourceTensor> tensors = new ArrayList<>(plan.shard().tensors());
             tensors.sort(Comparator.comparing(SourceTensor::name));
             for (SourceTensor t : tensors) {
                 if (plan.role(t.name()) == TensorRole.QUANTIZE) {
-                    out.put(t.name(), measure(t, plan, quantizer, pool, progress));
+                    out.put(t.name(), measure(t, plan, pool, progress));
                 }
             }
         }
         return out;
     }
 
-    private static ErrorSums measure(SourceTensor t, ShardPlan plan, BlockwiseQuantizer quantizer, ExecutorService pool,
-                                     LongConsumer progress) throws IOException {
-        QuantizedTensorNames q = plan.quantized(t.name());
-        int bs = q.options().blocksize();
+    private static ErrorSums measure(SourceTensor t, ShardPlan plan, ExecutorService pool, LongConsumer progress)
+            throws IOException {
+        EncodedWeight w = plan.encoded(t.name());
+        WeightEncoding encoding = w.start();
         DType target = plan.target(t);
         TensorValues values = t.values();
         values.prepare(pool);
         long n = t.elements();
-        long chunk = ShardWriter.chunkElements(bs);
+        long chunk = ShardWriter.chunkElements(List.of(w));
         int chunks = (int) ((n + chunk - 1) / chunk);
         ErrorSums[] partials = new ErrorSums[chunks];
         double bytesPerValue = values.sourceBytesPerValue();
-        boolean fused = ShardWriter.quantizesStoredBf16(t, target);
+        boolean raw = ShardWriter.readsStoredBf16(t, target, encoding);
         List<Future<?>> tasks = new ArrayList<>();
         for (int c = 0; c < chunks; c++) {
             int k = c;
@@ -62,31 +67,18 @@ final class ErrorSurvey {
             int len = (int) Math.min(chunk, n - start);
             tasks.add(pool.submit(() -> {
                 TensorValues.Scratch scratch = SCRATCH.get();
-                byte[] packed = scratch.out((len + 1) / 2);
-                float[] absmax = scratch.absmax((len + bs - 1) / bs);
-                ErrorSums sums = new ErrorSums();
-                if (fused) {
-                    // as the conversion quantizes it (ShardWriter.quantizesStoredBf16), so the same sums
+                if (raw) {
+                    // as the conversion reads it (ShardWriter.readsStoredBf16), so the same sums
                     ShardWriter.readStoredBf16(t, start, len, scratch);
-                    quantizer.quantizeBf16(scratch.raw().array(), 0, len, bs, packed, 0, absmax, 0, target, sums);
-                    partials[k] = sums;
-                    progress.accept((long) (len * bytesPerValue));
-                    return null;
+                } else {
+                    values.read(start, len, scratch);
                 }
-                values.read(start, len, scratch);
-                float[] in = scratch.values();
-                if (target != values.dtype()) {
-                    in = scratch.spare(len);
-                    System.arraycopy(scratch.values(), 0, in, 0, len);
-                    DtypeEncoding.round(target, in, 0, len);
-                }
-                quantizer.quantize(in, 0, len, bs, packed, 0, absmax, 0, target, sums);
-                partials[k] = sums;
+                partials[k] = encoding.encode(ShardWriter.chunk(t, target, encoding, start, len, scratch), TensorSink.DISCARD);
                 progress.accept((long) (len * bytesPerValue));
                 return null;
             }));
         }
-        ShardWriter.await(tasks);
+        Tasks.await(tasks);
         values.release();
         ErrorSums total = new ErrorSums();
         for (ErrorSums p : partials) {

@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.OutputSpec;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
@@ -35,8 +36,8 @@ public final class IndexAndConfig {
 
     /**
      * Writes {@code model.safetensors.index.json} when the source was indexed and config.json into
-     * {@code dir}: the source's config with {@code quantization_config} set for a 4-bit output (removed
-     * otherwise) and {@code dtype}/{@code torch_dtype} set to the output's dtype when it has one.
+     * {@code dir}: the source's config as the output's format rewrites it
+     * ({@link io.quantflow.core.format.OutputFormat#config}).
      *
      * @param sourceConfig the source's config.json (left unchanged)
      * @param indexed      whether the source had a shard index
@@ -59,24 +60,8 @@ public final class IndexAndConfig {
             }
             writeIndex(dir.resolve(Checkpoint.INDEX_FILE), weightMap, totalSize);
         }
-        Files.writeString(dir.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(config(sourceConfig, o)),
+        Files.writeString(dir.resolve(Checkpoint.CONFIG_FILE), PythonJson.toIndentedSorted(o.format().config(sourceConfig, o)),
                 StandardCharsets.UTF_8);
-    }
-
-    private static ObjectNode config(ObjectNode sourceConfig, OutputSpec o) {
-        ObjectNode config = sourceConfig.deepCopy();
-        config.remove("quantization_config");
-        if (o.quantizes()) {
-            config.set("quantization_config", QuantizationConfig.of(o.quant()));
-        }
-        if (o.dtype() != null) {
-            for (String key : List.of("dtype", "torch_dtype")) {
-                if (config.has(key)) {
-                    config.put(key, o.dtype().torchName());
-                }
-            }
-        }
-        return config;
     }
 
     /** The shard index as transformers writes it: total_size and a sorted weight_map. */

@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quant.QuantOptions;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -79,6 +80,12 @@ public record Manifest(
     /** The 4-bit options as the request resolved them. */
     public record Options(String quantType, boolean doubleQuant, int blocksize, String computeDtype,
                           List<String> skipModules, String quantizer) {
+
+        /** The options of a 4-bit output, or null for an output that quantizes nothing. */
+        public static Options of(QuantOptions q, String quantizer) {
+            return q == null ? null : new Options(q.quantType().id(), q.doubleQuant(), q.blocksize(), q.computeDtype().torchName(),
+                    q.skipModules(), quantizer);
+        }
     }
 
     /**
@@ -89,6 +96,23 @@ public record Manifest(
      */
     public record Output(long bytes, long weightBytes, double bitsPerParameter, int quantizedTensors, int keptTensors,
                          long quantizedParameters, Double requantizationError) {
+
+        /**
+         * The figures of an output from its files (every {@code .safetensors} file counts as weights) and the
+         * source's parameters: the one place bits/param is computed, rounded to three decimals.
+         */
+        public static Output of(List<FileEntry> files, long parameters, int quantizedTensors, int keptTensors,
+                                long quantizedParameters, Double requantizationError) {
+            long bytes = files.stream().mapToLong(FileEntry::bytes).sum();
+            long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(FileEntry::bytes).sum();
+            return new Output(bytes, weightBytes, bitsPerParameter(weightBytes, parameters), quantizedTensors, keptTensors,
+                    quantizedParameters, requantizationError);
+        }
+
+        /** Weight bytes x 8 / parameters, to three decimals (0 for a model without parameters). */
+        public static double bitsPerParameter(long weightBytes, long parameters) {
+            return parameters == 0 ? 0 : Math.round(weightBytes * 8.0 / parameters * 1000) / 1000.0;
+        }
     }
 
     public record FileEntry(String path, long bytes, String sha256) {

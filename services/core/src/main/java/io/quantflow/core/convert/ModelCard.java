@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.OutputSpec;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -51,25 +52,12 @@ public final class ModelCard {
         license.forEach(l -> s.append(l).append('\n'));
         s.append("library_name: transformers\n");
         s.append("tags:\n- quantflow\n");
-        switch (o.format()) {
-            case BNB_4BIT -> s.append("- bitsandbytes\n- 4-bit\n- ").append(o.quant().quantType().id()).append('\n');
-            case MERGED_4BIT -> s.append("- bitsandbytes\n- 4-bit\n- ").append(o.quant().quantType().id()).append("\n- lora\n- merged\n");
-            case MERGED_16BIT -> s.append("- lora\n- merged\n");
-            case LORA -> s.append("- lora\n");
-        }
+        o.format().cardTags(o).forEach(t -> s.append("- ").append(t).append('\n'));
         s.append("---\n\n");
         s.append("# ").append(hubBase ? base.substring(base.indexOf('/') + 1) : arch).append(", ").append(o.format().id()).append("\n\n");
         s.append("Written by quantflow from ").append(hubBase ? "[" + base + "](https://huggingface.co/" + base + ")" : "a 16-bit " + arch)
                 .append(".\n\n");
-        switch (o.format()) {
-            case BNB_4BIT -> s.append("A bitsandbytes 4-bit checkpoint: ").append(quant(o.quant()))
-                    .append(". It is what transformers writes after loading the base model with this quantization config.\n");
-            case MERGED_4BIT -> s.append("A LoRA adapter merged into the base in 16 bit, then quantized to bitsandbytes 4-bit: ")
-                    .append(quant(o.quant())).append(".\n");
-            case MERGED_16BIT -> s.append("A LoRA adapter merged into the base (W + scale x B A, computed in float32 and rounded once to ")
-                    .append(o.dtype() == null ? "the base's dtype" : o.dtype().torchName()).append("). It loads without a GPU.\n");
-            case LORA -> s.append("The LoRA adapter alone.\n");
-        }
+        s.append(o.format().cardDescription(o));
         s.append("\n## Load it\n\n```python\nfrom transformers import AutoModelForCausalLM\n\n");
         s.append("model = AutoModelForCausalLM.from_pretrained(\"path/to/this/model\"")
                 .append(o.quantizes() ? ", device_map=\"auto\")  # needs bitsandbytes and a CUDA GPU\n" : ")\n");
@@ -84,18 +72,6 @@ public final class ModelCard {
         }
         s.append('\n');
         return s.toString();
-    }
-
-    private static String quant(QuantOptions q) {
-        List<String> parts = new ArrayList<>();
-        parts.add(q.quantType().id());
-        parts.add(q.doubleQuant() ? "double quantization" : "no double quantization");
-        parts.add("blocksize " + q.blocksize());
-        parts.add("compute dtype " + q.computeDtype().torchName());
-        List<String> kept = new ArrayList<>(List.of("lm_head"));
-        q.skipModules().stream().filter(m -> !kept.contains(m)).forEach(kept::add);
-        parts.add("kept in 16 bit: " + String.join(", ", kept) + ", embeddings and norms");
-        return String.join(", ", parts);
     }
 
     /** The license lines of a model card's YAML front matter. */

@@ -1,5 +1,6 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.util.List;
@@ -25,7 +26,7 @@ public final class ModuleSelector {
         return quantize(t.name(), t.shape(), t.dtype());
     }
 
-    public boolean quantize(String name, long[] shape, io.quantflow.core.safetensors.DType dtype) {
+    public boolean quantize(String name, long[] shape, DType dtype) {
         if (shape.length != 2 || shape[0] == 0 || shape[1] == 0 || !dtype.isDecodedFloat() || !name.endsWith(".weight")) {
             return false;
         }

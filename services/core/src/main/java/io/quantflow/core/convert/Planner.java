@@ -1,9 +1,15 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.AdapterMerge;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.merge.DeltaApplier;
 import io.quantflow.core.safetensors.DType;
@@ -28,7 +34,7 @@ public final class Planner {
      * @param config  its config.json (null refused, as a model without one)
      * @param shards  every shard, in order
      * @param adapter the adapter merged into merged outputs, or null
-     * @param outputs the outputs as {@link Converter#checkOutputs} makes them
+     * @param outputs the outputs as {@link ConversionOptions#outputs} makes them
      * @throws QuantflowException INVALID_CHECKPOINT (no config.json, a 4-bit config without 4-bit weights...),
      *                            UNSUPPORTED_MODEL (a 4-bit base asked for bnb-4bit, nothing to quantize...),
      *                            INVALID_REQUEST (an adapter that does not fit the model)
@@ -43,7 +49,7 @@ public final class Planner {
         ConversionPlan plan = ConversionPlan.of(model, outputs);
         for (OutputSpec o : outputs) {
             if (o.quantizes() && plan.quantizedCount(o) == 0) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
+                throw QuantflowException.of(Reason.NOTHING_TO_QUANTIZE, source
                         + " has no 2-D linear-layer weights in bf16/fp16/fp32 to quantize");
             }
         }
@@ -56,7 +62,7 @@ public final class Planner {
      * another shard, a 4-bit model's shard with no 4-bit weight, a shard with nothing to quantize.
      * Those are for {@link #forModel} on the whole model's headers, before the shards are converted.
      *
-     * @param output an output with weights, as {@link Converter#checkOutputs} makes it
+     * @param output an output with weights, as {@link ConversionOptions#outputs} makes it
      */
     public static ConversionPlan forShard(String source, ObjectNode config, Checkpoint.Shard shard, LoraAdapter adapter,
                                           OutputSpec output) {
@@ -80,13 +86,16 @@ public final class Planner {
     /** Whether the source is a bitsandbytes 4-bit model, refusing what no output can be made from. */
     private static boolean base4bit(String source, ObjectNode config, List<OutputSpec> outputs) {
         if (config == null) {
-            throw QuantflowException.invalidCheckpoint(source + " has no config.json; transformers cannot load a model without it");
+            throw QuantflowException.of(Reason.CONFIG_MISSING, source + " has no config.json; transformers cannot load a model without it");
         }
         boolean base4bit = SourceModel.isBnb4bit(config);
-        if (base4bit && outputs.stream().anyMatch(o -> o.format() == OutputFormat.BNB_4BIT)) {
-            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, source
-                    + " is already a bitsandbytes 4-bit model; bnb-4bit starts from the 16-bit model"
-                    + " (with an adapter, merged-16bit and merged-4bit take a 4-bit base)");
+        if (base4bit) {
+            for (OutputSpec o : outputs) {
+                if (!o.format().acceptsQuantizedBase()) {
+                    throw QuantflowException.of(Reason.ALREADY_4BIT, source + " is already a bitsandbytes 4-bit model; "
+                            + o.format().quantizedBaseRefusal());
+                }
+            }
         }
         return base4bit;
     }

@@ -1,12 +1,19 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -58,11 +65,11 @@ public final class PrequantizedCopy {
     public static Manifest copy(Path dir, Path target, IfExists ifExists, Provenance provenance, Manifest.Variant variant) {
         long t0 = System.nanoTime();
         Path abs = target.toAbsolutePath().normalize();
-        TargetDirectory.checkTarget(abs, ifExists);
+        LocalTarget.check(abs, ifExists);
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             ObjectNode config = checkpoint.config();
             if (config == null || !SourceModel.isBnb4bit(config)) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, variant.used() + " is not a bitsandbytes 4-bit model;"
+                throw QuantflowException.of(Reason.VARIANT_NOT_4BIT, variant.used() + " is not a bitsandbytes 4-bit model;"
                         + " fix the variants file " + variant.variantsFile() + " or pass --exact-model-name");
             }
             List<Bnb4bitWeight> weights = new ArrayList<>();
@@ -79,7 +86,7 @@ public final class PrequantizedCopy {
                 }
             }
             if (weights.isEmpty()) {
-                throw QuantflowException.invalidCheckpoint(variant.used() + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
+                throw QuantflowException.of(Reason.NO_4BIT_WEIGHTS, variant.used() + ": config.json says bitsandbytes 4-bit but no shard holds a 4-bit weight");
             }
             Bnb4bitWeight first = weights.get(0);
             long quantizedParams = weights.stream().mapToLong(Bnb4bitWeight::elements).sum();
@@ -94,7 +101,7 @@ public final class PrequantizedCopy {
                     }
                 }
             }
-            try (TargetDirectory out = TargetDirectory.prepare(abs, ifExists)) {
+            try (LocalTarget out = LocalTarget.prepare(abs, ifExists)) {
                 List<Path> files;
                 try (Stream<Path> st = Files.list(dir)) {
                     files = st.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
@@ -111,22 +118,20 @@ public final class PrequantizedCopy {
                     try (InputStream in = Files.newInputStream(p)) {
                         Files.copy(in, to);
                     }
-                    entries.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(to), Converter.sha256(to)));
+                    entries.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(to), Digests.sha256(to)));
                 }
                 long params = quantizedParams + keptParams;
-                long weightBytes = entries.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
                 JsonNode q = config.get("quantization_config");
                 List<String> skip = new ArrayList<>();
                 q.path("llm_int8_skip_modules").forEach(n -> skip.add(n.asText()));
-                Manifest m = new Manifest(Manifest.VERSION, OutputFormat.BNB_4BIT.id(),
+                Manifest m = new Manifest(Manifest.VERSION, Formats.BNB_4BIT.id(),
                         new Manifest.Source(checkpoint.dir().toString(), checkpoint.weightBytes(), params, first.dtype().torchName(),
                                 checkpoint.shards().size(), provenance.sourceUri(), provenance.sourceRevision(),
                                 provenance.sourceContentHash()),
                         null,
                         new Manifest.Options(first.type().id(), first.doubleQuant(), first.blocksize(),
                                 q.path("bnb_4bit_compute_dtype").asText(first.dtype().torchName()), skip, "pre-quantized variant (copied)"),
-                        new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                                weights.size(), kept, quantizedParams, null),
+                        Manifest.Output.of(entries, params, weights.size(), kept, quantizedParams, null),
                         entries,
                         new Manifest.Timings((System.nanoTime() - t0) / 1_000_000),
                         provenance.cacheKey(), false, variant, null);
@@ -134,7 +139,7 @@ public final class PrequantizedCopy {
                 out.commit();
                 return m;
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + abs, e);
+                throw QuantflowException.ioFailure("writing " + abs, e);
             }
         }
     }

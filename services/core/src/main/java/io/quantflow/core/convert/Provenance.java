@@ -7,4 +7,9 @@ package io.quantflow.core.convert;
  */
 public record Provenance(String sourceUri, String sourceRevision, String sourceContentHash, String adapterUri,
                          String adapterContentHash, String cacheKey) {
+
+    /** A source alone, with no adapter and no cache key (a pre-quantized variant copied as it is). */
+    public static Provenance ofSource(String uri, String revision, String contentHash) {
+        return new Provenance(uri, revision, contentHash, null, null, null);
+    }
 }

@@ -1,5 +1,9 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.quality.MeasuredTensor;
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.LayerQuality;

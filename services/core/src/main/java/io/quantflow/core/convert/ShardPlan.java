@@ -1,10 +1,17 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.format.WeightCodec;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,9 +19,9 @@ import java.util.Map;
 
 /**
  * What one source shard becomes in one output: each tensor's {@link TensorRole} and the output
- * layout. With double quantization the length of each quant-state JSON depends on its offset value,
- * known only once the tensor is quantized; until then the layout reserves the longest it can be,
- * which bounds the header (see docs/adr/0001).
+ * layout. A codec may write a tensor whose length is known only once its weight is encoded (bitsandbytes'
+ * quant-state JSON holds the double-quantization offset); until then the layout reserves the longest it can
+ * be, which bounds the header (see docs/adr/0001).
  */
 public final class ShardPlan {
     /** Output file metadata, as transformers writes it. */
@@ -23,21 +30,23 @@ public final class ShardPlan {
     private final SourceShard shard;
     private final OutputSpec output;
     private final Map<String, TensorRole> roles = new LinkedHashMap<>();
-    private final Map<String, QuantizedTensorNames> quantized = new LinkedHashMap<>();
+    private final WeightCodec codec;
+    private final Map<String, EncodedWeight> quantized = new LinkedHashMap<>();
     private final Map<String, DType> written = new HashMap<>();
 
     ShardPlan(SourceShard shard, OutputSpec output, ModuleSelector selector) {
         this.shard = shard;
         this.output = output;
+        this.codec = output.format().codec(output);
         List<SourceTensor> byName = new ArrayList<>(shard.tensors());
-        byName.sort(java.util.Comparator.comparing(SourceTensor::name));
+        byName.sort(Comparator.comparing(SourceTensor::name));
         for (SourceTensor t : byName) {
             TensorRole role = roleOf(t, output, selector);
             roles.put(t.name(), role);
             switch (role) {
                 case COPY -> written.put(t.name(), t.dtype());
                 case CONVERT -> written.put(t.name(), target(t));
-                case QUANTIZE -> quantized.put(t.name(), new QuantizedTensorNames(t.name(), target(t), t.shape(), output.quant()));
+                case QUANTIZE -> quantized.put(t.name(), codec.weight(t.name(), target(t), t.shape()));
             }
         }
     }
@@ -46,13 +55,10 @@ public final class ShardPlan {
         if (t.values() == null) {
             return TensorRole.COPY;
         }
-        if (output.quantizes() && selector.quantize(t.name(), t.shape(), t.values().dtype())) {
-            return TensorRole.QUANTIZE;
-        }
-        if (t.transformed() || t.stored() == null || (output.dtype() != null && output.dtype() != t.dtype())) {
-            return TensorRole.CONVERT;
-        }
-        return TensorRole.COPY;
+        boolean quantizable = output.quantizes() && selector.quantize(t.name(), t.shape(), t.values().dtype());
+        boolean changed = t.transformed() || t.stored() == null;
+        boolean retyped = output.dtype() != null && output.dtype() != t.dtype();
+        return output.format().role(quantizable, changed, retyped);
     }
 
     /** The 16-bit dtype a tensor's values are written or quantized from in this output. */
@@ -76,12 +82,18 @@ public final class ShardPlan {
         return roles.get(tensor);
     }
 
+    /** The codec of the weights this output quantizes, or null when it quantizes none. */
+    WeightCodec codec() {
+        return codec;
+    }
+
     /** The quantized weights in name order (which is their order in the file). */
-    List<QuantizedTensorNames> quantized() {
+    List<EncodedWeight> encoded() {
         return List.copyOf(quantized.values());
     }
 
-    QuantizedTensorNames quantized(String tensor) {
+    /** A weight as this output encodes it, or null when it does not quantize it. */
+    EncodedWeight encoded(String tensor) {
         return quantized.get(tensor);
     }
 
@@ -92,15 +104,15 @@ public final class ShardPlan {
 
     /** Bytes the output tensors made from source tensor {@code tensor} take in {@code layout} (its final layout). */
     long outputBytes(String tensor, SafetensorsLayout layout) {
-        QuantizedTensorNames q = quantized.get(tensor);
+        EncodedWeight q = quantized.get(tensor);
         if (q != null) {
             return q.specs(0).stream().mapToLong(s -> layout.entry(s.name()).byteSize()).sum();
         }
         return written.containsKey(tensor) ? layout.entry(tensor).byteSize() : 0;
     }
 
-    /** The layout with the given quant-state lengths (absent names get their longest possible length). */
-    SafetensorsLayout layout(Map<String, Integer> knownStateLengths) {
+    /** The layout with the given lengths of late tensors (absent names get their longest possible length). */
+    SafetensorsLayout layout(Map<String, Integer> knownLateLengths) {
         List<TensorSpec> specs = new ArrayList<>();
         for (SourceTensor t : shard.tensors()) {
             DType d = written.get(t.name());
@@ -108,9 +120,9 @@ public final class ShardPlan {
                 specs.add(new TensorSpec(t.name(), d, t.shape()));
             }
         }
-        for (QuantizedTensorNames q : quantized.values()) {
-            Integer len = knownStateLengths.get(q.quantState());
-            specs.addAll(q.specs(len != null ? len : q.state(0f).maxJsonLength()));
+        for (EncodedWeight q : quantized.values()) {
+            Integer len = q.lateTensor() == null ? null : knownLateLengths.get(q.lateTensor());
+            specs.addAll(q.specs(len != null ? len : q.maxLateLength()));
         }
         return SafetensorsLayout.of(METADATA, specs);
     }
@@ -119,7 +131,7 @@ public final class ShardPlan {
         return layout(new HashMap<>());
     }
 
-    /** Header bytes to reserve: enough for any quant-state lengths. */
+    /** Header bytes to reserve: enough for any lengths of the late tensors. */
     int reservedHeaderLength() {
         return reservedLayout().paddedHeaderLength();
     }
@@ -139,6 +151,6 @@ public final class ShardPlan {
     }
 
     public long quantizedParameters() {
-        return quantized.values().stream().mapToLong(QuantizedTensorNames::elements).sum();
+        return quantized.values().stream().mapToLong(EncodedWeight::elements).sum();
     }
 }

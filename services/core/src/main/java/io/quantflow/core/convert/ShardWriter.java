@@ -1,29 +1,37 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.concurrent.Tasks;
+import io.quantflow.core.model.TensorValues;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
-import io.quantflow.core.quant.BlockwiseQuantizer;
-import io.quantflow.core.quant.DoubleQuantizer;
+import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.TensorRole;
+import io.quantflow.core.format.TensorSink;
+import io.quantflow.core.format.WeightEncoding;
+import io.quantflow.core.quality.MeasuredTensor;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.DtypeEncoding;
-import io.quantflow.core.quant.DynamicMap;
 import io.quantflow.core.quant.ErrorSums;
-import io.quantflow.core.quality.AbsmaxOutliers;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.safetensors.TensorSpec;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.function.LongConsumer;
@@ -31,42 +39,37 @@ import java.util.function.LongConsumer;
 /**
  * Writes one source shard into every output at once, reading the source once: tensors every output
  * copies are copied; the others are read chunk by chunk as values (decoded, merged...), and each
- * chunk goes to every output as its role says (stored bytes, 16-bit values, or 4-bit codes). Every
- * byte goes straight to its final position from a pool of threads; each thread holds one chunk at a
- * time, so memory is a few chunks per thread plus one float per block of the tensor being
- * quantized, whatever the model size.
+ * chunk goes to every output as its role says (stored bytes, 16-bit values, or the output format's
+ * {@link io.quantflow.core.format.WeightCodec} encoding). Every byte goes straight to its final position
+ * from a pool of threads; each thread holds one chunk at a time, so memory is a few chunks per thread plus
+ * what the codec keeps per weight (one float per block for bitsandbytes), whatever the model size.
  *
- * <p>Tensors with values are done in name order, each one's chunks in parallel; a quantized
- * tensor's absmax statistics (with double quantization: its 8-bit codes) are computed by the pool
- * while the next tensor runs (docs/adr/0001).
+ * <p>Tensors with values are done in name order, each one's chunks in parallel; what a codec computes from
+ * a whole weight (bitsandbytes' double quantization) runs on the pool while the next tensor runs
+ * (docs/adr/0001).
  *
- * <p>{@link #write(ShardPlan, Path, BlockwiseQuantizer, TensorQuantizer, ExecutorService)} writes one
- * output's file alone: the same bytes, for the pipeline that converts a model shard by shard.
+ * <p>{@link #write(ShardPlan, Path, TensorQuantizer, ExecutorService)} writes one output's file alone: the
+ * same bytes, for the pipeline that converts a model shard by shard.
  */
 public final class ShardWriter {
-    /** Values per chunk: 512 KiB of bf16, small enough to stay in cache. */
-    static final int CHUNK_ELEMENTS = 1 << 18;
     /** Bytes per copy task. */
     static final int COPY_BYTES = 8 << 20;
-    /** Absmax values per statistics task (a multiple of the nested blocksize). */
-    static final int STATISTICS_BLOCKS = 1 << 16;
 
     private static final ThreadLocal<TensorValues.Scratch> SCRATCH = ThreadLocal.withInitial(TensorValues.Scratch::new);
     private static final ThreadLocal<ByteBuffer> COPY_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(COPY_BYTES));
 
     private final SourceShard shard;
     private final List<Out> outs = new ArrayList<>();
-    private final BlockwiseQuantizer quantizer;
     private final TensorQuantizer accelerator;
     private final ExecutorService pool;
     private final LongConsumer progress;
 
     /** One output file being written, with what is known of its layout so far. */
-    private static final class Out {
+    private static final class Out implements TensorSink {
         final ShardPlan plan;
         final SafetensorsOutput file;
-        final Map<String, Integer> stateLengths = new HashMap<>();
-        final List<Future<?>> statistics = new ArrayList<>();
+        final Map<String, Integer> lateLengths = new HashMap<>();
+        final List<Future<?>> background = new ArrayList<>();
         final Map<String, MeasuredTensor> measured;
         volatile SafetensorsLayout layout;
 
@@ -74,37 +77,68 @@ public final class ShardWriter {
             this.plan = plan;
             this.file = file;
             this.measured = measured;
-            this.layout = plan.layout(stateLengths);
+            this.layout = plan.layout(lateLengths);
         }
 
         void refresh() {
-            layout = plan.layout(stateLengths);
+            layout = plan.layout(lateLengths);
         }
 
         long offset(String tensor) {
             return layout.entry(tensor).begin();
         }
 
-        /** Where the first quant state of unknown length begins (other than {@code except}); MAX when none. */
+        @Override
+        public void write(String tensor, long at, ByteBuffer bytes) throws IOException {
+            file.write(offset(tensor) + at, bytes);
+        }
+
+        /** Where the first tensor of unknown length begins (other than {@code except}); MAX when none. */
         long firstPending(String except) {
             long first = Long.MAX_VALUE;
-            for (QuantizedTensorNames q : plan.quantized()) {
-                if (!stateLengths.containsKey(q.quantState()) && !q.quantState().equals(except)) {
-                    first = Math.min(first, layout.entry(q.quantState()).begin());
+            for (EncodedWeight w : plan.encoded()) {
+                String late = w.lateTensor();
+                if (late != null && !lateLengths.containsKey(late) && !late.equals(except)) {
+                    first = Math.min(first, layout.entry(late).begin());
                 }
             }
             return first;
         }
+
+        /**
+         * Starts encoding a weight, after checking that its tensors (but the late one) are placed for good:
+         * no tensor of unknown length lies before them.
+         */
+        WeightEncoding start(EncodedWeight w) {
+            long end = 0;
+            for (TensorSpec spec : w.specs(w.maxLateLength())) {
+                if (!spec.name().equals(w.lateTensor())) {
+                    end = Math.max(end, layout.entry(spec.name()).end());
+                }
+            }
+            if (end > firstPending(w.lateTensor())) {
+                throw QuantflowException.of(Reason.LAYOUT_UNSUPPORTED, "tensor names around " + w.name()
+                        + " nest in a way that prevents a streaming layout");
+            }
+            return w.start();
+        }
+
+        /** Places the late tensor of a finished weight. */
+        void finish(EncodedWeight w, byte[] late) throws IOException {
+            if (w.lateTensor() == null) {
+                return;
+            }
+            lateLengths.put(w.lateTensor(), late.length);
+            refresh();
+            file.write(offset(w.lateTensor()), ByteBuffer.wrap(late));
+        }
     }
 
     /**
-     * @param quantizer   the CPU quantizer for outputs that quantize
-     * @param accelerator when not null, quantizes stored tensors of a lone quantizing output (a GPU)
+     * @param accelerator when not null, encodes stored tensors of a lone output whose codec it serves (a GPU)
      */
-    ShardWriter(SourceShard shard, BlockwiseQuantizer quantizer, TensorQuantizer accelerator, ExecutorService pool,
-                LongConsumer progress) {
+    ShardWriter(SourceShard shard, TensorQuantizer accelerator, ExecutorService pool, LongConsumer progress) {
         this.shard = shard;
-        this.quantizer = quantizer;
         this.accelerator = accelerator;
         this.pool = pool;
         this.progress = progress;
@@ -119,10 +153,9 @@ public final class ShardWriter {
      *
      * @param accelerator when not null, quantizes the shard's stored tensors (a GPU)
      */
-    public static Written write(ShardPlan plan, Path file, BlockwiseQuantizer quantizer, TensorQuantizer accelerator,
-                                ExecutorService pool) throws IOException {
+    public static Written write(ShardPlan plan, Path file, TensorQuantizer accelerator, ExecutorService pool) throws IOException {
         Map<String, MeasuredTensor> measured = new ConcurrentHashMap<>();
-        SafetensorsLayout layout = new ShardWriter(plan.shard(), quantizer, accelerator, pool, n -> {
+        SafetensorsLayout layout = new ShardWriter(plan.shard(), accelerator, pool, n -> {
         }).write(List.of(plan), List.of(file), List.of(measured)).get(0);
         return new Written(layout, new TreeMap<>(measured));
     }
@@ -153,7 +186,7 @@ public final class ShardWriter {
                     computed.add(t);
                 }
             }
-            computed.sort(java.util.Comparator.comparing(SourceTensor::name));
+            computed.sort(Comparator.comparing(SourceTensor::name));
             List<TensorInfo> accelerated = computed.stream().filter(this::accelerated).map(SourceTensor::stored).toList();
             try (TensorQuantizer.Pass pass = accelerated.isEmpty() ? null
                     : accelerator.open(shard.file(), accelerated, outs.get(0).plan.output().quant(), outs.get(0).file, progress)) {
@@ -162,13 +195,13 @@ public final class ShardWriter {
                 }
             }
             for (Out o : outs) {
-                await(o.statistics);
+                Tasks.await(o.background);
                 o.refresh();
             }
             for (SourceTensor t : late) {
                 submitCopy(t, copies);
             }
-            await(copies);
+            Tasks.await(copies);
             List<SafetensorsLayout> layouts = new ArrayList<>();
             for (Out o : outs) {
                 o.refresh();
@@ -192,107 +225,122 @@ public final class ShardWriter {
             return false;
         }
         Out o = outs.get(0);
-        return o.plan.role(t.name()) == TensorRole.QUANTIZE && o.plan.target(t) == t.dtype();
+        return o.plan.role(t.name()) == TensorRole.QUANTIZE && o.plan.codec().accelerable() && o.plan.target(t) == t.dtype();
     }
 
-    /** A tensor whose values some output needs: its chunks once, then each output's statistics. */
+    /** A tensor whose values some output needs: its chunks once, then each encoding output finishes it. */
     private void writeComputed(SourceTensor t, TensorQuantizer.Pass pass) throws IOException {
-        Out quantizing = null;
+        Map<Out, WeightEncoding> encodings = new LinkedHashMap<>();
         for (Out o : outs) {
             o.refresh();
             if (o.plan.role(t.name()) == TensorRole.QUANTIZE) {
-                QuantizedTensorNames q = o.plan.quantized(t.name());
-                if (o.layout.entry(q.absmax()).end() > o.firstPending(q.quantState())) {
-                    throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "tensor names around " + q.packed()
-                            + " nest in a way that prevents a streaming layout");
-                }
-                quantizing = o;
+                encodings.put(o, o.start(o.plan.encoded(t.name())));
             }
         }
-        float[] absmax;
-        ErrorSums error = null;
+        Map<Out, ErrorSums> errors;
         if (pass != null && accelerated(t)) {
-            absmax = pass.quantize(t.stored(), quantizing.offset(t.name()));
+            Out o = outs.get(0);
+            encodings.get(o).acceleratedScales(pass.quantize(t.stored(), o.offset(t.name())));
+            errors = new HashMap<>();
         } else {
-            error = new ErrorSums();
-            absmax = writeChunks(t, quantizing, error);
+            errors = writeChunks(t, encodings);
         }
-        if (quantizing != null) {
-            finishQuantized(quantizing, quantizing.plan.quantized(t.name()), absmax, error);
+        for (Map.Entry<Out, WeightEncoding> e : encodings.entrySet()) {
+            Out o = e.getKey();
+            byte[] late = e.getValue().finish(errors.get(o), m -> o.measured.put(t.name(), m), o, pool, o.background);
+            o.finish(o.plan.encoded(t.name()), late);
         }
     }
 
-    /** Values per chunk of a tensor quantized with blocksize {@code bs}: a whole number of blocks. */
-    static long chunkElements(int bs) {
-        return Math.max(bs, (CHUNK_ELEMENTS / bs) * (long) bs);
+    /**
+     * Values per chunk of a tensor: {@link TensorValues#CHUNK_ELEMENTS}, made a whole number of every encoding's blocks.
+     */
+    static long chunkElements(List<EncodedWeight> encoded) {
+        long chunk = TensorValues.CHUNK_ELEMENTS;
+        for (EncodedWeight w : encoded) {
+            chunk = w.chunkElements(chunk);
+        }
+        return chunk;
     }
 
-    /** Writes the tensor's chunks; when one output quantizes it, returns its absmax values and adds its error to {@code error}. */
-    private float[] writeChunks(SourceTensor t, Out quantizing, ErrorSums error) throws IOException {
+    /** Writes the tensor's chunks to every output; returns what each encoding output's chunks lost, summed in chunk order. */
+    private Map<Out, ErrorSums> writeChunks(SourceTensor t, Map<Out, WeightEncoding> encodings) throws IOException {
         TensorValues values = t.values();
         values.prepare(pool);
         long n = t.elements();
-        long chunk = CHUNK_ELEMENTS;
-        float[] absmax = null;
-        int bs = 0;
-        if (quantizing != null) {
-            QuantizedTensorNames q = quantizing.plan.quantized(t.name());
-            bs = q.options().blocksize();
-            chunk = chunkElements(bs);
-            if (q.blocks() > Integer.MAX_VALUE - 8) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, t.name() + " has too many elements to quantize");
-            }
-            absmax = new float[(int) q.blocks()];
-        }
-        boolean fused = quantizing != null && quantizesStoredBf16(t, quantizing.plan.target(t));
+        long chunk = chunkElements(encodings.keySet().stream().map(o -> o.plan.encoded(t.name())).toList());
+        boolean rawOnly = !encodings.isEmpty() && encodings.keySet().stream().allMatch(o -> readsStoredBf16(t, o.plan.target(t),
+                encodings.get(o))) && outs.stream().noneMatch(o -> o.plan.role(t.name()) == TensorRole.CONVERT);
         List<Future<?>> tasks = new ArrayList<>();
         double bytesPerValue = values.sourceBytesPerValue();
         int chunks = (int) ((n + chunk - 1) / chunk);
         // one sum per chunk, added in chunk order: the same totals whatever thread ran which chunk
-        ErrorSums[] partials = new ErrorSums[quantizing != null ? chunks : 0];
+        Map<Out, ErrorSums[]> partials = new LinkedHashMap<>();
+        encodings.keySet().forEach(o -> partials.put(o, new ErrorSums[chunks]));
         for (int c = 0; c < chunks; c++) {
             long s = c * chunk;
             int len = (int) Math.min(chunk, n - s);
-            float[] am = absmax;
-            int blocksize = bs;
             int k = c;
             tasks.add(pool.submit(() -> {
-                writeChunk(t, s, len, am, blocksize, partials, k, fused);
+                writeChunk(t, s, len, encodings, partials, k, rawOnly);
                 progress.accept((long) (len * bytesPerValue));
                 return null;
             }));
         }
-        await(tasks);
+        Tasks.await(tasks);
         values.release();
-        for (ErrorSums p : partials) {
-            error.add(p);
-        }
-        return absmax;
+        Map<Out, ErrorSums> errors = new HashMap<>();
+        partials.forEach((o, p) -> {
+            ErrorSums total = new ErrorSums();
+            for (ErrorSums e : p) {
+                total.add(e);
+            }
+            errors.put(o, total);
+        });
+        return errors;
     }
 
     /**
-     * Whether {@code t}'s chunks are quantized to {@code target} straight from their stored bytes
-     * ({@link BlockwiseQuantizer#quantizeBf16(byte[], int, int, int, byte[], int, float[], int, DType, ErrorSums)},
-     * which decodes in registers): a stored BF16 tensor, unchanged, quantized in BF16 (no rounding between).
-     * The conversion and the measuring pass of {@code --dynamic} both decide by this, so that they measure alike.
+     * Whether {@code t}'s chunks are encoded in {@code target} straight from their stored bytes (the codec
+     * decodes in registers): a stored BF16 tensor, unchanged, quantized in BF16 (no rounding between) by an
+     * encoding that takes BF16 bytes. The conversion and the measuring pass of {@code --dynamic} both decide
+     * by this, so that they measure alike.
      */
-    static boolean quantizesStoredBf16(SourceTensor t, DType target) {
+    static boolean readsStoredBf16(SourceTensor t, DType target, WeightEncoding encoding) {
         TensorValues v = t.values();
-        return target == DType.BF16 && !t.transformed() && v.stored() != null && v.dtype() == DType.BF16
-                && v.stored().info().dtype() == DType.BF16;
+        return encoding.encodesBf16() && target == DType.BF16 && !t.transformed() && v.stored() != null
+                && v.dtype() == DType.BF16 && v.stored().info().dtype() == DType.BF16;
     }
 
-    /** Reads the stored bytes of values {@code [start, start + n)} of a tensor {@link #quantizesStoredBf16} holds for into {@code scratch.raw()}. */
+    /** Reads the stored bytes of values {@code [start, start + n)} of a stored BF16 tensor into {@code scratch.raw()}. */
     static void readStoredBf16(SourceTensor t, long start, int n, TensorValues.Scratch scratch) throws IOException {
         TensorValues.Stored stored = t.values().stored();
         stored.file().read(stored.info(), start * 2, scratch.raw(n * 2));
     }
 
-    private void writeChunk(SourceTensor t, long start, int n, float[] absmax, int bs, ErrorSums[] partials, int chunk,
-                            boolean fused) throws IOException {
+    /**
+     * The chunk an encoding is given: the stored BF16 bytes when it reads them ({@link #readsStoredBf16}), else the
+     * values in {@code target}, rounded into a spare buffer when that is not the values' own dtype.
+     */
+    static WeightEncoding.Chunk chunk(SourceTensor t, DType target, WeightEncoding encoding, long start, int n,
+                                      TensorValues.Scratch scratch) {
+        if (readsStoredBf16(t, target, encoding)) {
+            return new WeightEncoding.Chunk(start, n, null, scratch.raw().array(), scratch::out);
+        }
+        float[] in = scratch.values();
+        if (target != t.values().dtype()) {
+            in = scratch.spare(n);
+            System.arraycopy(scratch.values(), 0, in, 0, n);
+            DtypeEncoding.round(target, in, 0, n);
+        }
+        return new WeightEncoding.Chunk(start, n, in, null, scratch::out);
+    }
+
+    private void writeChunk(SourceTensor t, long start, int n, Map<Out, WeightEncoding> encodings,
+                            Map<Out, ErrorSums[]> partials, int chunk, boolean rawOnly) throws IOException {
         TensorValues.Scratch scratch = SCRATCH.get();
-        if (fused && outs.stream().noneMatch(o -> o.plan.role(t.name()) == TensorRole.CONVERT)) {
-            // the stored bytes only: the quantizer decodes them itself, and no output needs the float values
+        if (rawOnly) {
+            // the stored bytes only: the codecs decode them themselves, and no output needs the float values
             readStoredBf16(t, start, n, scratch);
         } else {
             t.values().read(start, n, scratch);
@@ -313,75 +361,10 @@ public final class ShardWriter {
                     o.file.write(o.offset(t.name()) + start * d.size(), ByteBuffer.wrap(bytes, 0, n * d.size()));
                 }
                 case QUANTIZE -> {
-                    byte[] packed = scratch.out((n + 1) / 2);
-                    ErrorSums sums = new ErrorSums();
-                    if (fused) {
-                        quantizer.quantizeBf16(scratch.raw().array(), 0, n, bs, packed, 0, absmax, (int) (start / bs),
-                                DType.BF16, sums);
-                        partials[chunk] = sums;
-                        o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));
-                        continue;
-                    }
-                    float[] in = values;
-                    DType d = o.plan.target(t);
-                    if (d != t.values().dtype()) {
-                        in = scratch.spare(n);
-                        System.arraycopy(values, 0, in, 0, n);
-                        DtypeEncoding.round(d, in, 0, n);
-                    }
-                    quantizer.quantize(in, 0, n, bs, packed, 0, absmax, (int) (start / bs), d, sums);
-                    partials[chunk] = sums;
-                    o.file.write(o.offset(t.name()) + start / 2, ByteBuffer.wrap(packed, 0, (n + 1) / 2));
+                    WeightEncoding e = encodings.get(o);
+                    partials.get(o)[chunk] = e.encode(chunk(t, o.plan.target(t), e, start, n, scratch), o);
                 }
             }
-        }
-    }
-
-    /**
-     * Fixes a quantized tensor's quant state (it needs only the offset, a mean, so the next tensor's
-     * place is known at once) and queues its statistics on the pool.
-     */
-    private void finishQuantized(Out o, QuantizedTensorNames q, float[] absmax, ErrorSums error) throws IOException {
-        QuantOptions options = q.options();
-        if (error != null) {
-            o.statistics.add(pool.submit(() -> {
-                o.measured.put(q.weight(), new MeasuredTensor(error, AbsmaxOutliers.of(absmax, absmax.length)));
-                return null;
-            }));
-        }
-        float offset = options.doubleQuant() ? DoubleQuantizer.offset(absmax, absmax.length) : 0f;
-        o.file.write(o.offset(q.quantMap()), littleEndian(options.quantType().codebook()));
-        if (!options.doubleQuant()) {
-            o.file.write(o.offset(q.absmax()), littleEndian(absmax));
-        } else {
-            o.file.write(o.offset(q.nestedQuantMap()), littleEndian(DynamicMap.signed()));
-            submitDoubleQuant(o, q, absmax, offset);
-        }
-        byte[] state = q.state(offset).toJson();
-        o.stateLengths.put(q.quantState(), state.length);
-        o.refresh();
-        o.file.write(o.offset(q.quantState()), ByteBuffer.wrap(state));
-    }
-
-    private void submitDoubleQuant(Out o, QuantizedTensorNames q, float[] absmax, float offset) {
-        int count = absmax.length;
-        int nested = DoubleQuantizer.nestedBlocks(count);
-        long codesAt = o.offset(q.absmax());
-        long scalesAt = o.offset(q.nestedAbsmax());
-        int perTask = STATISTICS_BLOCKS / DoubleQuantizer.NESTED_BLOCKSIZE;
-        for (int from = 0; from < nested; from += perTask) {
-            int f = from;
-            int to = Math.min(nested, from + perTask);
-            o.statistics.add(pool.submit(() -> {
-                int first = f * DoubleQuantizer.NESTED_BLOCKSIZE;
-                int last = Math.min(count, to * DoubleQuantizer.NESTED_BLOCKSIZE);
-                byte[] codes = new byte[last - first];
-                float[] scales = new float[to - f];
-                DoubleQuantizer.quantizeNested(absmax, count, offset, f, to, codes, scales);
-                o.file.write(codesAt + first, ByteBuffer.wrap(codes));
-                o.file.write(scalesAt + 4L * f, littleEndian(scales));
-                return null;
-            }));
         }
     }
 
@@ -408,38 +391,6 @@ public final class ShardWriter {
                 progress.accept(len);
                 return null;
             }));
-        }
-    }
-
-    static ByteBuffer littleEndian(float[] values) {
-        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(values);
-        return b;
-    }
-
-    /** Waits for every task; on the first failure cancels the rest and rethrows it. */
-    static void await(List<Future<?>> tasks) throws IOException {
-        try {
-            for (Future<?> f : tasks) {
-                f.get();
-            }
-        } catch (InterruptedException e) {
-            tasks.forEach(f -> f.cancel(true));
-            Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
-        } catch (ExecutionException e) {
-            tasks.forEach(f -> f.cancel(true));
-            Throwable c = e.getCause();
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            if (c instanceof Error err) {
-                throw err;
-            }
-            throw new QuantflowException(ErrorCode.INTERNAL, String.valueOf(c), c);
         }
     }
 }

@@ -1,8 +1,9 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
@@ -127,7 +128,7 @@ public final class ChunkPipeline implements TensorQuantizer.Pass {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             fail(e);
-            throw new QuantflowException(ErrorCode.INTERNAL, "conversion interrupted");
+            throw QuantflowException.of(Reason.INTERRUPTED, "conversion interrupted");
         } finally {
             lock.unlock();
         }
@@ -243,6 +244,6 @@ public final class ChunkPipeline implements TensorQuantizer.Pass {
         if (e instanceof Error err) {
             throw err;
         }
-        return new QuantflowException(ErrorCode.INTERNAL, String.valueOf(e), e);
+        return QuantflowException.of(Reason.WORKER_FAILED, String.valueOf(e), e);
     }
 }

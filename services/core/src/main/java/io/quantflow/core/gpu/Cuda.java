@@ -1,7 +1,7 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import jcuda.driver.CUresult;
 
 /**
@@ -22,9 +22,9 @@ final class Cuda {
     static QuantflowException failure(int result, String call) {
         String error = CUresult.stringFor(result);
         if (result == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
-            return new QuantflowException(ErrorCode.OUT_OF_MEMORY, "the GPU ran out of memory (" + call + ": " + error
+            return QuantflowException.of(Reason.GPU_OUT_OF_MEMORY, "the GPU ran out of memory (" + call + ": " + error
                     + "); free GPU memory or convert with --device cpu");
         }
-        return new QuantflowException(ErrorCode.INTERNAL, "CUDA " + call + " failed: " + error);
+        return QuantflowException.of(Reason.GPU_ERROR, "CUDA " + call + " failed: " + error);
     }
 }

@@ -6,6 +6,9 @@ import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
 /**
  * Finds out, once per process, whether a CUDA GPU can be used: the driver library loads, a device
  * is there, and it is new enough for the kernels (compute capability 8.0: the PTX targets sm_80).
@@ -61,7 +64,7 @@ public final class GpuBackend {
     /** JCuda's message holds every attempt it made; the one that matters is a missing driver library. */
     static String linkFailure(UnsatisfiedLinkError e) {
         String m = String.valueOf(e.getMessage());
-        java.util.regex.Matcher missing = java.util.regex.Pattern
+        Matcher missing = Pattern
                 .compile("(lib[\\w.+-]+\\.so[\\w.]*): cannot open shared object file").matcher(m);
         if (missing.find()) {
             return "the NVIDIA driver library " + missing.group(1) + " is not installed";

@@ -1,9 +1,10 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
@@ -66,12 +67,12 @@ public final class GpuTensorQuantizer implements TensorQuantizer {
 
     static GpuTensorQuantizer open(long chunkBytes, int slots, int ahead) {
         if (chunkBytes < MIN_CHUNK_BYTES || chunkBytes > (1L << 30) || slots < 1 || slots > 64) {
-            throw QuantflowException.invalidRequest("GPU chunks must be 1 MiB to 1 GiB and slots 1 to 64, not "
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "GPU chunks must be 1 MiB to 1 GiB and slots 1 to 64, not "
                     + (chunkBytes >> 20) + " MiB x " + slots);
         }
         GpuProbe probe = GpuBackend.probe();
         if (!probe.usable()) {
-            throw QuantflowException.invalidRequest("no CUDA device was found (" + probe.reason() + ")");
+            throw QuantflowException.of(Reason.NO_GPU, "no CUDA device was found (" + probe.reason() + ")");
         }
         CudaDevice device = CudaDevice.open(0);
         Kernels kernels = null;
@@ -111,7 +112,7 @@ public final class GpuTensorQuantizer implements TensorQuantizer {
         }
         for (TensorInfo t : order) {
             if (!t.dtype().isDecodedFloat()) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, t.name() + " is " + t.dtype() + "; only bf16, f16 and f32 are quantized");
+                throw QuantflowException.of(Reason.TENSOR_DTYPE_UNSUPPORTED, t.name() + " is " + t.dtype() + "; only bf16, f16 and f32 are quantized");
             }
         }
         device.makeCurrent();

@@ -1,7 +1,7 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,12 +22,12 @@ final class KernelImage {
     static byte[] ptx() {
         try (InputStream in = KernelImage.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the GPU kernels (" + RESOURCE + ") are missing from this build");
+                throw QuantflowException.of(Reason.GPU_ERROR, "the GPU kernels (" + RESOURCE + ") are missing from this build");
             }
             byte[] text = in.readAllBytes();
             return Arrays.copyOf(text, text.length + 1);
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot read the GPU kernels: " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.GPU_ERROR, "cannot read the GPU kernels: " + e.getMessage(), e);
         }
     }
 }

@@ -10,6 +10,7 @@ import jcuda.driver.JCudaDriver;
 
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -39,7 +40,7 @@ final class Kernels implements AutoCloseable {
         this.device = device;
         this.ahead = ahead;
         for (DType d : new DType[] {DType.BF16, DType.F16, DType.F32}) {
-            String suffix = d.name().toLowerCase(java.util.Locale.ROOT);
+            String suffix = d.name().toLowerCase(Locale.ROOT);
             quantize.put(d, device.function("qf_quantize4_" + suffix));
             quantizeAhead2.put(d, device.function("qf_quantize4_" + suffix + "_ahead2"));
             dequantize.put(d, device.function("qf_dequantize4_" + suffix));

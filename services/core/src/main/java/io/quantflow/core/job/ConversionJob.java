@@ -1,36 +1,55 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.source.ModelLocation;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A conversion as a user asks for it, with locations rather than local directories.
  *
  * @param adapter        a PEFT LoRA adapter, or null
+ * @param options        what to make (checked when built)
  * @param useCache       answer from the conversion cache when it holds the result (--no-cache: false)
  * @param exactModelName never stand a pre-quantized variant in for the model asked for
- * @param device         where 4-bit quantization runs
- * @param dynamic        the --dynamic budget, or null
  */
-public record ConversionJob(ModelLocation source, ModelLocation adapter, ModelLocation target, List<OutputFormat> formats,
-                            QuantOptions quant, DType dtype, IfExists ifExists, int threads, boolean useCache,
-                            boolean exactModelName, Device device, DynamicBudget dynamic) {
+public record ConversionJob(ModelLocation source, ModelLocation adapter, ModelLocation target, ConversionOptions options,
+                            IfExists ifExists, int threads, boolean useCache, boolean exactModelName) {
     public ConversionJob {
-        formats = List.copyOf(formats);
-        java.util.Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(options, "options");
     }
 
-    /** A job on the device AUTO picks. */
+    /** A job on the device AUTO picks, without {@code --dynamic}. */
     public ConversionJob(ModelLocation source, ModelLocation adapter, ModelLocation target, List<OutputFormat> formats,
                          QuantOptions quant, DType dtype, IfExists ifExists, int threads, boolean useCache,
                          boolean exactModelName) {
-        this(source, adapter, target, formats, quant, dtype, ifExists, threads, useCache, exactModelName, Device.AUTO, null);
+        this(source, adapter, target, ConversionOptions.of(formats, quant, dtype), ifExists, threads, useCache, exactModelName);
+    }
+
+    public List<OutputFormat> formats() {
+        return options.formats();
+    }
+
+    public QuantOptions quant() {
+        return options.quant();
+    }
+
+    public DType dtype() {
+        return options.dtype();
+    }
+
+    public Device device() {
+        return options.device();
+    }
+
+    public DynamicBudget dynamic() {
+        return options.dynamic();
     }
 }

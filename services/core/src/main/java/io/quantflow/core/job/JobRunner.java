@@ -1,25 +1,31 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quantflow.core.cache.ArtifactFiles;
 import io.quantflow.core.cache.CacheKey;
 import io.quantflow.core.cache.ConversionCache;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.convert.PrequantizedCopy;
 import io.quantflow.core.convert.Provenance;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubFetcher;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.ResolvedSource;
 import io.quantflow.core.source.SourceListener;
 import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.target.ArtifactFiles;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.Target;
+import io.quantflow.core.target.Targets;
+import io.quantflow.core.util.FileTrees;
+import io.quantflow.core.util.Sizes;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -36,7 +42,9 @@ import java.util.UUID;
  * {@link Converter}: checks the request and the target, stands a pre-quantized variant in where
  * the operator allows it, resolves the source and adapter to local directories (fetching them),
  * answers from the conversion cache when it holds the same conversion, else converts (and keeps
- * the result in the cache), and writes the output locally or uploads it to S3.
+ * the result in the cache), and publishes the output to its {@link Target}: a local directory (the
+ * converter writes straight into its staging directory) or an S3 prefix (the output is written into
+ * the conversion cache first, then published from there).
  */
 public final class JobRunner implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -76,17 +84,16 @@ public final class JobRunner implements AutoCloseable {
 
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
-        Converter.checkOutputs(job.formats(), job.adapter() != null, job.quant(), job.dtype());
-        io.quantflow.core.convert.Backends.require(job.device());
-        checkTarget(job);
+        job.options().outputs(job.adapter() != null);
+        Backends.require(job.device());
+        target(job).check();
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {
             return variant.get();
         }
         ResolvedSource source = resolver.resolve(job.source(), listener);
         ResolvedSource adapter = job.adapter() == null ? null : resolver.resolve(job.adapter(), listener);
-        String key = CacheKey.of(source.contentHash(), adapter == null ? null : adapter.contentHash(), job.formats(), job.quant(),
-                job.dtype(), job.dynamic());
+        String key = CacheKey.of(source.contentHash(), adapter == null ? null : adapter.contentHash(), job.options());
         Provenance provenance = new Provenance(job.source().uri(), source.revision(), source.contentHash(),
                 adapter == null ? null : job.adapter().uri(), adapter == null ? null : adapter.contentHash(), key);
         if (job.useCache()) {
@@ -96,6 +103,8 @@ public final class JobRunner implements AutoCloseable {
                 return new Outcome(job.target(), fromCache(hit.get(), job, source, adapter, t0, listener), true, null);
             }
         }
+        // a local target is written once: the converter streams into its staging directory; any other
+        // target gets the artifact from the conversion cache's entry, converted there first
         return switch (job.target()) {
             case ModelLocation.Local t -> {
                 Converter.Result r = new Converter().convert(request(job, source, adapter, t.dir(), job.ifExists(), provenance), listener);
@@ -106,35 +115,52 @@ public final class JobRunner implements AutoCloseable {
                 }
                 yield new Outcome(t, r.manifests(), false, null);
             }
-            case ModelLocation.S3 t -> {
+            default -> {
                 Path entry = cache.entry(key);
                 Converter.Result r = new Converter().convert(request(job, source, adapter, entry, IfExists.OVERWRITE, provenance), listener);
-                new S3Publisher(resolver.s3()).publish(entry, Map.of(), t, job.ifExists(), listener);
-                yield new Outcome(t, r.manifests(), false, null);
+                publish(job, entry, Map.of(), listener);
+                yield new Outcome(job.target(), r.manifests(), false, null);
             }
-            case ModelLocation.Hub h -> throw new IllegalStateException("checked above");
         };
     }
 
     private static Converter.Request request(ConversionJob job, ResolvedSource source, ResolvedSource adapter, Path target,
                                              IfExists ifExists, Provenance provenance) {
-        return new Converter.Request(source.dir(), adapter == null ? null : adapter.dir(), target, job.formats(), job.quant(),
-                job.dtype(), ifExists, job.threads(), job.device(), provenance, job.dynamic());
+        return new Converter.Request(source.dir(), adapter == null ? null : adapter.dir(), target, job.options(), ifExists,
+                job.threads(), provenance);
     }
 
-    private void checkTarget(ConversionJob job) {
-        switch (job.target()) {
-            case ModelLocation.Local t -> TargetDirectory.checkTarget(t.dir().toAbsolutePath().normalize(), job.ifExists());
-            case ModelLocation.S3 t -> new S3Publisher(resolver.s3()).checkTarget(t, job.ifExists());
-            case ModelLocation.Hub h -> throw QuantflowException.invalidRequest(h.uri()
-                    + ": quantflow does not write to the Hub; give a directory or an s3:// prefix as --out");
+    /** The job's target, not staged (an S3 client is made only for an S3 target). */
+    private Target target(ConversionJob job) {
+        return Targets.of(job.target(), job.ifExists(), resolver::s3);
+    }
+
+    /**
+     * Publishes the artifact in {@code dir} (every file, then the manifests) to the job's target.
+     *
+     * @param replaced manifests to publish instead of the artifact's own (relative path to local file)
+     */
+    private void publish(ConversionJob job, Path dir, Map<String, Path> replaced, Listener listener) {
+        try (Target out = target(job)) {
+            int parallel = 1;
+            if (job.target() instanceof ModelLocation.S3) {
+                List<String> files = ArtifactFiles.list(dir);
+                long bytes = 0;
+                for (String f : files) {
+                    bytes += dir.resolve(f).toFile().length();
+                }
+                listener.note("uploading " + files.size() + " files (" + Sizes.human(bytes) + ") to " + out.uri());
+                parallel = resolver.s3().settings().parallel();
+            }
+            out.stage();
+            Targets.publish(out, dir, replaced, parallel);
         }
     }
 
     /** The pre-quantized variant as the output, when the operator maps the model to one and it fits the request. */
     private Optional<Outcome> tryVariant(ConversionJob job, Listener listener) {
         if (!(job.source() instanceof ModelLocation.Hub asked) || job.adapter() != null
-                || !job.formats().equals(List.of(OutputFormat.BNB_4BIT))) {
+                || !job.formats().equals(List.of(Formats.BNB_4BIT))) {
             return Optional.empty();
         }
         Optional<ModelLocation.Hub> mapped = settings.variants().variantOf(asked.repo());
@@ -166,20 +192,19 @@ public final class JobRunner implements AutoCloseable {
                 + "); pass --exact-model-name to quantize " + asked.uri() + " itself");
         HubFetcher.Snapshot snap = hub.fetch(variant, listener);
         Manifest.Variant v = new Manifest.Variant(asked.uri(), used, file);
-        Provenance p = new Provenance(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()), null, null, null);
+        Provenance p = Provenance.ofSource(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()));
         Manifest m = switch (job.target()) {
             case ModelLocation.Local t -> PrequantizedCopy.copy(snap.dir(), t.dir(), job.ifExists(), p, v);
-            case ModelLocation.S3 t -> {
+            default -> {
                 Path staging = staging();
                 try {
                     Manifest written = PrequantizedCopy.copy(snap.dir(), staging.resolve("out"), IfExists.FAIL, p, v);
-                    new S3Publisher(resolver.s3()).publish(staging.resolve("out"), Map.of(), t, job.ifExists(), listener);
+                    publish(job, staging.resolve("out"), Map.of(), listener);
                     yield written;
                 } finally {
-                    TargetDirectory.deleteTree(staging);
+                    FileTrees.delete(staging);
                 }
             }
-            case ModelLocation.Hub h -> throw new IllegalStateException("checked before");
         };
         return Optional.of(new Outcome(job.target(), List.of(m), false, v));
     }
@@ -194,7 +219,7 @@ public final class JobRunner implements AutoCloseable {
             try {
                 m = Manifest.read(entry.resolve(rel));
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + entry.resolve(rel), e);
+                throw QuantflowException.ioFailure("cannot read " + entry.resolve(rel), e);
             }
             Manifest.Source s = new Manifest.Source(source.dir().toString(), 0, 0, null, 0, job.source().uri(), null, null);
             Manifest.Adapter a = adapter == null ? null
@@ -206,43 +231,25 @@ public final class JobRunner implements AutoCloseable {
             String rel = job.formats().size() == 1 ? Manifest.FILE_NAME : f.id() + "/" + Manifest.FILE_NAME;
             Manifest m = rewritten.get(rel);
             if (m == null) {
-                throw QuantflowException.invalidCheckpoint("the conversion cache entry " + entry + " lacks " + rel);
+                throw QuantflowException.of(Reason.CACHE_ENTRY_INCOMPLETE, "the conversion cache entry " + entry + " lacks " + rel);
             }
             ordered.add(m);
         }
-        switch (job.target()) {
-            case ModelLocation.Local t -> {
-                try (TargetDirectory out = TargetDirectory.prepare(t.dir(), job.ifExists())) {
-                    for (String rel : ArtifactFiles.list(entry)) {
-                        if (rewritten.containsKey(rel)) {
-                            rewritten.get(rel).write(out.staging().resolve(rel));
-                        } else {
-                            ArtifactFiles.linkOrCopy(entry.resolve(rel), out.staging().resolve(rel));
-                        }
-                    }
-                    out.commit();
-                } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("writing " + t.dir(), e);
-                }
+        // the artifact's files as the cache holds them (hard-linked into a local target), its manifests saying so
+        Path staging = staging();
+        try {
+            Map<String, Path> replaced = new LinkedHashMap<>();
+            for (Map.Entry<String, Manifest> e : rewritten.entrySet()) {
+                Path p = staging.resolve(e.getKey());
+                Files.createDirectories(p.getParent());
+                e.getValue().write(p);
+                replaced.put(e.getKey(), p);
             }
-            case ModelLocation.S3 t -> {
-                Path staging = staging();
-                try {
-                    Map<String, Path> replaced = new LinkedHashMap<>();
-                    for (Map.Entry<String, Manifest> e : rewritten.entrySet()) {
-                        Path p = staging.resolve(e.getKey());
-                        Files.createDirectories(p.getParent());
-                        e.getValue().write(p);
-                        replaced.put(e.getKey(), p);
-                    }
-                    new S3Publisher(resolver.s3()).publish(entry, replaced, t, job.ifExists(), listener);
-                } catch (IOException e) {
-                    throw TargetDirectory.ioFailure("staging the manifests in " + staging, e);
-                } finally {
-                    TargetDirectory.deleteTree(staging);
-                }
-            }
-            case ModelLocation.Hub h -> throw new IllegalStateException("checked before");
+            publish(job, entry, replaced, listener);
+        } catch (IOException e) {
+            throw QuantflowException.ioFailure("staging the manifests in " + staging, e);
+        } finally {
+            FileTrees.delete(staging);
         }
         return ordered;
     }
@@ -252,7 +259,7 @@ public final class JobRunner implements AutoCloseable {
         try {
             Files.createDirectories(p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p, e);
+            throw QuantflowException.ioFailure("cannot create " + p, e);
         }
         return p;
     }

@@ -1,8 +1,8 @@
 package io.quantflow.core.job;
 
 import io.quantflow.core.source.HubSettings;
-import io.quantflow.core.source.S3Settings;
 import io.quantflow.core.source.VariantMap;
+import io.quantflow.core.storage.S3Settings;
 
 import java.nio.file.Path;
 import java.util.Map;

@@ -1,16 +1,18 @@
 package io.quantflow.core.lora;
 
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -59,7 +61,7 @@ public final class LoraAdapter implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** init_lora_weights values whose initialisation rewrites the base weights (PEFT: pissa*, olora, corda, loftq, lora_ga). */
     private static final List<String> BASE_MODIFYING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
 
@@ -90,22 +92,22 @@ public final class LoraAdapter implements AutoCloseable {
      */
     public static LoraAdapter open(Path dir) {
         if (!Files.exists(dir)) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+            throw QuantflowException.of(Reason.NO_SUCH_DIRECTORY, dir + ": no such directory");
         }
         if (!Files.isDirectory(dir)) {
-            throw QuantflowException.invalidRequest(dir + " is a file; an adapter is the directory that holds "
+            throw QuantflowException.of(Reason.NOT_A_DIRECTORY, dir + " is a file; an adapter is the directory that holds "
                     + CONFIG_FILE + " and " + WEIGHTS_FILE);
         }
         if (!Files.isReadable(dir)) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, dir + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, dir + ": permission denied");
         }
         Path configPath = dir.resolve(CONFIG_FILE);
         if (!Files.isRegularFile(configPath)) {
             if (Files.exists(dir.resolve("config.json")) || Files.exists(dir.resolve("model.safetensors"))
                     || Files.exists(dir.resolve("model.safetensors.index.json"))) {
-                throw QuantflowException.invalidRequest(dir + " is a model, not a LoRA adapter (it has no " + CONFIG_FILE + ")");
+                throw QuantflowException.of(Reason.ADAPTER_IS_MODEL, dir + " is a model, not a LoRA adapter (it has no " + CONFIG_FILE + ")");
             }
-            throw QuantflowException.invalidCheckpoint(dir + " has no " + CONFIG_FILE + "; a PEFT adapter directory holds "
+            throw QuantflowException.of(Reason.ADAPTER_CONFIG_MISSING, dir + " has no " + CONFIG_FILE + "; a PEFT adapter directory holds "
                     + CONFIG_FILE + " and " + WEIGHTS_FILE);
         }
         JsonNode raw = readJson(configPath);
@@ -113,11 +115,11 @@ public final class LoraAdapter implements AutoCloseable {
         Path weights = dir.resolve(WEIGHTS_FILE);
         if (!Files.isRegularFile(weights)) {
             if (Files.exists(dir.resolve(PICKLE_FILE))) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, dir + " holds only " + PICKLE_FILE
+                throw QuantflowException.of(Reason.PICKLE_WEIGHTS, dir + " holds only " + PICKLE_FILE
                         + ", a pickle file, which quantflow never loads because unpickling runs code; re-save the adapter"
                         + " with save_pretrained(..., safe_serialization=True) to get " + WEIGHTS_FILE);
             }
-            throw QuantflowException.invalidCheckpoint(dir + " has no " + WEIGHTS_FILE);
+            throw QuantflowException.of(Reason.ADAPTER_WEIGHTS_MISSING, dir + " has no " + WEIGHTS_FILE);
         }
         SafetensorsFile file = SafetensorsFile.open(weights);
         try {
@@ -211,7 +213,7 @@ public final class LoraAdapter implements AutoCloseable {
         for (LoraModule m : modules.values()) {
             long[] w = baseShapes.get(m.baseWeightName());
             if (w == null && whole) {
-                throw QuantflowException.invalidRequest("adapter module " + m.module() + " has no weight "
+                throw QuantflowException.of(Reason.ADAPTER_MODULE_NOT_IN_BASE, "adapter module " + m.module() + " has no weight "
                         + m.baseWeightName() + " in the base model");
             }
             if (w != null) {
@@ -220,11 +222,11 @@ public final class LoraAdapter implements AutoCloseable {
             if (m.bias() != null && (whole || baseShapes.containsKey(m.baseBiasName()))) {
                 long[] bias = baseShapes.get(m.baseBiasName());
                 if (bias == null) {
-                    throw QuantflowException.invalidRequest("adapter module " + m.module() + " has a lora_B bias but the base"
+                    throw QuantflowException.of(Reason.ADAPTER_MODULE_NOT_IN_BASE, "adapter module " + m.module() + " has a lora_B bias but the base"
                             + " model has no " + m.baseBiasName() + " to add it to");
                 }
                 if (!Arrays.equals(bias, m.bias().shape())) {
-                    throw QuantflowException.invalidRequest("adapter module " + m.module() + ": lora_B.bias is "
+                    throw QuantflowException.of(Reason.ADAPTER_SHAPE_MISMATCH, "adapter module " + m.module() + ": lora_B.bias is "
                             + Arrays.toString(m.bias().shape()) + " but the base bias is " + Arrays.toString(bias));
                 }
             }
@@ -232,11 +234,11 @@ public final class LoraAdapter implements AutoCloseable {
         for (Map.Entry<String, TensorInfo> e : replaced.entrySet()) {
             long[] base = baseShapes.get(e.getKey());
             if (base == null && whole) {
-                throw QuantflowException.invalidRequest("adapter tensor " + e.getValue().name() + " replaces "
+                throw QuantflowException.of(Reason.ADAPTER_MODULE_NOT_IN_BASE, "adapter tensor " + e.getValue().name() + " replaces "
                         + e.getKey() + ", which the base model does not have");
             }
             if (base != null && !Arrays.equals(base, e.getValue().shape())) {
-                throw QuantflowException.invalidRequest("adapter tensor " + e.getValue().name() + " replaces " + e.getKey()
+                throw QuantflowException.of(Reason.ADAPTER_SHAPE_MISMATCH, "adapter tensor " + e.getValue().name() + " replaces " + e.getKey()
                         + ": it is " + Arrays.toString(e.getValue().shape()) + " but the base tensor is " + Arrays.toString(base));
             }
         }
@@ -244,18 +246,18 @@ public final class LoraAdapter implements AutoCloseable {
 
     private static void checkWeight(LoraModule m, long[] w) {
         if (w.length != 2) {
-            throw QuantflowException.invalidRequest("adapter module " + m.module() + ": the base weight "
+            throw QuantflowException.of(Reason.ADAPTER_SHAPE_MISMATCH, "adapter module " + m.module() + ": the base weight "
                     + m.baseWeightName() + " is " + Arrays.toString(w) + ", not a matrix");
         }
         long in = m.transposed() ? w[0] : w[1];
         long out = m.transposed() ? w[1] : w[0];
         String layout = m.embedding() ? " ([num_embeddings, dim])" : m.fanInFanOut() ? " ([in, out] with fan_in_fan_out)" : "";
         if (m.inFeatures() != in) {
-            throw QuantflowException.invalidRequest("adapter module " + m.module() + ": " + partName(m, true) + " is "
+            throw QuantflowException.of(Reason.ADAPTER_SHAPE_MISMATCH, "adapter module " + m.module() + ": " + partName(m, true) + " is "
                     + Arrays.toString(m.a().shape()) + " but the base weight is " + Arrays.toString(w) + layout);
         }
         if (m.outFeatures() != out) {
-            throw QuantflowException.invalidRequest("adapter module " + m.module() + ": " + partName(m, false) + " is "
+            throw QuantflowException.of(Reason.ADAPTER_SHAPE_MISMATCH, "adapter module " + m.module() + ": " + partName(m, false) + " is "
                     + Arrays.toString(m.b().shape()) + " but the base weight is " + Arrays.toString(w) + layout);
         }
     }
@@ -277,7 +279,7 @@ public final class LoraAdapter implements AutoCloseable {
         try {
             file.read(t, 0, buf);
         } catch (IOException e) {
-            throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + ": cannot read " + t.name() + " (" + e.getMessage() + ")");
+            throw QuantflowException.of(Reason.FILE_UNREADABLE, WEIGHTS_FILE + ": cannot read " + t.name() + " (" + e.getMessage() + ")");
         }
         float[] out = new float[(int) t.elements()];
         HalfFloats.decode(t.dtype(), buf.array(), 0, out.length, out, 0);
@@ -308,14 +310,14 @@ public final class LoraAdapter implements AutoCloseable {
                                     Map<String, TensorInfo> replaced) {
         List<TensorInfo> tensors = file.header().tensors();
         if (tensors.isEmpty()) {
-            throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + " holds no tensors");
+            throw QuantflowException.of(Reason.ADAPTER_EMPTY, WEIGHTS_FILE + " holds no tensors");
         }
         boolean prefixed = tensors.get(0).name().startsWith(KEY_PREFIX);
         Map<String, Map<Role, TensorInfo>> parts = new TreeMap<>();
         Map<String, String> replacedBy = new HashMap<>();
         for (TensorInfo t : tensors) {
             if (t.name().startsWith(KEY_PREFIX) != prefixed) {
-                throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + ": tensor " + t.name()
+                throw QuantflowException.of(Reason.ADAPTER_TENSOR_UNKNOWN, WEIGHTS_FILE + ": tensor " + t.name()
                         + (prefixed ? " lacks" : " has") + " the " + KEY_PREFIX + " prefix that "
                         + (prefixed ? "the others have" : "the others lack"));
             }
@@ -324,7 +326,7 @@ public final class LoraAdapter implements AutoCloseable {
             if (suffix == null) {
                 for (String segment : key.split("\\.", -1)) {
                     if (segment.startsWith("lora_")) {
-                        throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + ": tensor " + t.name() + " is not a LoRA"
+                        throw QuantflowException.of(Reason.ADAPTER_TENSOR_UNKNOWN, WEIGHTS_FILE + ": tensor " + t.name() + " is not a LoRA"
                                 + " tensor quantflow reads (lora_A.weight, lora_B.weight, lora_B.bias, lora_embedding_A/B,"
                                 + " lora_magnitude_vector), nor a whole tensor of the base model");
                     }
@@ -332,7 +334,7 @@ public final class LoraAdapter implements AutoCloseable {
                 String base = baseName(key);
                 String previous = replacedBy.put(base, t.name());
                 if (previous != null) {
-                    throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + ": tensors " + previous + " and " + t.name()
+                    throw QuantflowException.of(Reason.ADAPTER_TENSOR_CONFLICT, WEIGHTS_FILE + ": tensors " + previous + " and " + t.name()
                             + " both replace " + base);
                 }
                 replaced.put(base, t);
@@ -340,18 +342,18 @@ public final class LoraAdapter implements AutoCloseable {
             }
             String module = key.substring(0, key.length() - suffix.getKey().length());
             if (module.isEmpty()) {
-                throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + ": tensor " + t.name() + " names no module");
+                throw QuantflowException.of(Reason.ADAPTER_TENSOR_UNKNOWN, WEIGHTS_FILE + ": tensor " + t.name() + " names no module");
             }
             TensorInfo previous = parts.computeIfAbsent(module, k -> new EnumMap<>(Role.class)).put(suffix.getValue(), t);
             if (previous != null) {
-                throw bad(module, "has both " + previous.name() + " and " + t.name());
+                throw bad(Reason.ADAPTER_TENSOR_CONFLICT, module, "has both " + previous.name() + " and " + t.name());
             }
         }
         for (Map.Entry<String, Map<Role, TensorInfo>> e : parts.entrySet()) {
             modules.put(e.getKey(), module(config, e.getKey(), e.getValue(), prefixed ? KEY_PREFIX : ""));
         }
         if (modules.isEmpty()) {
-            throw QuantflowException.invalidCheckpoint(WEIGHTS_FILE + " holds no LoRA tensors");
+            throw QuantflowException.of(Reason.ADAPTER_EMPTY, WEIGHTS_FILE + " holds no LoRA tensors");
         }
     }
 
@@ -376,7 +378,7 @@ public final class LoraAdapter implements AutoCloseable {
         boolean linear = parts.containsKey(Role.A) || parts.containsKey(Role.B) || bias != null;
         boolean embedding = parts.containsKey(Role.EMB_A) || parts.containsKey(Role.EMB_B);
         if (linear && embedding) {
-            throw bad(m, "has both lora_A/lora_B and lora_embedding_A/lora_embedding_B tensors");
+            throw bad(Reason.ADAPTER_TENSOR_CONFLICT, m, "has both lora_A/lora_B and lora_embedding_A/lora_embedding_B tensors");
         }
         TensorInfo a = parts.get(embedding ? Role.EMB_A : Role.A);
         TensorInfo b = parts.get(embedding ? Role.EMB_B : Role.B);
@@ -384,67 +386,67 @@ public final class LoraAdapter implements AutoCloseable {
         String bName = embedding ? "lora_embedding_B" : "lora_B.weight";
         if (a == null && b == null) {
             TensorInfo stray = magnitude != null ? magnitude : bias;
-            throw bad(m, "tensor " + stray.name() + " has no partner " + prefix + m + ".lora_A.weight / lora_B.weight");
+            throw bad(Reason.ADAPTER_TENSOR_UNPAIRED, m, "tensor " + stray.name() + " has no partner " + prefix + m + ".lora_A.weight / lora_B.weight");
         }
         if (a == null) {
-            throw bad(m, "tensor " + b.name() + " has no partner " + prefix + m + "." + aName);
+            throw bad(Reason.ADAPTER_TENSOR_UNPAIRED, m, "tensor " + b.name() + " has no partner " + prefix + m + "." + aName);
         }
         if (b == null) {
-            throw bad(m, "tensor " + a.name() + " has no partner " + prefix + m + "." + bName);
+            throw bad(Reason.ADAPTER_TENSOR_UNPAIRED, m, "tensor " + a.name() + " has no partner " + prefix + m + "." + bName);
         }
         for (TensorInfo t : new TensorInfo[] {a, b, magnitude, bias}) {
             if (t != null && !t.dtype().isDecodedFloat()) {
-                throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "adapter module " + m + ": " + t.name()
+                throw QuantflowException.of(Reason.TENSOR_DTYPE_UNSUPPORTED, "adapter module " + m + ": " + t.name()
                         + " is " + t.dtype() + "; adapter tensors must be BF16, F16 or F32");
             }
         }
         if (a.rank() != 2 || b.rank() != 2) {
             TensorInfo odd = a.rank() != 2 ? a : b;
-            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "adapter module " + m + ": " + odd.name() + " is "
+            throw QuantflowException.of(Reason.ADAPTER_LAYER_UNSUPPORTED, "adapter module " + m + ": " + odd.name() + " is "
                     + Arrays.toString(odd.shape()) + "; only 2-D LoRA matrices (Linear, Conv1D and Embedding layers) are"
                     + " supported, not convolutions");
         }
         if (a.dim(0) != b.dim(1)) {
-            throw bad(m, shortName(a) + " is " + Arrays.toString(a.shape()) + " but " + shortName(b) + " is "
+            throw bad(Reason.ADAPTER_SHAPES_INCONSISTENT, m, shortName(a) + " is " + Arrays.toString(a.shape()) + " but " + shortName(b) + " is "
                     + Arrays.toString(b.shape()) + ": their ranks differ");
         }
         if (a.dim(0) == 0) {
-            throw bad(m, shortName(a) + " is " + Arrays.toString(a.shape()) + ", rank 0");
+            throw bad(Reason.ADAPTER_SHAPES_INCONSISTENT, m, shortName(a) + " is " + Arrays.toString(a.shape()) + ", rank 0");
         }
         long out = b.dim(0);
         if (!config.isTarget(m)) {
-            throw QuantflowException.invalidRequest("adapter module " + m + " is not a target of adapter_config.json"
+            throw QuantflowException.of(Reason.ADAPTER_MODULE_NOT_TARGETED, "adapter module " + m + " is not a target of adapter_config.json"
                     + " (target_modules " + config.targetsText()
                     + (config.modulesToSave().isEmpty() ? "" : ", modules_to_save " + config.modulesToSave()) + ")");
         }
         int rank = config.rankFor(m);
         if (a.dim(0) != rank) {
             String key = LoraConfig.patternKey(config.rankPattern().keySet(), m);
-            throw QuantflowException.invalidRequest("adapter module " + m + ": " + shortName(a) + " is "
+            throw QuantflowException.of(Reason.ADAPTER_RANK_MISMATCH, "adapter module " + m + ": " + shortName(a) + " is "
                     + Arrays.toString(a.shape()) + " but adapter_config.json gives it rank " + rank
                     + (key == null ? " (r)" : " (rank_pattern '" + key + "')"));
         }
         if (config.useDora() && magnitude == null) {
-            throw bad(m, "use_dora is true but " + prefix + m + ".lora_magnitude_vector is missing");
+            throw bad(Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, m, "use_dora is true but " + prefix + m + ".lora_magnitude_vector is missing");
         }
         if (!config.useDora() && magnitude != null) {
-            throw bad(m, "tensor " + magnitude.name() + " is a DoRA magnitude but use_dora is false");
+            throw bad(Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, m, "tensor " + magnitude.name() + " is a DoRA magnitude but use_dora is false");
         }
         if (magnitude != null && !Arrays.equals(magnitude.shape(), new long[] {out})) {
-            throw bad(m, "lora_magnitude_vector is " + Arrays.toString(magnitude.shape()) + " but lora_B has " + out
+            throw bad(Reason.ADAPTER_SHAPES_INCONSISTENT, m, "lora_magnitude_vector is " + Arrays.toString(magnitude.shape()) + " but lora_B has " + out
                     + " rows");
         }
         if (embedding && config.loraBias()) {
-            throw bad(m, "lora_bias is true, which PEFT does not allow for an embedding layer");
+            throw bad(Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, m, "lora_bias is true, which PEFT does not allow for an embedding layer");
         }
         if (!embedding && config.loraBias() && bias == null) {
-            throw bad(m, "lora_bias is true but " + prefix + m + ".lora_B.bias is missing");
+            throw bad(Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, m, "lora_bias is true but " + prefix + m + ".lora_B.bias is missing");
         }
         if (!config.loraBias() && bias != null) {
-            throw bad(m, "tensor " + bias.name() + " is a lora_B bias but lora_bias is false");
+            throw bad(Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, m, "tensor " + bias.name() + " is a lora_B bias but lora_bias is false");
         }
         if (bias != null && !Arrays.equals(bias.shape(), new long[] {out})) {
-            throw bad(m, "lora_B.bias is " + Arrays.toString(bias.shape()) + " but lora_B has " + out + " rows");
+            throw bad(Reason.ADAPTER_SHAPES_INCONSISTENT, m, "lora_B.bias is " + Arrays.toString(bias.shape()) + " but lora_B has " + out + " rows");
         }
         double alpha = config.alphaFor(m);
         return new LoraModule(m, a, b, magnitude, bias, rank, alpha, LoraConfig.scale(alpha, rank, config.useRslora()),
@@ -461,22 +463,22 @@ public final class LoraAdapter implements AutoCloseable {
         return m.embedding() ? (a ? "lora_embedding_A" : "lora_embedding_B") : (a ? "lora_A" : "lora_B");
     }
 
-    private static QuantflowException bad(String module, String message) {
-        return QuantflowException.invalidCheckpoint(WEIGHTS_FILE + ": adapter module " + module + ": " + message);
+    private static QuantflowException bad(Reason reason, String module, String message) {
+        return QuantflowException.of(reason, WEIGHTS_FILE + ": adapter module " + module + ": " + message);
     }
 
     private static JsonNode readJson(Path p) {
         try {
             if (Files.size(p) > MAX_CONFIG_BYTES) {
-                throw QuantflowException.invalidCheckpoint(CONFIG_FILE + " is larger than 16 MB");
+                throw QuantflowException.of(Reason.JSON_TOO_LARGE, CONFIG_FILE + " is larger than 16 MB");
             }
             return JSON.readTree(Files.readAllBytes(p));
-        } catch (java.nio.file.AccessDeniedException e) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, p + ": permission denied");
+        } catch (AccessDeniedException e) {
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, p + ": permission denied");
         } catch (IOException e) {
             String msg = e.getMessage() == null ? "unreadable" : e.getMessage();
             int nl = msg.indexOf('\n');
-            throw QuantflowException.invalidCheckpoint(CONFIG_FILE + " is not valid JSON (" + (nl < 0 ? msg : msg.substring(0, nl)) + ")");
+            throw QuantflowException.of(Reason.JSON_MALFORMED, CONFIG_FILE + " is not valid JSON (" + (nl < 0 ? msg : msg.substring(0, nl)) + ")");
         }
     }
 }

@@ -1,8 +1,8 @@
 package io.quantflow.core.lora;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -142,7 +142,7 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, Map<String,
      */
     public static LoraConfig parse(JsonNode json) {
         if (json == null || !json.isObject()) {
-            throw bad("is not a JSON object");
+            throw QuantflowException.of(Reason.JSON_MALFORMED, "adapter_config.json is not a JSON object");
         }
         JsonNode type = json.get("peft_type");
         if (type == null || type.isNull()) {
@@ -326,7 +326,7 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, Map<String,
         try {
             return Pattern.compile(javaRegex(regex));
         } catch (PatternSyntaxException e) {
-            throw QuantflowException.invalidRequest(what + " '" + regex + "' is not a valid regex (" + e.getDescription() + ")");
+            throw QuantflowException.of(Reason.ADAPTER_PATTERN_INVALID, what + " '" + regex + "' is not a valid regex (" + e.getDescription() + ")");
         }
     }
 
@@ -336,10 +336,10 @@ public record LoraConfig(int r, double loraAlpha, boolean useRslora, Map<String,
     }
 
     private static QuantflowException bad(String message) {
-        return QuantflowException.invalidCheckpoint("adapter_config.json " + message);
+        return QuantflowException.of(Reason.ADAPTER_CONFIG_INVALID, "adapter_config.json " + message);
     }
 
     private static QuantflowException unsupported(String message) {
-        return new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, "adapter_config.json: " + message);
+        return QuantflowException.of(Reason.ADAPTER_TYPE_UNSUPPORTED, "adapter_config.json: " + message);
     }
 }

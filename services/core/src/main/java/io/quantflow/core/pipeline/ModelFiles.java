@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.IndexAndConfig;
 import io.quantflow.core.convert.ModelCard;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputSpec;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,7 +14,7 @@ import java.util.List;
  * What a publisher writes beside an output's converted shards: the index and config.json made from
  * the shards' results; copied byte for byte from the source, the files {@link #copiedFromSource}
  * names (tokenizer, generation config...); last, the model card ({@link #writeModelCard}). The lora
- * output is the adapter alone ({@code io.quantflow.core.convert.LoraExport}).
+ * output is the adapter alone ({@code io.quantflow.core.format.lora.LoraExport}).
  */
 public final class ModelFiles {
     private ModelFiles() {

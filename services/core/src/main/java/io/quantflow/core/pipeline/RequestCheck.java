@@ -3,7 +3,7 @@ package io.quantflow.core.pipeline;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.Planner;
 import io.quantflow.core.lora.LoraAdapter;
 
@@ -45,7 +45,7 @@ public final class RequestCheck {
      * @param config  its config.json, or null when it has none (refused)
      * @param shards  every shard in order, with its name in the model
      * @param adapter the adapter, or null
-     * @param outputs the outputs, as {@code Converter.checkOutputs} makes them
+     * @param outputs the outputs, as {@code ConversionOptions.outputs} makes them
      * @throws io.quantflow.core.error.QuantflowException as {@code Converter} would: a tensor in two shards,
      *         an adapter that does not fit (INVALID_REQUEST naming the module), a 4-bit base asked for bnb-4bit
      *         or nothing to quantize (UNSUPPORTED_MODEL), ...

@@ -3,17 +3,18 @@ package io.quantflow.core.pipeline;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
+import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.Planner;
 import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.convert.ShardPlan;
 import io.quantflow.core.convert.ShardWriter;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.quant.BlockwiseQuantizer;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -46,24 +47,23 @@ public final class ShardConversion {
     /**
      * Writes {@code outFile}, the output's file for the shard.
      *
-     * @param output      an output with weights, as {@link Converter#checkOutputs} makes it
-     * @param quantizer   the CPU quantizer (for the output's quant type)
+     * @param output      an output with weights, as {@link ConversionOptions#outputs} makes it
      * @param accelerator a GPU quantizer, or null to quantize on {@code pool}
      * @throws io.quantflow.core.error.QuantflowException as {@code Converter} refuses the output, the shard or the adapter
      */
-    public static ShardResult run(Input in, OutputSpec output, Path outFile, BlockwiseQuantizer quantizer,
-                                  TensorQuantizer accelerator, ExecutorService pool) throws IOException {
+    public static ShardResult run(Input in, OutputSpec output, Path outFile, TensorQuantizer accelerator, ExecutorService pool)
+            throws IOException {
         if (!output.hasWeights()) {
             throw new IllegalArgumentException("the " + output.format().id() + " output has no weight shards");
         }
-        Converter.checkOutputs(List.of(output.format()), in.adapterDir() != null, output.quant(), output.dtype());
+        ConversionOptions.of(List.of(output.format()), output.quant(), output.dtype()).outputs(in.adapterDir() != null);
         ObjectNode config = Checkpoint.readConfig(in.configFile());
         try (SafetensorsFile file = SafetensorsFile.open(in.shardFile());
              LoraAdapter adapter = in.adapterDir() == null ? null : LoraAdapter.open(in.adapterDir())) {
             ConversionPlan plan = Planner.forShard(in.fileName(), config, new Checkpoint.Shard(in.fileName(), file), adapter, output);
             ShardPlan shard = plan.plans(output).get(0);
-            ShardWriter.Written written = ShardWriter.write(shard, outFile, quantizer, accelerator, pool);
-            return new ShardResult(in.fileName(), Files.size(outFile), Converter.sha256(outFile),
+            ShardWriter.Written written = ShardWriter.write(shard, outFile, accelerator, pool);
+            return new ShardResult(in.fileName(), Files.size(outFile), Digests.sha256(outFile),
                     written.layout().dataLength(), written.layout().entries().stream().map(TensorInfo::name).toList(),
                     shard.quantizedCount(), shard.keptCount(), shard.quantizedParameters(),
                     written.measured().entrySet().stream().map(e -> ShardResult.WeightError.of(e.getKey(), e.getValue())).toList(),

@@ -1,5 +1,7 @@
 package io.quantflow.core.quant;
 
+import io.quantflow.core.safetensors.DType;
+
 /**
  * Blockwise 4-bit quantization as bitsandbytes does it: the values are cut into blocks of
  * {@code blocksize}; each block's absmax is its largest |x| (NaN ignored); every value is scaled by
@@ -27,7 +29,7 @@ public interface BlockwiseQuantizer {
      * at hand, with no second pass over them.
      */
     void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
-                  float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors);
+                  float[] absmax, int absmaxOff, DType dtype, ErrorSums errors);
 
     /**
      * Quantizes {@code n} little-endian bf16 values from {@code src[srcOff..]} (2 bytes each): the same
@@ -48,7 +50,7 @@ public interface BlockwiseQuantizer {
      * with the scalar reference into a new array; the Vector API path decodes in registers instead.
      */
     default void quantizeBf16(byte[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
-                              float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors) {
+                              float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
         float[] values = new float[n];
         HalfFloats.decodeBf16Scalar(src, srcOff, n, values, 0);
         quantize(values, 0, n, blocksize, packed, packedOff, absmax, absmaxOff, dtype, errors);

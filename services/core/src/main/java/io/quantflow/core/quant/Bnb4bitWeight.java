@@ -1,9 +1,11 @@
 package io.quantflow.core.quant;
 
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.SafetensorsHeader;
@@ -61,7 +63,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS)
-            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     public QuantType type() {
         return state.type();
@@ -131,11 +133,11 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
             QuantType type = switch (typeName) {
                 case "nf4" -> QuantType.NF4;
                 case "fp4" -> QuantType.FP4;
-                default -> throw bad(f, weight, "unknown quant type '" + typeName + "' in " + t.name()
+                default -> throw bad(Reason.QUANT_STATE_INVALID, f, weight, "unknown quant type '" + typeName + "' in " + t.name()
                         + " (bitsandbytes' 4-bit types are nf4 and fp4)");
             };
             if (out.containsKey(weight)) {
-                throw bad(f, weight, "has both an nf4 and an fp4 quant state");
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "has both an nf4 and an fp4 quant state");
             }
             out.put(weight, read(f, weight, type));
         }
@@ -144,7 +146,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
                 if (t.name().endsWith(suffix)) {
                     String weight = t.name().substring(0, t.name().length() - suffix.length());
                     if (!out.containsKey(weight) && h.contains(weight)) {
-                        throw bad(f, weight, "has " + t.name() + " but no " + weight + STATE_INFIX
+                        throw bad(Reason.QUANT_TENSOR_MISSING, f, weight, "has " + t.name() + " but no " + weight + STATE_INFIX
                                 + "nf4 or " + weight + STATE_INFIX + "fp4 saying how to read it");
                     }
                 }
@@ -159,7 +161,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
         TensorInfo state = h.tensor(weight + STATE_INFIX + type.id());
         TensorInfo packed = h.tensor(weight);
         if (packed == null) {
-            throw bad(f, weight, "has a quant state but no packed tensor " + weight);
+            throw bad(Reason.QUANT_TENSOR_MISSING, f, weight, "has a quant state but no packed tensor " + weight);
         }
         TensorInfo absmax = require(f, weight, ".absmax");
         TensorInfo quantMap = require(f, weight, ".quant_map");
@@ -167,29 +169,29 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
         TensorInfo nestedQuantMap = h.tensor(weight + ".nested_quant_map");
         boolean dq = nestedAbsmax != null;
         if (!dq && nestedQuantMap != null) {
-            throw bad(f, weight, "has " + nestedQuantMap.name() + " but no " + weight + ".nested_absmax");
+            throw bad(Reason.QUANT_TENSOR_MISSING, f, weight, "has " + nestedQuantMap.name() + " but no " + weight + ".nested_absmax");
         }
         if (dq && nestedQuantMap == null) {
-            throw bad(f, weight, "has " + nestedAbsmax.name() + " but no " + weight + ".nested_quant_map");
+            throw bad(Reason.QUANT_TENSOR_MISSING, f, weight, "has " + nestedAbsmax.name() + " but no " + weight + ".nested_quant_map");
         }
 
         JsonNode json = parseState(f, weight, state);
         for (Iterator<String> it = json.fieldNames(); it.hasNext(); ) {
             String key = it.next();
             if (!STATE_KEYS.contains(key)) {
-                throw bad(f, weight, "quant state has an unknown field '" + key + "'");
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state has an unknown field '" + key + "'");
             }
         }
         String quantType = text(f, weight, json, "quant_type");
         if (!quantType.equals(type.id())) {
-            throw bad(f, weight, "quant state says quant_type '" + quantType + "' but is stored as " + state.name());
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state says quant_type '" + quantType + "' but is stored as " + state.name());
         }
         int blocksize = (int) integer(f, weight, json, "blocksize");
         if (blocksize < 32 || blocksize > 4096 || Integer.bitCount(blocksize) != 1) {
-            throw bad(f, weight, "blocksize " + blocksize + " is not one bitsandbytes uses (32, 64, ..., 4096)");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "blocksize " + blocksize + " is not one bitsandbytes uses (32, 64, ..., 4096)");
         }
         String dtypeName = text(f, weight, json, "dtype");
-        DType dtype = DType.fromTorchName(dtypeName).orElseThrow(() -> bad(f, weight,
+        DType dtype = DType.fromTorchName(dtypeName).orElseThrow(() -> bad(Reason.QUANT_STATE_INVALID, f, weight,
                 "quant state dtype '" + dtypeName + "' is not bfloat16, float16 or float32"));
         long[] shape = shape(f, weight, json);
         long n = 1;
@@ -197,20 +199,20 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
             try {
                 n = Math.multiplyExact(n, d);
             } catch (ArithmeticException e) {
-                throw bad(f, weight, "quant state shape " + Arrays.toString(shape) + " overflows");
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state shape " + Arrays.toString(shape) + " overflows");
             }
         }
         if (n == 0) {
-            throw bad(f, weight, "quant state shape " + Arrays.toString(shape) + " has no elements");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state shape " + Arrays.toString(shape) + " has no elements");
         }
         if (packed.byteSize() != (n + 1) / 2) {
-            throw bad(f, weight, "quant state shape " + Arrays.toString(shape) + " holds " + n + " values, which pack into "
+            throw bad(Reason.QUANT_TENSOR_MISMATCH, f, weight, "quant state shape " + Arrays.toString(shape) + " holds " + n + " values, which pack into "
                     + (n + 1) / 2 + " bytes, but " + weight + " is " + packed.dtype() + Arrays.toString(packed.shape())
                     + " (" + packed.byteSize() + " bytes)");
         }
         long blocks = (n + blocksize - 1) / blocksize;
         if (blocks > Integer.MAX_VALUE - 8) {
-            throw bad(f, weight, "has " + blocks + " blocks, more than quantflow can hold");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "has " + blocks + " blocks, more than quantflow can hold");
         }
         expect(f, weight, absmax, dq ? DType.U8 : DType.F32, blocks, dq
                 ? "one 8-bit code per block of " + blocksize : "one float32 per block of " + blocksize);
@@ -221,21 +223,21 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
         if (dq) {
             for (String key : NESTED_KEYS) {
                 if (!json.has(key)) {
-                    throw bad(f, weight, "has " + nestedAbsmax.name() + " but its quant state has no " + key);
+                    throw bad(Reason.QUANT_STATE_INVALID, f, weight, "has " + nestedAbsmax.name() + " but its quant state has no " + key);
                 }
             }
             long nestedBlocksize = integer(f, weight, json, "nested_blocksize");
             if (nestedBlocksize != NESTED_BLOCKSIZE) {
-                throw bad(f, weight, "nested_blocksize " + nestedBlocksize + " is not the " + NESTED_BLOCKSIZE
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "nested_blocksize " + nestedBlocksize + " is not the " + NESTED_BLOCKSIZE
                         + " that bitsandbytes double-quantizes with");
             }
             String nestedDtype = text(f, weight, json, "nested_dtype");
             if (!nestedDtype.equals("float32")) {
-                throw bad(f, weight, "nested_dtype '" + nestedDtype + "' is not float32");
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "nested_dtype '" + nestedDtype + "' is not float32");
             }
             JsonNode o = json.get("nested_offset");
             if (!o.isNumber() || !Double.isFinite(o.doubleValue())) {
-                throw bad(f, weight, "nested_offset " + o + " is not a finite number");
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "nested_offset " + o + " is not a finite number");
             }
             // bitsandbytes: torch.tensor(float(nested_offset)), a float32 rounded from the double
             offset = (float) o.doubleValue();
@@ -243,7 +245,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
             expect(f, weight, nestedAbsmax, DType.F32, nestedBlocks, "one float32 per " + NESTED_BLOCKSIZE + " absmax codes");
             expect(f, weight, nestedQuantMap, DType.F32, 256, "the 256 values of the 8-bit map");
         } else if (nestedFields) {
-            throw bad(f, weight, "quant state has nested fields but there is no " + weight + ".nested_absmax");
+            throw bad(Reason.QUANT_TENSOR_MISSING, f, weight, "quant state has nested fields but there is no " + weight + ".nested_absmax");
         }
         checkQuantMap(f, weight, type, quantMap);
         return new Bnb4bitWeight(weight, new QuantState(type, blocksize, dtype, shape, dq, offset), packed, absmax, quantMap,
@@ -254,7 +256,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
         float[] values = readF32(f, weight, quantMap);
         for (int i = 0; i < 16; i++) {
             if (!(values[i] == type.value(i))) {
-                throw bad(f, weight, quantMap.name() + " is not bitsandbytes' " + type.id() + " code book (code " + i
+                throw bad(Reason.QUANT_TENSOR_MISMATCH, f, weight, quantMap.name() + " is not bitsandbytes' " + type.id() + " code book (code " + i
                         + " is " + values[i] + ", expected " + type.value(i) + "); bitsandbytes decodes with its"
                         + " built-in table, so the stored map must equal it");
             }
@@ -266,7 +268,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
         try {
             f.read(t, 0, buf);
         } catch (IOException e) {
-            throw bad(f, weight, "cannot read " + t.name() + " (" + e.getMessage() + ")");
+            throw bad(Reason.FILE_UNREADABLE, f, weight, "cannot read " + t.name() + " (" + e.getMessage() + ")");
         }
         float[] out = new float[(int) t.elements()];
         buf.flip().asFloatBuffer().get(out);
@@ -275,25 +277,25 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
 
     private static JsonNode parseState(SafetensorsFile f, String weight, TensorInfo state) {
         if (state.dtype() != DType.U8) {
-            throw bad(f, weight, state.name() + " is " + state.dtype() + ", not the U8 bytes of a JSON object");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, state.name() + " is " + state.dtype() + ", not the U8 bytes of a JSON object");
         }
         if (state.byteSize() > MAX_STATE_BYTES) {
-            throw bad(f, weight, state.name() + " is " + state.byteSize() + " bytes, too long for a quant state");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, state.name() + " is " + state.byteSize() + " bytes, too long for a quant state");
         }
         ByteBuffer buf = ByteBuffer.allocate((int) state.byteSize());
         try {
             f.read(state, 0, buf);
         } catch (IOException e) {
-            throw bad(f, weight, "cannot read " + state.name() + " (" + e.getMessage() + ")");
+            throw bad(Reason.FILE_UNREADABLE, f, weight, "cannot read " + state.name() + " (" + e.getMessage() + ")");
         }
         JsonNode json;
         try {
             json = JSON.readTree(buf.array());
         } catch (IOException e) {
-            throw bad(f, weight, "quant state is not valid JSON (" + firstLine(e.getMessage()) + ")");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state is not valid JSON (" + firstLine(e.getMessage()) + ")");
         }
         if (json == null || !json.isObject()) {
-            throw bad(f, weight, "quant state is not a JSON object");
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state is not a JSON object");
         }
         return json;
     }
@@ -301,14 +303,14 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
     private static TensorInfo require(SafetensorsFile f, String weight, String suffix) {
         TensorInfo t = f.header().tensor(weight + suffix);
         if (t == null) {
-            throw bad(f, weight, "has a quant state but no " + weight + suffix);
+            throw bad(Reason.QUANT_TENSOR_MISSING, f, weight, "has a quant state but no " + weight + suffix);
         }
         return t;
     }
 
     private static void expect(SafetensorsFile f, String weight, TensorInfo t, DType dtype, long elements, String what) {
         if (t.dtype() != dtype || t.elements() != elements) {
-            throw bad(f, weight, t.name() + " is " + t.dtype() + Arrays.toString(t.shape()) + " but should hold "
+            throw bad(Reason.QUANT_TENSOR_MISMATCH, f, weight, t.name() + " is " + t.dtype() + Arrays.toString(t.shape()) + " but should hold "
                     + elements + " " + dtype + " values (" + what + ")");
         }
     }
@@ -316,7 +318,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
     private static String text(SafetensorsFile f, String weight, JsonNode json, String key) {
         JsonNode v = json.get(key);
         if (v == null || !v.isTextual()) {
-            throw bad(f, weight, "quant state " + (v == null ? "has no " + key : key + " " + v + " is not a string"));
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state " + (v == null ? "has no " + key : key + " " + v + " is not a string"));
         }
         return v.textValue();
     }
@@ -324,7 +326,7 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
     private static long integer(SafetensorsFile f, String weight, JsonNode json, String key) {
         JsonNode v = json.get(key);
         if (v == null || !v.isIntegralNumber() || !v.canConvertToLong()) {
-            throw bad(f, weight, "quant state " + (v == null ? "has no " + key : key + " " + v + " is not an integer"));
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state " + (v == null ? "has no " + key : key + " " + v + " is not an integer"));
         }
         return v.longValue();
     }
@@ -332,13 +334,13 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
     private static long[] shape(SafetensorsFile f, String weight, JsonNode json) {
         JsonNode v = json.get("shape");
         if (v == null || !v.isArray() || v.size() > SafetensorsHeader.MAX_RANK) {
-            throw bad(f, weight, "quant state " + (v == null ? "has no shape" : "shape " + v + " is not a list of sizes"));
+            throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state " + (v == null ? "has no shape" : "shape " + v + " is not a list of sizes"));
         }
         long[] shape = new long[v.size()];
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = v.get(i);
             if (!d.isIntegralNumber() || !d.canConvertToLong() || d.longValue() < 0) {
-                throw bad(f, weight, "quant state shape " + v + " is not a list of sizes");
+                throw bad(Reason.QUANT_STATE_INVALID, f, weight, "quant state shape " + v + " is not a list of sizes");
             }
             shape[i] = d.longValue();
         }
@@ -353,8 +355,8 @@ public record Bnb4bitWeight(String name, QuantState state, TensorInfo packed, Te
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    static QuantflowException bad(SafetensorsFile f, String weight, String message) {
-        return QuantflowException.invalidCheckpoint(f.path().getFileName() + ": 4-bit weight " + weight + ": " + message);
+    static QuantflowException bad(Reason reason, SafetensorsFile f, String weight, String message) {
+        return QuantflowException.of(reason, f.path().getFileName() + ": 4-bit weight " + weight + ": " + message);
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.quantflow.core.quant;
 
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -10,7 +11,7 @@ import java.nio.ByteOrder;
 /**
  * Dequantizes bitsandbytes 4-bit weights bit for bit as {@code bitsandbytes.functional.dequantize_4bit}
  * does on the GPU, so that a model that only exists in 4 bit can be merged with an adapter and
- * requantized (see DESIGN.md: the lossy path, taken only when no 16-bit base exists).
+ * requantized (docs/adr/0004-reading-adapters-and-4bit-bases.md: the lossy path, for a model that only exists in 4 bit).
  *
  * <p>The arithmetic, all float32:
  * <ul>
@@ -135,7 +136,7 @@ public final class Dequantizer {
         }
     }
 
-    private static float[] readF32(SafetensorsFile f, io.quantflow.core.safetensors.TensorInfo t, int count)
+    private static float[] readF32(SafetensorsFile f, TensorInfo t, int count)
             throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
         f.read(t, 0, buf);

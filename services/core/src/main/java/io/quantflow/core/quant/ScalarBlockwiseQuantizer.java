@@ -1,5 +1,7 @@
 package io.quantflow.core.quant;
 
+import io.quantflow.core.safetensors.DType;
+
 /**
  * The reference implementation: plain loops, bitsandbytes' decision trees. Every fast path is tested
  * against this one, byte for byte.
@@ -27,7 +29,7 @@ public final class ScalarBlockwiseQuantizer implements BlockwiseQuantizer {
     /** The reference: quantize, then {@link QuantErrors#measure} on the output. */
     @Override
     public void quantize(float[] src, int srcOff, int n, int blocksize, byte[] packed, int packedOff,
-                         float[] absmax, int absmaxOff, io.quantflow.core.safetensors.DType dtype, ErrorSums errors) {
+                         float[] absmax, int absmaxOff, DType dtype, ErrorSums errors) {
         quantize(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff);
         QuantErrors.measure(src, srcOff, n, blocksize, packed, packedOff, absmax, absmaxOff, type, dtype, errors);
     }

@@ -1,9 +1,11 @@
 package io.quantflow.core.quant;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -42,8 +44,8 @@ final class VectorDynamicMap {
             IntVector pair = IntVector.fromArray(I, DynamicMap.PAIRS, 0, index, 0);
             IntVector code = pair.and(0xFF).blend(pair.lanewise(VectorOperators.LSHR, 8), x.compare(VectorOperators.GT, split).cast(I));
             code = code.blend(0, nan.cast(I));
-            code.convertShape(VectorOperators.I2B, jdk.incubator.vector.ByteVector.SPECIES_PREFERRED.withShape(
-                    jdk.incubator.vector.VectorShape.forBitSize(L * 8)), 0).reinterpretAsBytes().intoArray(codes, at + i);
+            code.convertShape(VectorOperators.I2B, ByteVector.SPECIES_PREFERRED.withShape(
+                    VectorShape.forBitSize(L * 8)), 0).reinterpretAsBytes().intoArray(codes, at + i);
         }
         for (; i < len; i++) {
             codes[at + i] = (byte) DynamicMap.encode((values[start + i] - offset) * inv);

@@ -1,6 +1,8 @@
 package io.quantflow.core.quant;
 
+import io.quantflow.core.safetensors.DType;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -56,11 +58,11 @@ final class VectorHalfFloats {
         int i = 0;
         int bound = n - L;
         for (; i <= bound; i += L) {
-            IntVector bits = jdk.incubator.vector.FloatVector.fromArray(f, v, off + i).reinterpretAsInts();
+            IntVector bits = FloatVector.fromArray(f, v, off + i).reinterpretAsInts();
             bf16Upper(bits).reinterpretAsFloats().intoArray(v, off + i);
         }
         for (; i < n; i++) {
-            v[off + i] = DtypeEncoding.round(io.quantflow.core.safetensors.DType.BF16, v[off + i]);
+            v[off + i] = DtypeEncoding.round(DType.BF16, v[off + i]);
         }
     }
 
@@ -71,10 +73,10 @@ final class VectorHalfFloats {
         int i = 0;
         int bound = n - L;
         for (; i <= bound; i += L) {
-            IntVector bits = jdk.incubator.vector.FloatVector.fromArray(f, v, off + i).reinterpretAsInts();
+            IntVector bits = FloatVector.fromArray(f, v, off + i).reinterpretAsInts();
             IntVector upper = bf16Upper(bits).lanewise(VectorOperators.LSHR, 16);
             ((ShortVector) upper.convertShape(VectorOperators.I2S, s, 0)).reinterpretAsBytes().intoArray(dst, dstOff + 2 * i);
         }
-        DtypeEncoding.encodeScalar(io.quantflow.core.safetensors.DType.BF16, v, off + i, n - i, dst, dstOff + 2 * i);
+        DtypeEncoding.encodeScalar(DType.BF16, v, off + i, n - i, dst, dstOff + 2 * i);
     }
 }

@@ -1,5 +1,6 @@
 package io.quantflow.core.safetensors;
 
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -55,7 +56,7 @@ public enum DType {
             case I32 -> "int32";
             case I64 -> "int64";
             case BOOL -> "bool";
-            default -> name().toLowerCase(java.util.Locale.ROOT);
+            default -> name().toLowerCase(Locale.ROOT);
         };
     }
 

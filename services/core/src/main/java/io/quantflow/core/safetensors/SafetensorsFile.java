@@ -1,7 +1,7 @@
 package io.quantflow.core.safetensors;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.Closeable;
 import java.io.EOFException;
@@ -61,17 +61,17 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             ch = FileChannel.open(path, StandardOpenOption.READ);
         } catch (NoSuchFileException e) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, path + ": no such file");
+            throw QuantflowException.of(Reason.NO_SUCH_FILE, path + ": no such file");
         } catch (AccessDeniedException e) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, path + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, path + ": permission denied");
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, path + ": cannot open (" + e.getMessage() + ")");
+            throw QuantflowException.of(Reason.SOURCE_UNREADABLE, path + ": cannot open (" + e.getMessage() + ")");
         }
         try {
             return open(path, ch.size(), (position, dst) -> readFully(ch, dst, position), ch);
         } catch (IOException e) {
             closeQuietly(ch);
-            throw QuantflowException.invalidCheckpoint(path.getFileName() + ": unreadable (" + e.getMessage() + ")");
+            throw QuantflowException.of(Reason.FILE_UNREADABLE, path.getFileName() + ": unreadable (" + e.getMessage() + ")");
         }
     }
 
@@ -90,20 +90,20 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             String where = path.getFileName().toString();
             if (size < 8) {
-                throw SafetensorsHeader.bad(where, "file is " + size + " bytes, too short for a safetensors header");
+                throw SafetensorsHeader.bad(Reason.FILE_TOO_SHORT, where, "file is " + size + " bytes, too short for a safetensors header");
             }
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             reader.readFully(0, len);
             long n = len.getLong(0);
             if (n < 0 || n > SafetensorsHeader.MAX_HEADER_BYTES) {
-                throw SafetensorsHeader.bad(where, "header length " + Long.toUnsignedString(n)
+                throw SafetensorsHeader.bad(Reason.HEADER_TOO_LARGE, where, "header length " + Long.toUnsignedString(n)
                         + " exceeds the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit");
             }
             if (n < 2) {
-                throw SafetensorsHeader.bad(where, "header length " + n + " is too small to hold a JSON object");
+                throw SafetensorsHeader.bad(Reason.HEADER_MALFORMED, where, "header length " + n + " is too small to hold a JSON object");
             }
             if (8 + n > size) {
-                throw SafetensorsHeader.bad(where, "header length " + n + " does not fit in a " + size + "-byte file");
+                throw SafetensorsHeader.bad(Reason.FILE_TOO_SHORT, where, "header length " + n + " does not fit in a " + size + "-byte file");
             }
             ByteBuffer json = ByteBuffer.allocate((int) n);
             reader.readFully(8, json);
@@ -111,7 +111,7 @@ public final class SafetensorsFile implements AutoCloseable {
             return new SafetensorsFile(path, reader, resource, header, 8 + n);
         } catch (IOException e) {
             closeQuietly(resource);
-            throw QuantflowException.invalidCheckpoint(path.getFileName() + ": unreadable (" + e.getMessage() + ")");
+            throw QuantflowException.of(Reason.FILE_UNREADABLE, path.getFileName() + ": unreadable (" + e.getMessage() + ")");
         } catch (RuntimeException e) {
             closeQuietly(resource);
             throw e;

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,10 +17,12 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -37,7 +41,7 @@ public final class SafetensorsHeader {
     public static final int MAX_NAME_LENGTH = 4096;
 
     private static final JsonFactory JSON = JsonFactory.builder()
-            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .streamReadConstraints(StreamReadConstraints.builder()
                     .maxNestingDepth(8)
                     .maxNumberLength(40)
@@ -92,12 +96,12 @@ public final class SafetensorsHeader {
     public static SafetensorsHeader parse(byte[] json, long dataLength, String where) {
         String text = decodeUtf8(json, where);
         if (text.isEmpty() || text.charAt(0) != '{') {
-            throw bad(where, "header does not start with '{'");
+            throw bad(Reason.HEADER_MALFORMED, where, "header does not start with '{'");
         }
         Map<String, String> metadata = new LinkedHashMap<>();
         List<TensorInfo> tensors = new ArrayList<>();
         try (JsonParser p = JSON.createParser(text)) {
-            expect(p.nextToken(), JsonToken.START_OBJECT, where, "header");
+            expect(Reason.HEADER_MALFORMED, p.nextToken(), JsonToken.START_OBJECT, where, "header");
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
@@ -108,24 +112,24 @@ public final class SafetensorsHeader {
                     tensors.add(readTensor(p, name, where));
                 }
             }
-            expect(t, JsonToken.END_OBJECT, where, "header");
+            expect(Reason.HEADER_MALFORMED, t, JsonToken.END_OBJECT, where, "header");
             if (p.nextToken() != null) {
-                throw bad(where, "trailing data after the header's JSON object");
+                throw bad(Reason.HEADER_MALFORMED, where, "trailing data after the header's JSON object");
             }
         } catch (JsonParseException e) {
             String msg = e.getOriginalMessage();
             if (msg != null && msg.startsWith("Duplicate field")) {
-                throw bad(where, duplicateMessage(e, msg.substring(msg.indexOf('\''))));
+                throw duplicate(e, msg.substring(msg.indexOf('\'')), where);
             }
-            throw bad(where, "header is not valid JSON (" + firstLine(msg) + ")");
+            throw bad(Reason.HEADER_MALFORMED, where, "header is not valid JSON (" + firstLine(msg) + ")");
         } catch (IOException e) {
-            throw bad(where, "header is not valid JSON (" + firstLine(e.getMessage()) + ")");
+            throw bad(Reason.HEADER_MALFORMED, where, "header is not valid JSON (" + firstLine(e.getMessage()) + ")");
         }
         tensors.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
         long expected = 0;
         for (TensorInfo ti : tensors) {
             if (ti.begin() != expected) {
-                throw bad(where, ti.begin() < expected
+                throw bad(Reason.DATA_SECTION_INVALID, where, ti.begin() < expected
                         ? "tensor '" + ti.name() + "' overlaps the tensor before it (offset " + ti.begin() + ")"
                         : "gap in the data section before tensor '" + ti.name() + "' (offset " + ti.begin()
                                 + ", expected " + expected + ")");
@@ -134,16 +138,16 @@ public final class SafetensorsHeader {
             try {
                 bytes = Math.multiplyExact(ti.elements(), ti.dtype().size());
             } catch (ArithmeticException e) {
-                throw bad(where, "tensor '" + ti.name() + "' shape overflows");
+                throw bad(Reason.TENSOR_SIZE_INVALID, where, "tensor '" + ti.name() + "' shape overflows");
             }
             if (ti.end() - ti.begin() != bytes) {
-                throw bad(where, "tensor '" + ti.name() + "' holds " + (ti.end() - ti.begin())
+                throw bad(Reason.TENSOR_SIZE_INVALID, where, "tensor '" + ti.name() + "' holds " + (ti.end() - ti.begin())
                         + " bytes but its shape and dtype need " + bytes);
             }
             expected = ti.end();
         }
         if (expected != dataLength) {
-            throw bad(where, expected > dataLength
+            throw bad(Reason.DATA_SECTION_INVALID, where, expected > dataLength
                     ? "tensor data runs past the end of the file (" + expected + " > " + dataLength + " bytes)"
                     : "file has " + (dataLength - expected) + " bytes after the last tensor");
         }
@@ -151,37 +155,37 @@ public final class SafetensorsHeader {
     }
 
     /** A duplicate at the top level is a tensor name (or {@code __metadata__}); deeper, a field of a tensor. */
-    private static String duplicateMessage(JsonParseException e, String quotedName) {
+    private static QuantflowException duplicate(JsonParseException e, String quotedName, String where) {
         if (e.getProcessor() instanceof JsonParser p) {
             JsonStreamContext object = p.getParsingContext();
             JsonStreamContext parent = object == null ? null : object.getParent();
             if (parent != null && !parent.inRoot()) {
                 String owner = parent.getCurrentName();
                 return "__metadata__".equals(owner)
-                        ? "__metadata__ has a duplicate key " + quotedName
-                        : "tensor '" + owner + "' has a duplicate field " + quotedName;
+                        ? bad(Reason.METADATA_MALFORMED, where, "__metadata__ has a duplicate key " + quotedName)
+                        : bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + owner + "' has a duplicate field " + quotedName);
             }
         }
         return quotedName.equals("'__metadata__'")
-                ? "__metadata__ appears twice in the header"
-                : "duplicate tensor name in header: " + quotedName;
+                ? bad(Reason.METADATA_MALFORMED, where, "__metadata__ appears twice in the header")
+                : bad(Reason.TENSOR_NAME_INVALID, where, "duplicate tensor name in header: " + quotedName);
     }
 
     private static void readMetadata(JsonParser p, Map<String, String> metadata, String where) throws IOException {
-        expect(p.nextToken(), JsonToken.START_OBJECT, where, "__metadata__");
+        expect(Reason.METADATA_MALFORMED, p.nextToken(), JsonToken.START_OBJECT, where, "__metadata__");
         JsonToken t;
         while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
             String key = p.currentName();
             if (p.nextToken() != JsonToken.VALUE_STRING) {
-                throw bad(where, "__metadata__ value of '" + key + "' is not a string");
+                throw bad(Reason.METADATA_MALFORMED, where, "__metadata__ value of '" + key + "' is not a string");
             }
             metadata.put(key, p.getText());
         }
-        expect(t, JsonToken.END_OBJECT, where, "__metadata__");
+        expect(Reason.METADATA_MALFORMED, t, JsonToken.END_OBJECT, where, "__metadata__");
     }
 
     private static TensorInfo readTensor(JsonParser p, String name, String where) throws IOException {
-        expect(p.nextToken(), JsonToken.START_OBJECT, where, "tensor '" + name + "'");
+        expect(Reason.TENSOR_ENTRY_MALFORMED, p.nextToken(), JsonToken.START_OBJECT, where, "tensor '" + name + "'");
         DType dtype = null;
         long[] shape = null;
         long[] offsets = null;
@@ -191,81 +195,81 @@ public final class SafetensorsHeader {
             switch (field) {
                 case "dtype" -> {
                     if (p.nextToken() != JsonToken.VALUE_STRING) {
-                        throw bad(where, "tensor '" + name + "' dtype is not a string");
+                        throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' dtype is not a string");
                     }
                     String d = p.getText();
-                    dtype = DType.parse(d).orElseThrow(() -> bad(where, "tensor '" + name + "' has unknown dtype " + d));
+                    dtype = DType.parse(d).orElseThrow(() -> bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' has unknown dtype " + d));
                 }
                 case "shape" -> shape = readLongs(p, name, "shape", MAX_RANK, where);
                 case "data_offsets" -> offsets = readLongs(p, name, "data_offsets", 2, where);
-                default -> throw bad(where, "tensor '" + name + "' has unknown field '" + field + "'");
+                default -> throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' has unknown field '" + field + "'");
             }
         }
-        expect(t, JsonToken.END_OBJECT, where, "tensor '" + name + "'");
+        expect(Reason.TENSOR_ENTRY_MALFORMED, t, JsonToken.END_OBJECT, where, "tensor '" + name + "'");
         if (dtype == null || shape == null || offsets == null) {
-            throw bad(where, "tensor '" + name + "' lacks dtype, shape or data_offsets");
+            throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' lacks dtype, shape or data_offsets");
         }
         if (offsets.length != 2) {
-            throw bad(where, "tensor '" + name + "' data_offsets must hold two numbers");
+            throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' data_offsets must hold two numbers");
         }
         if (offsets[1] < offsets[0]) {
-            throw bad(where, "tensor '" + name + "' ends before it begins");
+            throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' ends before it begins");
         }
         long n = 1;
         for (long d : shape) {
             try {
                 n = Math.multiplyExact(n, d);
             } catch (ArithmeticException e) {
-                throw bad(where, "tensor '" + name + "' shape overflows");
+                throw bad(Reason.TENSOR_SIZE_INVALID, where, "tensor '" + name + "' shape overflows");
             }
         }
         return new TensorInfo(name, dtype, shape, offsets[0], offsets[1]);
     }
 
     private static long[] readLongs(JsonParser p, String name, String field, int max, String where) throws IOException {
-        expect(p.nextToken(), JsonToken.START_ARRAY, where, "tensor '" + name + "' " + field);
+        expect(Reason.TENSOR_ENTRY_MALFORMED, p.nextToken(), JsonToken.START_ARRAY, where, "tensor '" + name + "' " + field);
         long[] out = new long[Math.min(max, 8)];
         int n = 0;
         JsonToken t;
         while ((t = p.nextToken()) == JsonToken.VALUE_NUMBER_INT) {
             if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-                throw bad(where, "tensor '" + name + "' " + field + " value too large");
+                throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' " + field + " value too large");
             }
             long v = p.getLongValue();
             if (v < 0) {
-                throw bad(where, "tensor '" + name + "' " + field + " holds a negative value");
+                throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' " + field + " holds a negative value");
             }
             if (n == max) {
-                throw bad(where, "tensor '" + name + "' " + field + " has more than " + max + " entries");
+                throw bad(Reason.TENSOR_ENTRY_MALFORMED, where, "tensor '" + name + "' " + field + " has more than " + max + " entries");
             }
             if (n == out.length) {
-                out = java.util.Arrays.copyOf(out, out.length * 2);
+                out = Arrays.copyOf(out, out.length * 2);
             }
             out[n++] = v;
         }
-        expect(t, JsonToken.END_ARRAY, where, "tensor '" + name + "' " + field + " (integers only)");
-        return java.util.Arrays.copyOf(out, n);
+        expect(Reason.TENSOR_ENTRY_MALFORMED, t, JsonToken.END_ARRAY, where, "tensor '" + name + "' " + field + " (integers only)");
+        return Arrays.copyOf(out, n);
     }
 
     /** Names are used as keys and in messages: refuse control characters and anything path-like. */
     static void checkName(String name, String where) {
         if (name.isEmpty() || name.length() > MAX_NAME_LENGTH) {
-            throw bad(where, "tensor name is empty or longer than " + MAX_NAME_LENGTH + " characters");
+            throw bad(Reason.TENSOR_NAME_INVALID, where, "tensor name is empty or longer than " + MAX_NAME_LENGTH + " characters");
         }
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
             if (c < 0x20 || c == 0x7f || c == '\\') {
-                throw bad(where, "tensor name contains a control character or backslash");
+                throw bad(Reason.TENSOR_NAME_INVALID, where, "tensor name contains a control character or backslash");
             }
         }
-        if (name.startsWith("/") || name.contains("//") || java.util.Arrays.asList(name.split("/", -1)).contains("..")) {
-            throw bad(where, "tensor name looks like a path: '" + name + "'");
+        if (name.startsWith("/") || name.contains("//") || Arrays.asList(name.split("/", -1)).contains("..")) {
+            throw bad(Reason.TENSOR_NAME_INVALID, where, "tensor name looks like a path: '" + name + "'");
         }
     }
 
-    private static void expect(JsonToken actual, JsonToken wanted, String where, String what) {
+    private static void expect(Reason reason, JsonToken actual, JsonToken wanted, String where, String what) {
         if (actual != wanted) {
-            throw bad(where, what + ": expected " + describe(wanted) + " but found " + describe(actual));
+            throw bad(reason, where, what + ": expected " + describe(wanted) + " but found " + describe(actual));
         }
     }
 
@@ -279,7 +283,7 @@ public final class SafetensorsHeader {
             case START_ARRAY -> "an array";
             case END_ARRAY -> "the end of an array";
             case FIELD_NAME -> "a name";
-            default -> "a " + t.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+            default -> "a " + t.name().toLowerCase(Locale.ROOT).replace('_', ' ');
         };
     }
 
@@ -291,7 +295,7 @@ public final class SafetensorsHeader {
                     .decode(ByteBuffer.wrap(json));
             return cb.toString();
         } catch (CharacterCodingException e) {
-            throw bad(where, "header is not valid UTF-8");
+            throw bad(Reason.HEADER_MALFORMED, where, "header is not valid UTF-8");
         }
     }
 
@@ -303,7 +307,7 @@ public final class SafetensorsHeader {
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    static QuantflowException bad(String where, String message) {
-        return QuantflowException.invalidCheckpoint(where + ": " + message);
+    static QuantflowException bad(Reason reason, String where, String message) {
+        return QuantflowException.of(reason, where + ": " + message);
     }
 }

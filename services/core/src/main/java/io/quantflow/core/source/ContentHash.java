@@ -1,8 +1,8 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,9 +12,9 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -44,10 +44,10 @@ public final class ContentHash {
     }
 
     public static String of(List<FileDigest> files) {
-        MessageDigest md = ResumableDownload.sha256();
+        MessageDigest md = Digests.sha256();
         files.stream().sorted(Comparator.comparing(FileDigest::name)).forEach(f ->
                 md.update((f.name() + "\0" + f.size() + "\0" + f.sha256() + "\n").getBytes(StandardCharsets.UTF_8)));
-        return "sha256:" + HexFormat.of().formatHex(md.digest());
+        return "sha256:" + Digests.hex(md);
     }
 
     /**
@@ -56,23 +56,23 @@ public final class ContentHash {
      */
     public static String ofDirectory(Path dir) {
         if (!Files.isDirectory(dir)) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+            throw QuantflowException.of(Reason.NO_SUCH_DIRECTORY, dir + ": no such directory");
         }
         List<Path> files;
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(Files::isRegularFile).filter(p -> counts(p.getFileName().toString())).sorted().toList();
         } catch (AccessDeniedException e) {
-            throw new QuantflowException(ErrorCode.ACCESS_DENIED, dir + ": permission denied");
+            throw QuantflowException.of(Reason.PERMISSION_DENIED, dir + ": permission denied");
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot list " + dir, e);
+            throw QuantflowException.ioFailure("cannot list " + dir, e);
         }
         List<FileDigest> digests = new ArrayList<>();
         for (Path p : files) {
             try {
-                long mtime = Files.getLastModifiedTime(p).to(java.util.concurrent.TimeUnit.NANOSECONDS);
+                long mtime = Files.getLastModifiedTime(p).to(TimeUnit.NANOSECONDS);
                 digests.add(new FileDigest(p.getFileName().toString(), Files.size(p), mtime + ":" + headSha256(p)));
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot read " + p, e);
+                throw QuantflowException.ioFailure("cannot read " + p, e);
             }
         }
         return "stat:" + of(digests).substring("sha256:".length());
@@ -80,11 +80,9 @@ public final class ContentHash {
 
     /** The sha256 of a file's first megabyte. */
     private static String headSha256(Path p) throws IOException {
-        MessageDigest md = ResumableDownload.sha256();
         try (var in = Files.newInputStream(p)) {
-            md.update(in.readNBytes(1 << 20));
+            return Digests.sha256(in.readNBytes(1 << 20));
         }
-        return HexFormat.of().formatHex(md.digest());
     }
 
     private static boolean counts(String name) {

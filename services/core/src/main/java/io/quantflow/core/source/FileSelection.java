@@ -3,8 +3,8 @@ package io.quantflow.core.source;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,7 +63,7 @@ public final class FileSelection {
         if (index != null) {
             for (String shard : shardsOf(index, uri)) {
                 if (!names.contains(shard)) {
-                    throw QuantflowException.invalidCheckpoint(uri + ": " + Checkpoint.INDEX_FILE + " names shard " + shard
+                    throw QuantflowException.of(Reason.SHARD_MISSING, uri + ": " + Checkpoint.INDEX_FILE + " names shard " + shard
                             + ", which is not in the repository");
                 }
                 out.add(shard);
@@ -101,13 +101,13 @@ public final class FileSelection {
         List<String> pickles = names.stream()
                 .filter(n -> PICKLE_SUFFIXES.stream().anyMatch(s -> n.toLowerCase(Locale.ROOT).endsWith(s))).sorted().toList();
         if (!safetensors && !pickles.isEmpty()) {
-            throw new QuantflowException(ErrorCode.UNSUPPORTED_MODEL, uri + " holds only pickle weights (" + pickles.get(0)
+            throw QuantflowException.of(Reason.PICKLE_WEIGHTS, uri + " holds only pickle weights (" + pickles.get(0)
                     + (pickles.size() > 1 ? " and " + (pickles.size() - 1) + " more" : "")
                     + "), which quantflow never loads because unpickling runs code; use a revision or a copy of the model"
                     + " saved as safetensors (save_pretrained(..., safe_serialization=True))");
         }
         if (!safetensors) {
-            throw QuantflowException.invalidCheckpoint(uri + " holds no safetensors weights");
+            throw QuantflowException.of(Reason.NO_WEIGHTS, uri + " holds no safetensors weights");
         }
     }
 
@@ -115,20 +115,20 @@ public final class FileSelection {
         JsonNode map;
         try {
             if (Files.size(index) > 64L << 20) {
-                throw QuantflowException.invalidCheckpoint(uri + ": " + Checkpoint.INDEX_FILE + " is larger than 64 MB");
+                throw QuantflowException.of(Reason.JSON_TOO_LARGE, uri + ": " + Checkpoint.INDEX_FILE + " is larger than 64 MB");
             }
             map = JSON.readTree(index.toFile()).get("weight_map");
         } catch (IOException e) {
-            throw QuantflowException.invalidCheckpoint(uri + ": " + Checkpoint.INDEX_FILE + " is not valid JSON");
+            throw QuantflowException.of(Reason.JSON_MALFORMED, uri + ": " + Checkpoint.INDEX_FILE + " is not valid JSON");
         }
         if (map == null || !map.isObject() || map.isEmpty()) {
-            throw QuantflowException.invalidCheckpoint(uri + ": " + Checkpoint.INDEX_FILE + " has no weight_map");
+            throw QuantflowException.of(Reason.INDEX_MALFORMED, uri + ": " + Checkpoint.INDEX_FILE + " has no weight_map");
         }
         Set<String> shards = new TreeSet<>();
         for (Iterator<JsonNode> it = map.elements(); it.hasNext(); ) {
             JsonNode v = it.next();
             if (!v.isTextual() || !isSafeName(v.textValue()) || !v.textValue().endsWith(".safetensors")) {
-                throw QuantflowException.invalidCheckpoint(uri + ": " + Checkpoint.INDEX_FILE + " names an unacceptable shard file");
+                throw QuantflowException.of(Reason.INDEX_MALFORMED, uri + ": " + Checkpoint.INDEX_FILE + " names an unacceptable shard file");
             }
             shards.add(v.textValue());
         }

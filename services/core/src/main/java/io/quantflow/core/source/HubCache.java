@@ -1,20 +1,17 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.transfer.BlobCache;
+import io.quantflow.core.transfer.FileLocks;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Optional;
-import java.util.UUID;
 
 /**
- * The local copy of Hub files, laid out as the Hub's own cache:
+ * The local copy of Hub files, laid out as the Hub's own cache, one {@link BlobCache} per repository:
  * <pre>
  * ROOT/models--org--name/blobs/ETAG              verified content (sha256 for LFS files, git blob id otherwise)
  * ROOT/models--org--name/blobs/ETAG.incomplete   a download in progress, resumed by the next try
@@ -22,9 +19,8 @@ import java.util.UUID;
  * ROOT/models--org--name/snapshots/COMMIT/FILE   a symbolic link to ../../blobs/ETAG (a copy where links are not possible)
  * ROOT/.locks/models--org--name/ETAG.lock        held while one process downloads that blob
  * </pre>
- * Folder names are in lower case, since the Hub compares ids without case. A blob appears under its
- * name only once verified (renamed into place atomically); a snapshot entry only once its blob is
- * there, so no reader ever sees half a file.
+ * Folder names are in lower case, since the Hub compares ids without case. What the Hub gives as
+ * content ids and commits is checked before it names a file.
  */
 public final class HubCache {
     private final Path root;
@@ -37,83 +33,52 @@ public final class HubCache {
         return root;
     }
 
+    /** The blob cache of one repository. */
+    BlobCache of(RepoId repo) {
+        return new BlobCache(repoDir(repo), root.resolve(".locks").resolve(repo.folderName()));
+    }
+
     public Path repoDir(RepoId repo) {
         return root.resolve(repo.folderName());
     }
 
     public Path blob(RepoId repo, String etag) {
-        return repoDir(repo).resolve("blobs").resolve(checkEtag(etag));
+        return of(repo).blob(checkEtag(etag));
     }
 
     Path incomplete(RepoId repo, String etag) {
-        return repoDir(repo).resolve("blobs").resolve(checkEtag(etag) + ".incomplete");
+        return of(repo).incomplete(checkEtag(etag));
     }
 
-    Path lockFile(RepoId repo, String etag) {
-        return root.resolve(".locks").resolve(repo.folderName()).resolve(checkEtag(etag) + ".lock");
+    FileLocks.Held lock(RepoId repo, String etag) {
+        return of(repo).lock(checkEtag(etag));
     }
 
     public Path snapshot(RepoId repo, String commit) {
-        return repoDir(repo).resolve("snapshots").resolve(checkEtag(commit));
+        return of(repo).snapshot(checkEtag(commit));
     }
 
     /** The commit a revision pointed at when it was last resolved. */
     public Optional<String> ref(RepoId repo, String revision) {
-        Path p = refFile(repo, revision);
-        try {
-            return Files.isRegularFile(p) ? Optional.of(Files.readString(p, StandardCharsets.US_ASCII).strip()) : Optional.empty();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
+        return of(repo).readRecord("refs", checkRevision(revision));
     }
 
     /** Records the commit a revision points at (atomically replacing the old record). */
     void writeRef(RepoId repo, String revision, String commit) {
-        Path p = refFile(repo, revision);
-        try {
-            Files.createDirectories(p.getParent());
-            Path tmp = p.resolveSibling("." + p.getFileName() + ".tmp-" + UUID.randomUUID());
-            Files.writeString(tmp, commit, StandardCharsets.US_ASCII);
-            move(tmp, p);
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + p, e);
-        }
+        of(repo).writeRecord("refs", checkRevision(revision), commit);
     }
 
     /** Moves a verified download into place as the blob (a blob already there is kept). */
-    void commitBlob(Path verified, Path blob) {
-        try {
-            Files.createDirectories(blob.getParent());
-            if (Files.exists(blob)) {
-                Files.delete(verified);
-            } else {
-                move(verified, blob);
-            }
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot move a download into " + blob, e);
-        }
+    void commitBlob(RepoId repo, Path verified, String etag) {
+        of(repo).commitBlob(verified, checkEtag(etag));
     }
 
     /** Points {@code snapshots/COMMIT/name} at the blob: a relative symbolic link, else a copy, put in place atomically. */
     void link(RepoId repo, String commit, String name, String etag) {
         if (!FileSelection.isSafeName(name)) {
-            throw QuantflowException.invalidCheckpoint("refusing the file name '" + name + "'");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, "refusing the file name '" + name + "'");
         }
-        Path dir = snapshot(repo, commit);
-        Path entry = dir.resolve(name);
-        Path blob = blob(repo, etag);
-        try {
-            Files.createDirectories(dir);
-            Path tmp = dir.resolve("." + name + ".tmp-" + UUID.randomUUID());
-            try {
-                Files.createSymbolicLink(tmp, dir.relativize(blob));
-            } catch (UnsupportedOperationException | FileSystemException e) {
-                Files.copy(blob, tmp, StandardCopyOption.REPLACE_EXISTING);
-            }
-            move(tmp, entry);
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot write " + entry, e);
-        }
+        of(repo).link(checkEtag(commit), name, checkEtag(etag));
     }
 
     /** Whether the snapshot holds the file (its blob present, and of the given size when that is known). */
@@ -126,27 +91,19 @@ public final class HubCache {
         }
     }
 
-    private Path refFile(RepoId repo, String revision) {
-        Path refs = repoDir(repo).resolve("refs");
+    private static String checkRevision(String revision) {
+        Path refs = Path.of("refs");
         Path p = refs.resolve(revision).normalize();
-        if (!p.startsWith(refs) || p.equals(refs)) {
-            throw QuantflowException.invalidRequest("'" + revision + "' is not a revision");
+        if (revision.isEmpty() || !p.startsWith(refs) || p.equals(refs)) {
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + revision + "' is not a revision");
         }
-        return p;
+        return revision;
     }
 
     private static String checkEtag(String etag) {
         if (etag == null || !etag.matches("[0-9a-f]{40}|[0-9a-f]{64}")) {
-            throw QuantflowException.invalidCheckpoint("the Hub gave a content id that is neither a sha256 nor a git object id");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, "the Hub gave a content id that is neither a sha256 nor a git object id");
         }
         return etag;
-    }
-
-    static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
     }
 }

@@ -2,8 +2,12 @@ package io.quantflow.core.source;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.transfer.ETags;
+import io.quantflow.core.transfer.ResumableDownload;
+import io.quantflow.core.transfer.Secret;
+import io.quantflow.core.util.Exceptions;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -69,13 +74,13 @@ public final class HubClient {
                     if (r.statusCode() == 200) {
                         byte[] bytes = body.readNBytes((int) MAX_API_ANSWER + 1);
                         if (bytes.length > MAX_API_ANSWER) {
-                            throw QuantflowException.invalidCheckpoint(repo.uri() + ": the Hub's answer is larger than 64 MB");
+                            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, repo.uri() + ": the Hub's answer is larger than 64 MB");
                         }
                         JsonNode root;
                         try {
                             root = JSON.readTree(bytes);
                         } catch (IOException e) {
-                            throw QuantflowException.invalidCheckpoint(repo.uri() + ": the Hub's answer is not JSON");
+                            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, repo.uri() + ": the Hub's answer is not JSON");
                         }
                         return HubRepoInfo.parse(root, repo.uri());
                     }
@@ -121,7 +126,7 @@ public final class HubClient {
      * @param meta receives what the Hub's own answer says about the file, before the body is read
      */
     ResumableDownload.Opened open(ModelLocation.Hub repo, String commit, String file, long offset,
-                                  java.util.function.Consumer<FileMeta> meta) throws IOException {
+                                  Consumer<FileMeta> meta) throws IOException {
         URI uri = resolveUri(repo, commit, file);
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             HttpRequest.Builder b = request(uri).GET();
@@ -197,22 +202,22 @@ public final class HubClient {
             return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, "interrupted while talking to " + base, e);
+            throw QuantflowException.of(Reason.INTERRUPTED, "interrupted while talking to " + base, e);
         } catch (IllegalArgumentException e) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST, "cannot reach the Hub at " + base + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.HUB_UNREACHABLE, "cannot reach the Hub at " + base + ": " + e.getMessage());
         }
     }
 
     private void retryOrFail(int attempt, String what, IOException e) {
         if (attempt >= settings.backoff().attempts()) {
-            throw new QuantflowException(ErrorCode.INTERNAL, what + " failed " + attempt + " times, last: "
-                    + ResumableDownload.describe(e), e);
+            throw QuantflowException.of(Reason.RETRIES_EXHAUSTED, what + " failed " + attempt + " times, last: "
+                    + Exceptions.describe(e), e);
         }
         try {
             settings.backoff().sleepBefore(attempt + 1);
         } catch (InterruptedException ie) {
             Thread.currentThread().interrupt();
-            throw new QuantflowException(ErrorCode.INTERNAL, what + " was interrupted", ie);
+            throw QuantflowException.of(Reason.INTERRUPTED, what + " was interrupted", ie);
         }
     }
 
@@ -226,23 +231,8 @@ public final class HubClient {
 
     private static FileMeta meta(HttpHeaders h) {
         long size = h.firstValueAsLong("X-Linked-Size").orElse(-1);
-        return new FileMeta(h.firstValue("X-Repo-Commit").orElse(null), unquote(h.firstValue("X-Linked-Etag").orElse(null)),
-                unquote(h.firstValue("ETag").orElse(null)), size);
-    }
-
-    /** An ETag's value: without W/ and quotes, lower case. */
-    static String unquote(String etag) {
-        if (etag == null) {
-            return null;
-        }
-        String e = etag.strip();
-        if (e.startsWith("W/")) {
-            e = e.substring(2);
-        }
-        if (e.length() >= 2 && e.startsWith("\"") && e.endsWith("\"")) {
-            e = e.substring(1, e.length() - 1);
-        }
-        return e.toLowerCase(Locale.ROOT);
+        return new FileMeta(h.firstValue("X-Repo-Commit").orElse(null), ETags.unquote(h.firstValue("X-Linked-Etag").orElse(null)),
+                ETags.unquote(h.firstValue("ETag").orElse(null)), size);
     }
 
     /** Percent-encodes everything but unreserved characters (and '/' when {@code keepSlash}). */

@@ -1,18 +1,17 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.transfer.FileLocks;
+import io.quantflow.core.transfer.ParallelDownloads;
+import io.quantflow.core.transfer.ResumableDownload;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -115,22 +114,21 @@ public final class HubFetcher {
         String what = "hf://" + repo.id() + "@" + commit + "/" + listed.name();
         HubRepoInfo.HubFile f = listed.sha256() != null || listed.gitBlobId() != null ? listed : withHeadMetadata(location, commit, listed);
         if (f.sha256() == null && f.gitBlobId() == null) {
-            throw QuantflowException.invalidCheckpoint(what + " cannot be verified: the Hub gave neither its sha256 nor its git blob id");
+            throw QuantflowException.of(Reason.DOWNLOAD_UNVERIFIABLE, what + " cannot be verified: the Hub gave neither its sha256 nor its git blob id");
         }
         String etag = f.lfs() ? f.sha256() : f.gitBlobId();
         Path blob = cache.blob(repo, etag);
         if (!Files.isRegularFile(blob)) {
-            try (FileLocks.Held ignored = FileLocks.acquire(cache.lockFile(repo, etag))) {
+            try (FileLocks.Held ignored = cache.lock(repo, etag)) {
                 if (!Files.isRegularFile(blob)) {
                     Path partial = cache.incomplete(repo, etag);
-                    createParent(partial);
                     ResumableDownload download = new ResumableDownload(client.settings().backoff(),
                             client.settings().stallTimeout(), batch::cancelled);
                     String sha256 = download.fetch(partial, f.size(),
                             offset -> client.open(location, commit, f.name(), offset, meta -> checkMeta(meta, f, commit, what)),
                             what, listener::downloaded);
                     verify(partial, f, sha256, what);
-                    cache.commitBlob(partial, blob);
+                    cache.commitBlob(repo, partial, etag);
                 }
             }
         }
@@ -140,11 +138,11 @@ public final class HubFetcher {
     /** The Hub's answer for the file must agree with the listing: same commit, same sha256. */
     private static void checkMeta(HubClient.FileMeta meta, HubRepoInfo.HubFile f, String commit, String what) {
         if (meta.commit() != null && !meta.commit().equalsIgnoreCase(commit)) {
-            throw QuantflowException.invalidCheckpoint(what + ": the Hub answered from commit " + meta.commit() + ", not the pinned one");
+            throw QuantflowException.of(Reason.SOURCE_CHANGED, what + ": the Hub answered from commit " + meta.commit() + ", not the pinned one");
         }
         if (f.lfs() && meta.linkedEtag() != null && HubRepoInfo.SHA256.matcher(meta.linkedEtag()).matches()
                 && !meta.linkedEtag().equals(f.sha256())) {
-            throw QuantflowException.invalidCheckpoint(what + ": the Hub's file metadata (sha256 " + meta.linkedEtag()
+            throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, what + ": the Hub's file metadata (sha256 " + meta.linkedEtag()
                     + ") disagrees with its file list (" + f.sha256() + ")");
         }
     }
@@ -165,9 +163,9 @@ public final class HubFetcher {
             try {
                 Files.deleteIfExists(partial);
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("cannot delete the corrupt download " + partial, e);
+                throw QuantflowException.ioFailure("cannot delete the corrupt download " + partial, e);
             }
-            throw QuantflowException.invalidCheckpoint(what + " failed verification: its " + (f.lfs() ? "sha256" : "git blob id")
+            throw QuantflowException.of(Reason.DOWNLOAD_CORRUPT, what + " failed verification: its " + (f.lfs() ? "sha256" : "git blob id")
                     + " is " + actual + ", the Hub says " + expected + "; the download was discarded");
         }
     }
@@ -175,28 +173,9 @@ public final class HubFetcher {
     /** The git blob id of a file: sha1 of {@code "blob <size>\0"} and the content. */
     static String gitBlobId(Path p) {
         try {
-            MessageDigest md = MessageDigest.getInstance("SHA-1");
-            md.update(("blob " + Files.size(p) + "\0").getBytes(StandardCharsets.US_ASCII));
-            try (InputStream in = Files.newInputStream(p)) {
-                byte[] buf = new byte[1 << 16];
-                int r;
-                while ((r = in.read(buf)) > 0) {
-                    md.update(buf, 0, r);
-                }
-            }
-            return HexFormat.of().formatHex(md.digest());
+            return Digests.gitBlobId(p);
         } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot read " + p, e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static void createParent(Path p) {
-        try {
-            Files.createDirectories(p.getParent());
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("cannot create " + p.getParent(), e);
+            throw QuantflowException.ioFailure("cannot read " + p, e);
         }
     }
 }

@@ -2,6 +2,7 @@ package io.quantflow.core.source;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -31,11 +32,11 @@ public record HubRepoInfo(String id, String commit, Map<String, HubFile> files) 
     static HubRepoInfo parse(JsonNode root, String uri) {
         String sha = root.path("sha").asText("");
         if (!COMMIT.matcher(sha).matches()) {
-            throw QuantflowException.invalidCheckpoint(uri + ": the Hub's answer names no commit");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, uri + ": the Hub's answer names no commit");
         }
         JsonNode siblings = root.path("siblings");
         if (!siblings.isArray()) {
-            throw QuantflowException.invalidCheckpoint(uri + ": the Hub's answer lists no files");
+            throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, uri + ": the Hub's answer lists no files");
         }
         Map<String, HubFile> files = new LinkedHashMap<>();
         for (JsonNode s : siblings) {
@@ -49,7 +50,7 @@ public record HubRepoInfo(String id, String commit, Map<String, HubFile> files) 
                 sha256 = sha256.substring(7);
             }
             if (sha256 != null && !SHA256.matcher(sha256).matches()) {
-                throw QuantflowException.invalidCheckpoint(uri + ": the Hub's sha256 of " + name + " is malformed");
+                throw QuantflowException.of(Reason.HUB_ANSWER_INVALID, uri + ": the Hub's sha256 of " + name + " is malformed");
             }
             long size = lfs.isObject() && lfs.path("size").canConvertToLong() ? lfs.path("size").asLong()
                     : s.path("size").canConvertToLong() ? s.path("size").asLong() : -1;

@@ -1,6 +1,9 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.transfer.Secret;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -22,10 +25,10 @@ public record HubSettings(URI endpoint, Secret token, int parallel, Backoff back
 
     public HubSettings {
         if (parallel < 1) {
-            throw QuantflowException.invalidRequest("parallel downloads must be at least 1");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "parallel downloads must be at least 1");
         }
         if (token != null && !token.isPrintableWord()) {
-            throw QuantflowException.invalidRequest("HF_TOKEN holds spaces or characters a Hub token cannot have");
+            throw QuantflowException.of(Reason.CREDENTIALS_INVALID, "HF_TOKEN holds spaces or characters a Hub token cannot have");
         }
     }
 
@@ -57,17 +60,17 @@ public record HubSettings(URI endpoint, Secret token, int parallel, Backoff back
         try {
             uri = new URI(s);
         } catch (URISyntaxException e) {
-            throw QuantflowException.invalidRequest("the Hub endpoint is not a URL");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the Hub endpoint is not a URL");
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
-            throw QuantflowException.invalidRequest("the Hub endpoint must be an http:// or https:// URL");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the Hub endpoint must be an http:// or https:// URL");
         }
         if (uri.getRawUserInfo() != null) {
-            throw QuantflowException.invalidRequest("the Hub endpoint must not hold credentials; set HF_TOKEN instead");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the Hub endpoint must not hold credentials; set HF_TOKEN instead");
         }
         if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
-            throw QuantflowException.invalidRequest("the Hub endpoint must not have a query or fragment");
+            throw QuantflowException.of(Reason.SETTINGS_INVALID, "the Hub endpoint must not have a query or fragment");
         }
         return uri;
     }

@@ -1,6 +1,7 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -39,7 +40,7 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
             if (revision != null && (revision.isEmpty() || revision.length() > 256 || revision.contains("..")
                     || revision.startsWith("/") || revision.endsWith("/")
                     || revision.chars().anyMatch(c -> c <= ' ' || c == 0x7f || c == '\\'))) {
-                throw QuantflowException.invalidRequest("'" + revision + "' is not a revision (a branch, tag or commit)");
+                throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + revision + "' is not a revision (a branch, tag or commit)");
             }
         }
 
@@ -64,14 +65,14 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
 
         public S3 {
             if (!BUCKET.matcher(bucket).matches() || bucket.contains("..")) {
-                throw QuantflowException.invalidRequest("'" + bucket + "' is not an S3 bucket name");
+                throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + bucket + "' is not an S3 bucket name");
             }
             if (prefix.startsWith("/") || prefix.endsWith("/") || prefix.contains("//")) {
-                throw QuantflowException.invalidRequest("s3://" + bucket + "/" + prefix + ": the prefix must not start or end with '/' or hold '//'");
+                throw QuantflowException.of(Reason.LOCATION_INVALID, "s3://" + bucket + "/" + prefix + ": the prefix must not start or end with '/' or hold '//'");
             }
             for (String segment : prefix.split("/")) {
                 if (segment.equals("..") || segment.equals(".")) {
-                    throw QuantflowException.invalidRequest("s3://" + bucket + "/" + prefix + ": '.' and '..' are not prefix segments");
+                    throw QuantflowException.of(Reason.LOCATION_INVALID, "s3://" + bucket + "/" + prefix + ": '.' and '..' are not prefix segments");
                 }
             }
         }
@@ -90,7 +91,7 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
     /** Reads a location as a user writes it; a string without a scheme is a local path. */
     static ModelLocation parse(String text) {
         if (text == null || text.isBlank()) {
-            throw QuantflowException.invalidRequest("an empty location");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "an empty location");
         }
         String s = text.strip();
         int colon = s.indexOf("://");
@@ -105,7 +106,7 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
             case "hf" -> hub(s.substring(colon + 3));
             case "s3" -> s3(s.substring(colon + 3));
             case "file" -> file(s);
-            default -> throw QuantflowException.invalidRequest("'" + scheme + "://' is not a known location;"
+            default -> throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + scheme + "://' is not a known location;"
                     + " use hf://org/name[@revision], s3://bucket/prefix, file:///dir or a path");
         };
     }
@@ -118,10 +119,10 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
             id = id.substring(0, id.length() - 1);
         }
         if (id.isEmpty()) {
-            throw QuantflowException.invalidRequest("hf:// needs a model id: hf://org/name[@revision]");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "hf:// needs a model id: hf://org/name[@revision]");
         }
         if (revision != null && revision.isEmpty()) {
-            throw QuantflowException.invalidRequest("hf://" + id + "@ names no revision");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "hf://" + id + "@ names no revision");
         }
         return new Hub(new RepoId(id), revision);
     }
@@ -134,7 +135,7 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
             prefix = prefix.substring(0, prefix.length() - 1);
         }
         if (bucket.isEmpty()) {
-            throw QuantflowException.invalidRequest("s3:// needs a bucket: s3://bucket/prefix");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "s3:// needs a bucket: s3://bucket/prefix");
         }
         return new S3(bucket, prefix);
     }
@@ -143,14 +144,14 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
         try {
             URI uri = new URI(s);
             if (uri.getAuthority() != null && !uri.getAuthority().equalsIgnoreCase("localhost")) {
-                throw QuantflowException.invalidRequest(s + ": file:// names a directory on this machine (file:///dir)");
+                throw QuantflowException.of(Reason.LOCATION_INVALID, s + ": file:// names a directory on this machine (file:///dir)");
             }
             if (uri.getPath() == null || !uri.getPath().startsWith("/")) {
-                throw QuantflowException.invalidRequest(s + ": a file URI needs an absolute path (file:///dir)");
+                throw QuantflowException.of(Reason.LOCATION_INVALID, s + ": a file URI needs an absolute path (file:///dir)");
             }
             return new Local(Path.of(uri.getPath()));
         } catch (URISyntaxException | InvalidPathException e) {
-            throw QuantflowException.invalidRequest(s + " is not a file URI (file:///dir)");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, s + " is not a file URI (file:///dir)");
         }
     }
 
@@ -158,7 +159,7 @@ public sealed interface ModelLocation permits ModelLocation.Local, ModelLocation
         try {
             return new Local(Path.of(s));
         } catch (InvalidPathException e) {
-            throw QuantflowException.invalidRequest("'" + text + "' is not a path");
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + text + "' is not a path");
         }
     }
 }

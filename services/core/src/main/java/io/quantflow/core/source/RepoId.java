@@ -1,6 +1,7 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.util.Locale;
 import java.util.regex.Pattern;
@@ -20,7 +21,7 @@ public record RepoId(String id) {
             ok &= SEGMENT.matcher(p).matches() && !p.endsWith(".") && !p.endsWith("-");
         }
         if (!ok) {
-            throw QuantflowException.invalidRequest("'" + id + "' is not a Hugging Face model id (org/name: letters, digits,"
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "'" + id + "' is not a Hugging Face model id (org/name: letters, digits,"
                     + " '-', '_' and '.', at most " + MAX_LENGTH + " characters, no '--' or '..')");
         }
     }

@@ -1,22 +1,23 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.storage.S3Bucket;
+import io.quantflow.core.storage.S3Storage;
+import io.quantflow.core.transfer.BlobCache;
+import io.quantflow.core.transfer.FileLocks;
+import io.quantflow.core.transfer.ParallelDownloads;
+import io.quantflow.core.transfer.ResumableDownload;
+import io.quantflow.core.util.Digests;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystemException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -32,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class S3Fetcher {
     private final S3Storage storage;
-    private final Path root;
+    private final BlobCache cache;
 
     /** A fetched model: the snapshot folder and the content hash of its files. */
     public record Snapshot(ModelLocation.S3 location, Path dir, List<String> files, String contentHash) {
@@ -40,29 +41,31 @@ public final class S3Fetcher {
 
     public S3Fetcher(S3Storage storage, Path root) {
         this.storage = storage;
-        this.root = root.toAbsolutePath().normalize();
+        Path dir = root.toAbsolutePath().normalize();
+        this.cache = new BlobCache(dir, dir.resolve(".locks"));
     }
 
     public Snapshot fetch(ModelLocation.S3 location, SourceListener listener) {
         String uri = location.uri();
-        Map<String, S3Storage.ObjectInfo> top = new LinkedHashMap<>();
-        for (S3Storage.ObjectInfo o : storage.list(location.bucket(), location.keyPrefix(), true)) {
+        S3Bucket bucket = storage.bucket(Role.SOURCE, location.bucket());
+        Map<String, ObjectInfo> top = new LinkedHashMap<>();
+        for (ObjectInfo o : bucket.listTop(location.keyPrefix())) {
             String name = o.key().substring(location.keyPrefix().length());
             if (FileSelection.isSafeName(name)) {
                 top.put(name, o);
             }
         }
         if (top.isEmpty()) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, uri + " holds no objects"
-                    + (storage.hasSubfolders(location.bucket(), location.keyPrefix())
+            throw QuantflowException.of(Reason.LOCATION_EMPTY, uri + " holds no objects"
+                    + (bucket.hasSubfolders(location.keyPrefix())
                     ? " at its top level; name the prefix that holds the model's config.json and weights" : ""));
         }
         Map<String, String> sha256 = new ConcurrentHashMap<>();
         List<String> metadata = FileSelection.metadata(top.keySet(), uri);
-        fetchAll(location, metadata, top, sha256, listener, false);
-        Path index = metadata.contains(Checkpoint.INDEX_FILE) ? blob(sha256.get(Checkpoint.INDEX_FILE)) : null;
+        fetchAll(location, bucket, metadata, top, sha256, listener, false);
+        Path index = metadata.contains(Checkpoint.INDEX_FILE) ? cache.blob(sha256.get(Checkpoint.INDEX_FILE)) : null;
         List<String> weights = FileSelection.weights(top.keySet(), index, uri);
-        fetchAll(location, weights, top, sha256, listener, true);
+        fetchAll(location, bucket, weights, top, sha256, listener, true);
 
         List<String> files = new ArrayList<>(metadata);
         files.addAll(weights);
@@ -72,7 +75,7 @@ public final class S3Fetcher {
         return new Snapshot(location, dir, List.copyOf(files), ContentHash.of(digests));
     }
 
-    private void fetchAll(ModelLocation.S3 location, List<String> names, Map<String, S3Storage.ObjectInfo> top,
+    private void fetchAll(ModelLocation.S3 location, S3Bucket bucket, List<String> names, Map<String, ObjectInfo> top,
                           Map<String, String> sha256, SourceListener listener, boolean announce) {
         List<String> missing = new ArrayList<>();
         for (String n : names) {
@@ -92,7 +95,7 @@ public final class S3Fetcher {
         ParallelDownloads batch = new ParallelDownloads(storage.settings().parallel());
         List<Runnable> tasks = new ArrayList<>();
         for (String n : missing) {
-            tasks.add(() -> sha256.put(n, fetchObject(location, top.get(n), listener, batch)));
+            tasks.add(() -> sha256.put(n, fetchObject(bucket, top.get(n), listener, batch)));
         }
         try {
             batch.run(tasks);
@@ -105,103 +108,45 @@ public final class S3Fetcher {
 
     /** Downloads one object into blobs/ unless it is there; returns its sha256. */
     @SuppressWarnings("try") // the lock is held for the block, not used in it
-    private String fetchObject(ModelLocation.S3 location, S3Storage.ObjectInfo o, SourceListener listener, ParallelDownloads batch) {
-        String id = objectId(location.bucket(), o);
-        try (FileLocks.Held ignored = FileLocks.acquire(root.resolve(".locks").resolve(id + ".lock"))) {
-            String known = knownSha256(location.bucket(), o);
+    private String fetchObject(S3Bucket bucket, ObjectInfo o, SourceListener listener, ParallelDownloads batch) {
+        String id = objectId(bucket.name(), o);
+        try (FileLocks.Held ignored = cache.lock(id)) {
+            String known = knownSha256(bucket.name(), o);
             if (known != null) {
                 return known;
             }
-            Path partial = root.resolve("blobs").resolve(id + ".incomplete");
-            Files.createDirectories(partial.getParent());
+            Path partial = cache.incomplete(id);
             ResumableDownload download = new ResumableDownload(storage.settings().backoff(), storage.settings().stallTimeout(),
                     batch::cancelled);
-            String what = "s3://" + location.bucket() + "/" + o.key();
-            String sha = download.fetch(partial, o.size(), offset -> storage.open(location.bucket(), o.key(), o.etag(), offset),
-                    what, listener::downloaded);
-            Path blob = blob(sha);
-            if (Files.exists(blob)) {
-                Files.delete(partial);
-            } else {
-                HubCache.move(partial, blob);
-            }
-            Path record = root.resolve("objects").resolve(id);
-            Files.createDirectories(record.getParent());
-            Path tmp = record.resolveSibling("." + id + ".tmp-" + UUID.randomUUID());
-            Files.writeString(tmp, sha, StandardCharsets.US_ASCII);
-            HubCache.move(tmp, record);
+            String sha = download.fetch(partial, o.size(), offset -> bucket.open(o.key(), o.etag(), offset),
+                    bucket.where(o.key()), listener::downloaded);
+            cache.commitBlob(partial, sha);
+            cache.writeRecord("objects", id, sha);
             return sha;
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("writing the S3 cache at " + root, e);
         }
     }
 
     /** The sha256 of an object already in the cache, or null. */
-    private String knownSha256(String bucket, S3Storage.ObjectInfo o) {
-        Path record = root.resolve("objects").resolve(objectId(bucket, o));
-        try {
-            if (!Files.isRegularFile(record)) {
-                return null;
-            }
-            String sha = Files.readString(record, StandardCharsets.US_ASCII).strip();
-            Path blob = sha.matches("[0-9a-f]{64}") ? blob(sha) : null;
-            return blob != null && Files.isRegularFile(blob) && Files.size(blob) == o.size() ? sha : null;
-        } catch (IOException e) {
-            return null;
-        }
-    }
-
-    private Path blob(String sha256) {
-        return root.resolve("blobs").resolve(sha256);
+    private String knownSha256(String bucket, ObjectInfo o) {
+        String sha = cache.readRecord("objects", objectId(bucket, o)).orElse(null);
+        return sha != null && sha.matches("[0-9a-f]{64}") && cache.hasBlob(sha, o.size()) ? sha : null;
     }
 
     /** The snapshot folder of these files, made (complete, then renamed into place) when missing. */
-    private Path snapshot(ModelLocation.S3 location, List<String> files, Map<String, S3Storage.ObjectInfo> top,
-                          Map<String, String> sha256) {
+    private Path snapshot(ModelLocation.S3 location, List<String> files, Map<String, ObjectInfo> top, Map<String, String> sha256) {
         StringBuilder id = new StringBuilder(endpoint()).append('\n').append(location.bucket()).append('\n').append(location.prefix());
         files.stream().sorted().forEach(n -> id.append('\n').append(n).append('\0').append(top.get(n).size()).append('\0')
                 .append(sha256.get(n)));
-        Path dir = root.resolve("snapshots").resolve(hash(id.toString()));
-        if (Files.isDirectory(dir)) {
-            return dir;
-        }
-        Path partial = dir.resolveSibling("." + dir.getFileName() + ".partial-" + UUID.randomUUID());
-        try {
-            Files.createDirectories(partial);
-            for (String n : files) {
-                Path entry = partial.resolve(n);
-                Path blob = blob(sha256.get(n));
-                try {
-                    Files.createSymbolicLink(entry, dir.relativize(blob));
-                } catch (UnsupportedOperationException | FileSystemException e) {
-                    Files.copy(blob, entry, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-            try {
-                Files.move(partial, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileSystemException e) {
-                if (!Files.isDirectory(dir)) {
-                    throw e;
-                }
-                // another conversion made the same snapshot meanwhile: use it
-            }
-            return dir;
-        } catch (IOException e) {
-            throw TargetDirectory.ioFailure("writing the S3 cache at " + root, e);
-        } finally {
-            io.quantflow.core.convert.TargetDirectory.deleteTree(partial);
-        }
+        Map<String, String> blobs = new LinkedHashMap<>();
+        files.forEach(n -> blobs.put(n, sha256.get(n)));
+        return cache.snapshot(Digests.sha256(id.toString()), blobs);
     }
 
     private String endpoint() {
         return storage.settings().endpoint() == null ? "aws:" + storage.settings().region() : storage.settings().endpoint().toString();
     }
 
-    private String objectId(String bucket, S3Storage.ObjectInfo o) {
-        return hash(endpoint() + "\n" + bucket + "\n" + o.key() + "\n" + o.etag() + "\n" + o.size());
-    }
-
-    private static String hash(String s) {
-        return HexFormat.of().formatHex(ResumableDownload.sha256().digest(s.getBytes(StandardCharsets.UTF_8)));
+    private String objectId(String bucket, ObjectInfo o) {
+        return Digests.sha256(endpoint() + "\n" + bucket + "\n" + o.key() + "\n" + o.etag() + "\n" + o.size());
     }
 }

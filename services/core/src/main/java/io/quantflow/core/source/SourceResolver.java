@@ -1,7 +1,9 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.storage.S3Storage;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,10 +56,10 @@ public final class SourceResolver implements AutoCloseable {
     private static ResolvedSource local(ModelLocation.Local l) {
         Path dir = l.dir();
         if (!Files.exists(dir)) {
-            throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, dir + ": no such directory");
+            throw QuantflowException.of(Reason.NO_SUCH_DIRECTORY, dir + ": no such directory");
         }
         if (!Files.isDirectory(dir)) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST,
+            throw QuantflowException.of(Reason.NOT_A_DIRECTORY,
                     dir + " is a file; SOURCE is the model directory that holds config.json and the safetensors files");
         }
         return new ResolvedSource(l, dir, null, ContentHash.ofDirectory(dir));

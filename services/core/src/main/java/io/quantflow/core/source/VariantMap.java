@@ -1,7 +1,7 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +38,7 @@ public final class VariantMap {
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INVALID_REQUEST, "cannot read the variants file " + file
+            throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, "cannot read the variants file " + file
                     + (Files.exists(file) ? "" : ": no such file"));
         }
         Map<String, ModelLocation.Hub> map = new LinkedHashMap<>();
@@ -55,18 +55,18 @@ public final class VariantMap {
             String where = file + " line " + (i + 1);
             String[] parts = line.split("\\s*->\\s*", -1);
             if (parts.length != 2 || parts[0].isBlank() || parts[1].isBlank()) {
-                throw QuantflowException.invalidRequest(where + ": expected 'org/model -> org/model-bnb-4bit'");
+                throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, where + ": expected 'org/model -> org/model-bnb-4bit'");
             }
             ModelLocation.Hub from = hub(parts[0], where);
             ModelLocation.Hub to = hub(parts[1], where);
             if (from.revision() != null) {
-                throw QuantflowException.invalidRequest(where + ": the model on the left names a repository, without @revision");
+                throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, where + ": the model on the left names a repository, without @revision");
             }
             if (from.repo().key().equals(to.repo().key())) {
-                throw QuantflowException.invalidRequest(where + ": a model cannot be its own variant");
+                throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, where + ": a model cannot be its own variant");
             }
             if (map.putIfAbsent(from.repo().key(), to) != null) {
-                throw QuantflowException.invalidRequest(where + ": " + from.repo() + " is mapped twice");
+                throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, where + ": " + from.repo() + " is mapped twice");
             }
         }
         return new VariantMap(file, Map.copyOf(map));
@@ -80,9 +80,9 @@ public final class VariantMap {
                 return h;
             }
         } catch (QuantflowException e) {
-            throw QuantflowException.invalidRequest(where + ": " + e.getMessage());
+            throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, where + ": " + e.getMessage());
         }
-        throw QuantflowException.invalidRequest(where + ": variants are Hub models (org/name)");
+        throw QuantflowException.of(Reason.VARIANTS_FILE_INVALID, where + ": variants are Hub models (org/name)");
     }
 
     /** The variant that stands in for a model, if the file names one. */

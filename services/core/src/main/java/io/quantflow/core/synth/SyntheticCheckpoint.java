@@ -3,9 +3,8 @@ package io.quantflow.core.synth;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.TargetDirectory;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.json.PythonJson;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.safetensors.DType;
@@ -13,16 +12,24 @@ import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.LocalTarget;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -53,16 +60,16 @@ public final class SyntheticCheckpoint {
 
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
                              LongConsumer progress) {
-        write(shape, dtype, seed, dir, maxShardBytes, ifExists, java.util.Set.of(), progress);
+        write(shape, dtype, seed, dir, maxShardBytes, ifExists, Set.of(), progress);
     }
 
     /** As above, with outlier columns planted in the weights named in {@code outlierTensors}. */
     public static void write(ModelShape shape, DType dtype, long seed, Path dir, long maxShardBytes, IfExists ifExists,
-                             java.util.Set<String> outlierTensors, LongConsumer progress) {
+                             Set<String> outlierTensors, LongConsumer progress) {
         if (!dtype.isDecodedFloat()) {
-            throw QuantflowException.invalidRequest("synthetic weights are bfloat16, float16 or float32");
+            throw QuantflowException.of(Reason.OPTION_INVALID, "synthetic weights are bfloat16, float16 or float32");
         }
-        try (TargetDirectory out = TargetDirectory.prepare(dir, ifExists)) {
+        try (LocalTarget out = LocalTarget.prepare(dir, ifExists)) {
             List<List<TensorSpec>> shards = split(shape.tensors(dtype), maxShardBytes);
             out.requireSpace(shards.stream().flatMap(List::stream).mapToLong(TensorSpec::byteSize).sum());
             int threads = Runtime.getRuntime().availableProcessors();
@@ -109,15 +116,15 @@ public final class SyntheticCheckpoint {
                 Files.writeString(out.staging().resolve("generation_config.json"), PythonJson.toIndentedSorted(gen), StandardCharsets.UTF_8);
                 out.commit();
             } catch (IOException e) {
-                throw TargetDirectory.ioFailure("writing " + dir, e);
-            } catch (java.util.concurrent.ExecutionException e) {
+                throw QuantflowException.ioFailure("writing " + dir, e);
+            } catch (ExecutionException e) {
                 if (e.getCause() instanceof IOException io) {
-                    throw TargetDirectory.ioFailure("writing " + dir, io);
+                    throw QuantflowException.ioFailure("writing " + dir, io);
                 }
-                throw new QuantflowException(io.quantflow.core.error.ErrorCode.INTERNAL, String.valueOf(e.getCause()), e.getCause());
+                throw QuantflowException.of(Reason.WORKER_FAILED, String.valueOf(e.getCause()), e.getCause());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new QuantflowException(io.quantflow.core.error.ErrorCode.INTERNAL, "interrupted");
+                throw QuantflowException.of(Reason.INTERRUPTED, "interrupted");
             } finally {
                 pool.shutdownNow();
             }
@@ -171,16 +178,16 @@ public final class SyntheticCheckpoint {
     }
 
     private static final ThreadLocal<byte[]> PIECE = ThreadLocal.withInitial(() -> new byte[PIECE_ELEMENTS * 4]);
-    private static final java.util.Map<DType, byte[]> TABLES = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<DType, byte[]> TABLES = new ConcurrentHashMap<>();
 
     private static byte[] normalTable(DType dtype) {
         return TABLES.computeIfAbsent(dtype, d -> NormalTable.encoded(d, 0.02));
     }
 
-    private static final java.lang.invoke.VarHandle SHORTS =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final java.lang.invoke.VarHandle INTS =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle SHORTS =
+            MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INTS =
+            MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     /**
      * {@code len} values into {@code buf}: table entries picked by 16 random bits each (four per

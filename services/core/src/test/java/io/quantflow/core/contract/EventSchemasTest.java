@@ -1,5 +1,6 @@
 package io.quantflow.core.contract;
 
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,16 +10,17 @@ import com.networknt.schema.Schema;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.LayerQuality;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
 import io.quantflow.core.quant.QuantType;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -32,8 +34,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -53,18 +57,18 @@ class EventSchemasTest {
             "conversion-failed", "shard-work");
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Each invalid example's case, and what its errors must mention: the one change it makes to a valid example. */
-    private static final java.util.Map<String, String> REJECTED_FOR = java.util.Map.ofEntries(
-            java.util.Map.entry("missing-target", "required property 'target'"),
-            java.util.Map.entry("bad-format", "/data/outputs/0/format"),
-            java.util.Map.entry("blocksize-not-power-of-two", "/data/outputs/0/blocksize"),
-            java.util.Map.entry("two-budgets", "/data/outputs/2/dynamic"),
-            java.util.Map.entry("target-not-s3", "/data/target/uri"),
-            java.util.Map.entry("data-base64", "data_base64"),
-            java.util.Map.entry("unknown-code", "/data/code"),
-            java.util.Map.entry("wrong-type", "/type"),
-            java.util.Map.entry("bad-sha256", "/sha256"),
-            java.util.Map.entry("missing-quantize-key", "required property 'quantize'"),
-            java.util.Map.entry("specversion-0.3", "/specversion"));
+    private static final Map<String, String> REJECTED_FOR = Map.ofEntries(
+            Map.entry("missing-target", "required property 'target'"),
+            Map.entry("bad-format", "/data/outputs/0/format"),
+            Map.entry("blocksize-not-power-of-two", "/data/outputs/0/blocksize"),
+            Map.entry("two-budgets", "/data/outputs/2/dynamic"),
+            Map.entry("target-not-s3", "/data/target/uri"),
+            Map.entry("data-base64", "data_base64"),
+            Map.entry("unknown-code", "/data/code"),
+            Map.entry("wrong-type", "/type"),
+            Map.entry("bad-sha256", "/sha256"),
+            Map.entry("missing-quantize-key", "required property 'quantize'"),
+            Map.entry("specversion-0.3", "/specversion"));
 
     private static final Path SCHEMAS = Schemas.DIR;
 
@@ -142,7 +146,12 @@ class EventSchemasTest {
 
     @Test
     void outputFormatsAreTheJavaIds() throws IOException {
-        assertEquals(names(Arrays.stream(OutputFormat.values()).map(OutputFormat::id)), enumAt("common.schema.json", "/$defs/format/enum"));
+        assertEquals(names(Formats.all().stream().map(OutputFormat::id)), enumAt("common.schema.json", "/$defs/format/enum"));
+    }
+
+    @Test
+    void stagesAreTheJavaEnumsWireNames() throws IOException {
+        assertEquals(names(Arrays.stream(Stage.values()).map(Stage::wire)), enumAt("common.schema.json", "/$defs/stage/enum"));
     }
 
     @Test
@@ -213,7 +222,7 @@ class EventSchemasTest {
     }
 
     private static Set<String> names(Stream<String> s) {
-        return s.collect(java.util.stream.Collectors.toCollection(TreeSet::new));
+        return s.collect(Collectors.toCollection(TreeSet::new));
     }
 
     private static List<Path> list(Path dir) throws IOException {

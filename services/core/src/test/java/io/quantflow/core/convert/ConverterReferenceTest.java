@@ -1,5 +1,7 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.bnb4bit.Bnb4bitCodec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DynamicMap;
@@ -13,12 +15,14 @@ import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -95,7 +99,7 @@ class ConverterReferenceTest {
         SafetensorsLayout layout = SafetensorsLayout.of(Map.of("format", "pt"), specs);
         try (SafetensorsOutput o = SafetensorsOutput.create(file, layout.paddedHeaderLength())) {
             for (TensorInfo t : layout.entries()) {
-                ByteBuffer b = ByteBuffer.allocate((int) t.byteSize()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer b = ByteBuffer.allocate((int) t.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
                 for (long i = 0; i < t.elements(); i++) {
                     float v = (float) (rnd.nextGaussian() * 0.02);
                     switch (t.dtype()) {
@@ -114,6 +118,6 @@ class ConverterReferenceTest {
     }
 
     static byte[] bytes(float[] f) {
-        return ShardWriter.littleEndian(f).array();
+        return Bnb4bitCodec.littleEndian(f).array();
     }
 }

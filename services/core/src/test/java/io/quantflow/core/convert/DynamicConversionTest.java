@@ -1,10 +1,14 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
@@ -12,6 +16,7 @@ import io.quantflow.core.quality.TensorQuality;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,9 +24,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -131,12 +138,13 @@ class DynamicConversionTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> convert(src, "dyn", DynamicBudget.ofBytes(tooSmall), List.of()));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
-        assertTrue(e.getMessage().contains("below the smallest possible output"), e.getMessage());
+        assertEquals(Reason.DYNAMIC_BUDGET_TOO_SMALL, e.reason());
         assertTrue(e.getMessage().contains("bits/param"), e.getMessage());
         assertFalse(Files.exists(tmp.resolve("dyn")));
         QuantflowException bits = assertThrows(QuantflowException.class,
                 () -> convert(src, "dyn", DynamicBudget.ofBitsPerParameter(4.5), List.of()));
         assertEquals(ErrorCode.INVALID_REQUEST, bits.code());
+        assertEquals(Reason.DYNAMIC_BUDGET_TOO_SMALL, bits.reason());
     }
 
     /** Sharded sources: the budget is over all shards, each shard's weights are measured, the index agrees. */
@@ -161,11 +169,11 @@ class DynamicConversionTest {
         Path out = tmp.resolve("merged-dyn");
         Path base = Fixtures.path("tiny-llama/base-bf16");
         Converter.Request plain = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("merged-all"),
-                List.of(OutputFormat.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2);
+                List.of(Formats.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2);
         Manifest mergedAll = new Converter().convert(plain, Converter.Listener.NONE).manifest();
         long room = mergedAll.output().weightBytes() + 2 * extra(mergedAll, "model.layers.0.self_attn.q_proj.weight");
         Converter.Request r = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), out,
-                List.of(OutputFormat.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
+                List.of(Formats.MERGED_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
         Manifest merged = new Converter().convert(r, Converter.Listener.NONE).manifest();
         DynamicSelection d = merged.quality().dynamic();
         assertFalse(d.keptModules().isEmpty());
@@ -174,11 +182,13 @@ class DynamicConversionTest {
             assertEquals(tensor(mergedAll, m + ".weight").relativeRms(), tensor(merged, m + ".weight").relativeRmsIfQuantized(),
                     SAME_MEASURE * tensor(mergedAll, m + ".weight").relativeRms(), m);
         }
-        // a format that quantizes nothing cannot be dynamic
-        Converter.Request none = new Converter.Request(base, Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"),
-                List.of(OutputFormat.MERGED_16BIT), null, null, IfExists.FAIL, 2).withDynamic(DynamicBudget.ofBytes(room));
-        assertEquals(ErrorCode.INVALID_REQUEST,
-                assertThrows(QuantflowException.class, () -> new Converter().convert(none, Converter.Listener.NONE)).code());
+        // a format that quantizes nothing cannot be dynamic: refused when the options are built, before any work
+        QuantflowException quantizesNothing = assertThrows(QuantflowException.class, () -> new Converter.Request(base,
+                Fixtures.path("tiny-llama/lora-adapter"), tmp.resolve("x"), List.of(Formats.MERGED_16BIT), null, null, IfExists.FAIL, 2)
+                .withDynamic(DynamicBudget.ofBytes(room)));
+        assertEquals(ErrorCode.INVALID_REQUEST, quantizesNothing.code());
+        assertEquals(Reason.DYNAMIC_NEEDS_4BIT_OUTPUT, quantizesNothing.reason());
+        assertFalse(Files.exists(tmp.resolve("x")));
     }
 
     @Test
@@ -215,7 +225,7 @@ class DynamicConversionTest {
             Set<String> kept = new HashSet<>();
             for (Map.Entry<Long, Integer> e : keptBySize.entrySet()) {
                 List<TensorQuality> group = new ArrayList<>(bySize.get(e.getKey()));
-                java.util.Collections.shuffle(group, rnd);
+                Collections.shuffle(group, rnd);
                 group.subList(0, e.getValue()).forEach(t -> kept.add(t.name()));
             }
             double num = 0;
@@ -248,7 +258,7 @@ class DynamicConversionTest {
                 random.output().weightBytes() + " vs " + dyn.output().weightBytes());
         assertTrue(chosen < random.quality().meanRelativeRms(), tag + ": dynamic " + chosen + ", random "
                 + random.quality().meanRelativeRms() + " keeping " + oneDraw);
-        System.out.printf(java.util.Locale.ROOT, "%s: kept %d, mean error %.5f -> %.5f (random same shapes %.5f),"
+        System.out.printf(Locale.ROOT, "%s: kept %d, mean error %.5f -> %.5f (random same shapes %.5f),"
                         + " %.3f -> %.3f bits/param, %.1f%% of the error removed per extra bit/param%n", tag,
                 d.keptModules().size(), d.baselineMeanRelativeRms(), chosen, mean, d.baselineBitsPerParameter(),
                 d.bitsPerParameter(), 100 * d.errorRemovedSharePerExtraBit());

@@ -1,10 +1,13 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -12,6 +15,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -41,7 +45,7 @@ public class FixtureConversionTest {
                 new TreeSet<>(m.files().stream().map(Manifest.FileEntry::path).toList()));
         for (Manifest.FileEntry f : m.files()) {
             assertEquals(Files.size(out.resolve(f.path())), f.bytes());
-            assertEquals(Converter.sha256(out.resolve(f.path())), f.sha256());
+            assertEquals(Digests.sha256(out.resolve(f.path())), f.sha256());
         }
     }
 
@@ -66,7 +70,7 @@ public class FixtureConversionTest {
     private static byte[] head(Path p) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(p)) {
             byte[] all = Files.readAllBytes(p);
-            return java.util.Arrays.copyOf(all, (int) f.dataStart());
+            return Arrays.copyOf(all, (int) f.dataStart());
         }
     }
 

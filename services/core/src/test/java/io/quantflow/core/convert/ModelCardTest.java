@@ -1,5 +1,9 @@
 package io.quantflow.core.convert;
 
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.quant.QuantType;
@@ -31,7 +35,7 @@ class ModelCardTest {
         return c;
     }
 
-    static final OutputSpec NF4 = new OutputSpec(OutputFormat.BNB_4BIT, "",
+    static final OutputSpec NF4 = new OutputSpec(Formats.BNB_4BIT, "",
             new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of("mlp.down_proj")), null);
 
     @Test
@@ -46,7 +50,7 @@ class ModelCardTest {
 
     @Test
     void aLocalPathIsNotABaseModelAndMergedOutputsSayTheirDtype() throws IOException {
-        ModelCard.write(tmp, config("/home/me/checkpoints/run-7"), new OutputSpec(OutputFormat.MERGED_16BIT, "", null, DType.F16));
+        ModelCard.write(tmp, config("/home/me/checkpoints/run-7"), new OutputSpec(Formats.MERGED_16BIT, "", null, DType.F16));
         String card = Files.readString(tmp.resolve("README.md"));
         assertFalse(card.contains("base_model:"), card);
         assertFalse(card.contains("/home/me"), "no local path leaks into the card");

@@ -1,16 +1,17 @@
 package io.quantflow.core.gpu;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -50,9 +51,9 @@ class GpuConversionTest {
     private void assertSameOutput(Path src, QuantOptions options) throws IOException {
         Path gpu = tmp.resolve("gpu-" + System.nanoTime());
         Path cpu = tmp.resolve("cpu-" + System.nanoTime());
-        Manifest g = new Converter().convert(new Converter.Request(src, null, gpu, java.util.List.of(OutputFormat.BNB_4BIT), options, null, IfExists.FAIL, 4,
+        Manifest g = new Converter().convert(new Converter.Request(src, null, gpu, java.util.List.of(Formats.BNB_4BIT), options, null, IfExists.FAIL, 4,
                 Device.GPU), Converter.Listener.NONE).manifest();
-        Manifest c = new Converter().convert(new Converter.Request(src, null, cpu, java.util.List.of(OutputFormat.BNB_4BIT), options, null, IfExists.FAIL, 4,
+        Manifest c = new Converter().convert(new Converter.Request(src, null, cpu, java.util.List.of(Formats.BNB_4BIT), options, null, IfExists.FAIL, 4,
                 Device.CPU), Converter.Listener.NONE).manifest();
         assertTrue(g.options().quantizer().startsWith("gpu "), g.options().quantizer());
         assertTrue(c.options().quantizer().startsWith("cpu "), c.options().quantizer());

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,7 +50,7 @@ class GpuDequantizerTest {
                         byte[] want = new byte[n * d.size()];
                         HalfFloats.encode(d, ref, 0, n, want, 0);
                         byte[] got = deq.dequantize(type, packed, absmax, n, bs, d);
-                        assertEquals(-1, java.util.Arrays.mismatch(want, got), n + " " + bs + " " + type + " " + d);
+                        assertEquals(-1, Arrays.mismatch(want, got), n + " " + bs + " " + type + " " + d);
                     }
                 }
             }

@@ -1,19 +1,22 @@
 package io.quantflow.core.gpu;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -44,11 +47,11 @@ class GpuProbeTest {
         Assumptions.assumeFalse(GpuBackend.probe().usable(), "this machine has a GPU");
         Path target = tmp.resolve("out");
         QuantflowException e = assertThrows(QuantflowException.class, () -> new Converter().convert(
-                new Converter.Request(tmp.resolve("no-such-model"), null, target, java.util.List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null,
+                new Converter.Request(tmp.resolve("no-such-model"), null, target, java.util.List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null,
                         IfExists.FAIL, 1, Device.GPU), Converter.Listener.NONE));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
-        assertTrue(e.getMessage().startsWith("no CUDA device was found ("), e.getMessage());
-        assertThrows(QuantflowException.class, GpuTensorQuantizer::open);
+        assertEquals(Reason.NO_GPU, e.reason(), e.getMessage());
+        assertEquals(Reason.NO_GPU, assertThrows(QuantflowException.class, GpuTensorQuantizer::open).reason());
         assertFalse(Files.exists(target));
     }
 
@@ -56,7 +59,7 @@ class GpuProbeTest {
     void withoutAGpuAutoConvertsOnTheCpu() throws Exception {
         Assumptions.assumeFalse(GpuBackend.probe().usable(), "this machine has a GPU");
         Path target = tmp.resolve("auto");
-        var result = new Converter().convert(new Converter.Request(Fixtures.path("tiny-llama/base-bf16"), null, target, java.util.List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, Device.AUTO), Converter.Listener.NONE);
+        var result = new Converter().convert(new Converter.Request(Fixtures.path("tiny-llama/base-bf16"), null, target, java.util.List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, Device.AUTO), Converter.Listener.NONE);
         assertTrue(result.manifest().options().quantizer().startsWith("cpu "), result.manifest().options().quantizer());
     }
 

@@ -1,9 +1,10 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
 import org.junit.jupiter.api.AfterAll;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -77,11 +79,11 @@ class GpuQuantizerTest {
                             cases++;
                             TestTensors.Quantized want = TestTensors.reference(src, order.get(i), type, bs);
                             String what = d + " " + type + " bs" + bs + " " + order.get(i) + " " + gpu.name();
-                            if (!java.util.Arrays.equals(want.packed(), got.get(i).packed())) {
-                                failures.add(what + ": packed differs at byte " + java.util.Arrays.mismatch(want.packed(), got.get(i).packed()));
+                            if (!Arrays.equals(want.packed(), got.get(i).packed())) {
+                                failures.add(what + ": packed differs at byte " + Arrays.mismatch(want.packed(), got.get(i).packed()));
                             }
-                            if (!java.util.Arrays.equals(TestTensors.littleEndian(want.absmax()), TestTensors.littleEndian(got.get(i).absmax()))) {
-                                failures.add(what + ": absmax differs at block " + java.util.Arrays.mismatch(want.absmax(), got.get(i).absmax()));
+                            if (!Arrays.equals(TestTensors.littleEndian(want.absmax()), TestTensors.littleEndian(got.get(i).absmax()))) {
+                                failures.add(what + ": absmax differs at block " + Arrays.mismatch(want.absmax(), got.get(i).absmax()));
                             }
                         }
                         }
@@ -97,7 +99,7 @@ class GpuQuantizerTest {
         Path file = tmp.resolve("single.safetensors");
         TestTensors.write(file, List.of(new TensorSpec("w", DType.BF16, new long[] {2049, 4099})), 5);
         try (SafetensorsFile src = SafetensorsFile.open(file);
-             var out = io.quantflow.core.safetensors.SafetensorsOutput.create(tmp.resolve("single.out"), 8)) {
+             var out = SafetensorsOutput.create(tmp.resolve("single.out"), 8)) {
             TensorInfo t = src.header().tensor("w");
             float[] absmax = small.quantize(src, t, new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of()), out, 0, n -> { });
             TestTensors.Quantized want = TestTensors.reference(src, t, QuantType.NF4, 64);

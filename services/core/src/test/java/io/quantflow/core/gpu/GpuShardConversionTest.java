@@ -1,21 +1,23 @@
 package io.quantflow.core.gpu;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -59,12 +61,12 @@ class GpuShardConversionTest {
     void shardsOfASyntheticModelQuantizedOnTheGpuAreTheCpuConversionsShards() throws IOException {
         Path src = tmp.resolve("synth");
         SyntheticCheckpoint.write(ModelShape.named("tiny-llama"), DType.BF16, 5, src, 1_000_000, IfExists.FAIL, n -> { });
-        assertSameShards(src, null, OutputFormat.BNB_4BIT);
+        assertSameShards(src, null, Formats.BNB_4BIT);
     }
 
     @Test
     void aMergedFourBitShardQuantizedOnTheGpuIsTheCpuConversionsShard() throws IOException {
-        assertSameShards(Fixtures.path("tiny-llama/base-bf16"), Fixtures.path("tiny-llama/lora-adapter"), OutputFormat.MERGED_4BIT);
+        assertSameShards(Fixtures.path("tiny-llama/base-bf16"), Fixtures.path("tiny-llama/lora-adapter"), Formats.MERGED_4BIT);
     }
 
     private void assertSameShards(Path src, Path adapter, OutputFormat format) throws IOException {
@@ -82,9 +84,9 @@ class GpuShardConversionTest {
                 try (TensorQuantizer gpu = Backends.openAccelerator(Device.GPU)) {
                     assertTrue(gpu != null && gpu.name().startsWith("gpu "), "a GPU accelerator");
                     r = ShardConversion.run(new ShardConversion.Input(src.resolve(Checkpoint.CONFIG_FILE), src.resolve(s.fileName()),
-                            s.fileName(), adapter), spec, out, Quantizers.best(QuantOptions.defaults().quantType()), gpu, pool);
+                            s.fileName(), adapter), spec, out, gpu, pool);
                 }
-                assertEquals(Converter.sha256(cpu.resolve(s.fileName())), r.sha256(), s.fileName());
+                assertEquals(Digests.sha256(cpu.resolve(s.fileName())), r.sha256(), s.fileName());
                 assertArrayEquals(Files.readAllBytes(cpu.resolve(s.fileName())), Files.readAllBytes(out), s.fileName());
             }
         }

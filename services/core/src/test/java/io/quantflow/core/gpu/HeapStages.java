@@ -1,7 +1,7 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.ScalarBlockwiseQuantizer;

@@ -1,6 +1,7 @@
 package io.quantflow.core.gpu;
 
 import io.quantflow.core.quant.DoubleQuantizer;
+import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.ScalarBlockwiseQuantizer;
 import io.quantflow.core.safetensors.DType;
@@ -107,7 +108,7 @@ public final class KernelBenchmark {
             for (int i = 0; i < f.length; i++) {
                 f[i] = (float) (rnd.nextGaussian() * 0.02);
             }
-            io.quantflow.core.quant.HalfFloats.encode(d, f, 0, f.length, out, from * d.size());
+            HalfFloats.encode(d, f, 0, f.length, out, from * d.size());
         });
         return out;
     }
@@ -154,7 +155,7 @@ public final class KernelBenchmark {
                 return 0;
             }
             float[] x = new float[len];
-            io.quantflow.core.quant.HalfFloats.decode(DType.BF16, host, (int) (from * 2), len, x, 0);
+            HalfFloats.decode(DType.BF16, host, (int) (from * 2), len, x, 0);
             byte[] rp = new byte[(len + 1) / 2];
             float[] ra = new float[(len + bs - 1) / bs];
             new ScalarBlockwiseQuantizer(type).quantize(x, 0, len, bs, rp, 0, ra, 0);

@@ -1,7 +1,7 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.ScalarBlockwiseQuantizer;
@@ -18,6 +18,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -119,7 +120,7 @@ final class TestTensors {
         for (int i = 0; i < tensors.size(); i++) {
             int start = (int) (16 + offsets.get(i));
             int len = (int) ((tensors.get(i).elements() + 1) / 2);
-            byte[] packed = java.util.Arrays.copyOfRange(all, start, start + len);
+            byte[] packed = Arrays.copyOfRange(all, start, start + len);
             for (int g = start + len; g < Math.min(all.length, start + len + 3); g++) {
                 if (all[g] != 0) {
                     throw new AssertionError(tensors.get(i) + ": a byte was written past its packed codes");

@@ -1,21 +1,23 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
-import io.quantflow.core.source.Backoff;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.Secret;
 import io.quantflow.core.source.VariantMap;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.testing.HubTestServer;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.transfer.Secret;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -75,7 +77,7 @@ class JobRunnerTest {
     }
 
     static ConversionJob job(String source, Path out, QuantOptions q, boolean useCache) {
-        return new ConversionJob(ModelLocation.parse(source), null, new ModelLocation.Local(out), List.of(OutputFormat.BNB_4BIT),
+        return new ConversionJob(ModelLocation.parse(source), null, new ModelLocation.Local(out), List.of(Formats.BNB_4BIT),
                 q, null, IfExists.FAIL, 2, useCache, false);
     }
 
@@ -182,7 +184,7 @@ class JobRunnerTest {
 
             notes.clear();
             JobRunner.Outcome exact = r.run(new ConversionJob(ModelLocation.parse("hf://tiny/llama"), null,
-                    new ModelLocation.Local(tmp.resolve("exact")), List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null,
+                    new ModelLocation.Local(tmp.resolve("exact")), List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null,
                     IfExists.FAIL, 2, true, true), listener);
             assertNull(exact.variant());
             assertTrue(notes.stream().anyMatch(n -> n.contains("--exact-model-name")), notes.toString());
@@ -202,11 +204,11 @@ class JobRunnerTest {
         Path out = tmp.resolve("merged");
         try (JobRunner r = runner(VariantMap.NONE)) {
             r.run(new ConversionJob(ModelLocation.parse("hf://tiny/llama"), ModelLocation.parse("hf://tiny/lora"),
-                    new ModelLocation.Local(out), List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null,
+                    new ModelLocation.Local(out), List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null,
                     IfExists.FAIL, 2, true, false), listener);
         }
         Path direct = tmp.resolve("direct");
-        new Converter().convert(new Converter.Request(base, adapter, direct, List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(),
+        new Converter().convert(new Converter.Request(base, adapter, direct, List.of(Formats.MERGED_16BIT), QuantOptions.defaults(),
                 null, IfExists.FAIL, 2), Converter.Listener.NONE);
         assertArrayEquals(Files.readAllBytes(direct.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
         Manifest m = Manifest.read(out.resolve(Manifest.FILE_NAME));
@@ -222,14 +224,17 @@ class JobRunnerTest {
             QuantflowException exists = assertThrows(QuantflowException.class,
                     () -> r.run(job("hf://tiny/llama", taken, QuantOptions.defaults(), true), listener));
             assertEquals(ErrorCode.TARGET_EXISTS, exists.code());
+            assertEquals(Reason.TARGET_NOT_EMPTY, exists.reason());
             QuantflowException hubTarget = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
-                    ModelLocation.parse("hf://tiny/llama"), null, ModelLocation.parse("hf://me/out"), List.of(OutputFormat.BNB_4BIT),
+                    ModelLocation.parse("hf://tiny/llama"), null, ModelLocation.parse("hf://me/out"), List.of(Formats.BNB_4BIT),
                     QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
             assertEquals(ErrorCode.INVALID_REQUEST, hubTarget.code());
+            assertEquals(Reason.LOCATION_NOT_ALLOWED, hubTarget.reason());
             QuantflowException noAdapter = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
                     ModelLocation.parse("hf://tiny/llama"), null, new ModelLocation.Local(tmp.resolve("m")),
-                    List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
+                    List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
             assertEquals(ErrorCode.INVALID_REQUEST, noAdapter.code());
+            assertEquals(Reason.FORMAT_NEEDS_ADAPTER, noAdapter.reason());
         }
         assertEquals(List.of(), hub.requests());
     }

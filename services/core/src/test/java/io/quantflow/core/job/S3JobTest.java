@@ -1,18 +1,22 @@
 package io.quantflow.core.job;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
-import io.quantflow.core.source.Backoff;
+import io.quantflow.core.error.Reason;
+import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Settings;
 import io.quantflow.core.source.VariantMap;
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.testing.S3TestServer;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,6 +29,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -62,7 +67,7 @@ class S3JobTest {
 
     JobRunner runner() {
         HubSettings hub = HubSettings.from("http://127.0.0.1:9", Map.of(), 2);
-        return new JobRunner(new JobSettings(tmp.resolve("cache"), hub, () -> S3Settings.from(null, null, null, null,
+        return new JobRunner(new JobSettings(tmp.resolve("cache"), hub, () -> S3Settings.fromEnvironment(
                 server.environment(), 2).withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5))), VariantMap.NONE));
     }
 
@@ -73,7 +78,7 @@ class S3JobTest {
     }
 
     static ConversionJob job(String source, String target, IfExists ifExists) {
-        return new ConversionJob(ModelLocation.parse(source), null, ModelLocation.parse(target), List.of(OutputFormat.BNB_4BIT),
+        return new ConversionJob(ModelLocation.parse(source), null, ModelLocation.parse(target), List.of(Formats.BNB_4BIT),
                 QuantOptions.defaults(), null, ifExists, 2, true, false);
     }
 
@@ -104,14 +109,14 @@ class S3JobTest {
         Manifest m = Manifest.read(out.resolve(Manifest.FILE_NAME));
         assertEquals("s3://" + bucket + "/models/tiny", m.source().uri());
         // an object store's files are identified by their sha256 (a local directory by its files' stat and heads)
-        List<io.quantflow.core.source.ContentHash.FileDigest> digests = new java.util.ArrayList<>();
+        List<ContentHash.FileDigest> digests = new ArrayList<>();
         try (Stream<Path> files = Files.list(base)) {
             for (Path p : files.sorted().toList()) {
-                digests.add(new io.quantflow.core.source.ContentHash.FileDigest(p.getFileName().toString(), Files.size(p),
-                        io.quantflow.core.convert.Converter.sha256(p)));
+                digests.add(new ContentHash.FileDigest(p.getFileName().toString(), Files.size(p),
+                        Digests.sha256(p)));
             }
         }
-        assertEquals(io.quantflow.core.source.ContentHash.of(digests), m.source().contentHash());
+        assertEquals(ContentHash.of(digests), m.source().contentHash());
         assertTrue(Manifest.read(direct.resolve(Manifest.FILE_NAME)).source().contentHash().startsWith("stat:"));
         assertArrayEquals(Files.readAllBytes(direct.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
     }
@@ -125,7 +130,7 @@ class S3JobTest {
             JobRunner.Outcome o = r.run(job(base.toString(), target, IfExists.FAIL), JobRunner.Listener.NONE);
             assertFalse(o.cached());
             Manifest m = o.manifests().get(0);
-            List<String> expected = new java.util.ArrayList<>(m.files().stream().map(f -> "out/tiny-nf4/" + f.path()).toList());
+            List<String> expected = new ArrayList<>(m.files().stream().map(f -> "out/tiny-nf4/" + f.path()).toList());
             expected.add("out/tiny-nf4/" + Manifest.FILE_NAME);
             assertEquals(expected.stream().sorted().toList(), keys(bucket, "out/"));
             Path entry = r.cache().entry(m.cacheKey());
@@ -137,6 +142,7 @@ class S3JobTest {
             QuantflowException taken = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), target, IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.TARGET_EXISTS, taken.code());
+            assertEquals(Reason.TARGET_NOT_EMPTY, taken.reason());
 
             // overwrite: served from the cache, stale objects removed, the manifest says cached
             admin.putObject(q -> q.bucket(bucket).key("out/tiny-nf4/stale.bin"), RequestBody.fromBytes(new byte[] {1}));
@@ -156,9 +162,11 @@ class S3JobTest {
             QuantflowException noPrefix = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), "s3://" + bucket(), IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.INVALID_REQUEST, noPrefix.code());
+            assertEquals(Reason.LOCATION_NOT_ALLOWED, noPrefix.reason());
             QuantflowException noBucket = assertThrows(QuantflowException.class,
                     () -> r.run(job(base.toString(), "s3://no-such-bucket-qf/x", IfExists.FAIL), JobRunner.Listener.NONE));
             assertEquals(ErrorCode.INVALID_REQUEST, noBucket.code(), noBucket.getMessage());
+            assertEquals(Reason.TARGET_BUCKET_NOT_FOUND, noBucket.reason(), noBucket.getMessage());
         }
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.Fixtures;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -164,7 +165,7 @@ class PythonJsonTest {
 
     @Test
     void reprMatchesPython() {
-        List<org.junit.jupiter.api.function.Executable> checks = new ArrayList<>();
+        List<Executable> checks = new ArrayList<>();
         for (Entry e : REPR) {
             double d = Double.longBitsToDouble(e.bits());
             checks.add(() -> assertEquals(e.python(), PythonJson.repr(d), () -> "repr of bits 0x" + Long.toHexString(e.bits())));

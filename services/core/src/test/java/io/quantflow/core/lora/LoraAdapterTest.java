@@ -4,6 +4,7 @@ import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.HalfFloats;
@@ -92,7 +93,7 @@ class LoraAdapterTest {
             Map<String, TensorInfo> stored = new HashMap<>();
             base.header().tensors().forEach(t -> stored.put(t.name(), t));
             // the packed U8 tensors do not have the weights' shapes
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + DOWN0 + ": lora_A is [8, 688] but the base weight is [88064, 1]",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "[88064, 1]",
                     () -> adapter.validateAgainst(stored));
             Bnb4bitWeight.find(base).forEach((name, w) -> shapes.put(name, w.shape()));
             adapter.validateAgainstShapes(shapes);
@@ -185,8 +186,7 @@ class LoraAdapterTest {
         ranks.put("q_proj", 4);
         ranks.put("layers.0.self_attn.q_proj", 2);
         AdapterBuilder b = new AdapterBuilder().set("rank_pattern", ranks).lora(Q0, 2, 256, 256);
-        expect(ErrorCode.INVALID_REQUEST, "adapter module " + Q0 + ": lora_A is [2, 256] but adapter_config.json gives it"
-                + " rank 4 (rank_pattern 'q_proj')", () -> open(b));
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_RANK_MISMATCH, "(rank_pattern 'q_proj')", () -> open(b));
     }
 
     @Test
@@ -204,7 +204,7 @@ class LoraAdapterTest {
     @Test
     void rankDisagreeingWithTheConfigIsRefused() {
         AdapterBuilder b = new AdapterBuilder().lora(Q0, 4, 256, 256);
-        expect(ErrorCode.INVALID_REQUEST, "adapter module " + Q0 + ": lora_A is [4, 256] but adapter_config.json gives it rank 8 (r)",
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_RANK_MISMATCH, "rank 8 (r)",
                 () -> open(b));
     }
 
@@ -217,9 +217,9 @@ class LoraAdapterTest {
             assertEquals(2, adapter.modules().size());
         }
         AdapterBuilder extra = new AdapterBuilder().set("target_modules", ".*\\.(q_proj|v_proj)").lora(Q0, 8, 256, 256).lora(K0, 8, 256, 128);
-        expect(ErrorCode.INVALID_REQUEST, "adapter module " + K0 + " is not a target", () -> open(extra));
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_TARGETED, K0, () -> open(extra));
         AdapterBuilder partial = new AdapterBuilder().set("target_modules", "q_proj").lora(Q0, 8, 256, 256);
-        expect(ErrorCode.INVALID_REQUEST, "adapter module " + Q0 + " is not a target of adapter_config.json (target_modules the regex 'q_proj')",
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_TARGETED, Q0,
                 () -> open(partial));
         AdapterBuilder named = new AdapterBuilder().set("target_modules", ".*\\.(?P<proj>q_proj)").lora(Q0, 8, 256, 256);
         try (LoraAdapter adapter = open(named)) {
@@ -239,12 +239,12 @@ class LoraAdapterTest {
             assertEquals(3, adapter.modules().size());
         }
         AdapterBuilder suffix = new AdapterBuilder().set("target_modules", List.of("_proj")).lora(Q0, 8, 256, 256);
-        expect(ErrorCode.INVALID_REQUEST, "adapter module " + Q0 + " is not a target of adapter_config.json (target_modules [_proj])",
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_TARGETED, Q0,
                 () -> open(suffix));
         // PEFT never puts LoRA inside a module it saves whole
         AdapterBuilder saved = new AdapterBuilder().set("target_modules", List.of("q_proj", "lm_head"))
                 .set("modules_to_save", List.of("lm_head")).lora(Q0, 8, 256, 256).lora("lm_head", 8, 256, 1000);
-        expect(ErrorCode.INVALID_REQUEST, "adapter module lm_head is not a target", () -> open(saved));
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_TARGETED, "lm_head", () -> open(saved));
     }
 
     @Test
@@ -258,9 +258,8 @@ class LoraAdapterTest {
             assertTrue(m.transposed());
             assertArrayEquals(shape(256, 768), m.baseWeightShape());
             adapter.validateAgainstShapes(Map.of(attn + ".weight", shape(256, 768)));
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + attn + ": lora_A is [8, 256] but the base weight is [768, 256]"
-                    + " ([in, out] with fan_in_fan_out)", () -> adapter.validateAgainstShapes(Map.of(attn + ".weight", shape(768, 256))));
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + attn + ": lora_B is [768, 8] but the base weight is [256, 700]",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "([in, out] with fan_in_fan_out)", () -> adapter.validateAgainstShapes(Map.of(attn + ".weight", shape(768, 256))));
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "[256, 700]",
                     () -> adapter.validateAgainstShapes(Map.of(attn + ".weight", shape(256, 700))));
         }
     }
@@ -281,16 +280,16 @@ class LoraAdapterTest {
 
     @Test
     void doraMagnitudeMustMatchTheConfigAndShape() {
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": use_dora is true but " + P + Q0 + ".lora_magnitude_vector is missing",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, P + Q0 + ".lora_magnitude_vector",
                 () -> open(new AdapterBuilder().set("use_dora", true).lora(Q0, 8, 256, 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": tensor " + P + Q0 + ".lora_magnitude_vector is a DoRA magnitude but use_dora is false",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, P + Q0 + ".lora_magnitude_vector",
                 () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256).tensor(P + Q0 + ".lora_magnitude_vector", 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + K0 + ": lora_magnitude_vector is [256] but lora_B has 128 rows",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_SHAPES_INCONSISTENT, K0,
                 () -> open(new AdapterBuilder().set("use_dora", true).lora(K0, 8, 256, 128).tensor(P + K0 + ".lora_magnitude_vector", 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": has both",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_CONFLICT, Q0,
                 () -> open(new AdapterBuilder().set("use_dora", true).lora(Q0, 8, 256, 256).tensor(P + Q0 + ".lora_magnitude_vector", 256)
                         .tensor(P + Q0 + ".lora_magnitude_vector.weight", 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": tensor " + P + Q0 + ".lora_magnitude_vector has no partner",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNPAIRED, P + Q0 + ".lora_magnitude_vector",
                 () -> open(new AdapterBuilder().set("use_dora", true).lora(K0, 8, 256, 128).tensor(P + K0 + ".lora_magnitude_vector", 128)
                         .tensor(P + Q0 + ".lora_magnitude_vector", 256)));
     }
@@ -303,19 +302,18 @@ class LoraAdapterTest {
             assertEquals(P + Q0 + ".lora_B.bias", q.bias().name());
             assertEquals(Q0 + ".bias", q.baseBiasName());
             Map<String, long[]> base = tinyLlamaShapes();
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + Q0 + " has a lora_B bias but the base model has no " + Q0
-                    + ".bias to add it to", () -> adapter.validateAgainstShapes(base));
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_IN_BASE, Q0 + ".bias", () -> adapter.validateAgainstShapes(base));
             base.put(Q0 + ".bias", shape(256));
             adapter.validateAgainstShapes(base);
             base.put(Q0 + ".bias", shape(255));
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + Q0 + ": lora_B.bias is [256] but the base bias is [255]",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "[255]",
                     () -> adapter.validateAgainstShapes(base));
         }
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": lora_bias is true but " + P + Q0 + ".lora_B.bias is missing",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, P + Q0 + ".lora_B.bias",
                 () -> open(new AdapterBuilder().set("lora_bias", true).lora(Q0, 8, 256, 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": tensor " + P + Q0 + ".lora_B.bias is a lora_B bias but lora_bias is false",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, P + Q0 + ".lora_B.bias",
                 () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256).tensor(P + Q0 + ".lora_B.bias", 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": lora_B.bias is [8] but lora_B has 256 rows",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_SHAPES_INCONSISTENT, Q0,
                 () -> open(new AdapterBuilder().set("lora_bias", true).lora(Q0, 8, 256, 256).tensor(P + Q0 + ".lora_B.bias", 8)));
     }
 
@@ -334,13 +332,12 @@ class LoraAdapterTest {
             base.put(Q0 + ".bias", shape(256));
             adapter.validateAgainstShapes(base);
             base.put("lm_head.weight", shape(1001, 256));
-            expect(ErrorCode.INVALID_REQUEST, "adapter tensor " + P + "lm_head.weight replaces lm_head.weight: it is [1000, 256]"
-                    + " but the base tensor is [1001, 256]", () -> adapter.validateAgainstShapes(base));
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "[1001, 256]", () -> adapter.validateAgainstShapes(base));
             base.remove("lm_head.weight");
-            expect(ErrorCode.INVALID_REQUEST, "adapter tensor " + P + "lm_head.weight replaces lm_head.weight, which the base model does not have",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_IN_BASE, "lm_head.weight",
                     () -> adapter.validateAgainstShapes(base));
         }
-        expect(ErrorCode.INVALID_CHECKPOINT, "both replace lm_head.weight", () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256)
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_CONFLICT, "lm_head.weight", () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256)
                 .tensor(P + "lm_head.weight", 1000, 256).tensor(P + "lm_head.base_layer.weight", 1000, 256)));
     }
 
@@ -360,14 +357,12 @@ class LoraAdapterTest {
             assertEquals(256, m.outFeatures());
             assertArrayEquals(shape(1000, 256), m.baseWeightShape());
             adapter.validateAgainstShapes(tinyLlamaShapes());
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + emb + ": lora_embedding_A is [8, 1000] but the base weight is"
-                    + " [256, 1000] ([num_embeddings, dim])", () -> adapter.validateAgainstShapes(Map.of(emb + ".weight", shape(256, 1000),
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "([num_embeddings, dim])", () -> adapter.validateAgainstShapes(Map.of(emb + ".weight", shape(256, 1000),
                     Q0 + ".weight", shape(256, 256))));
         }
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + emb + ": tensor " + P + emb + ".lora_embedding_A has no partner "
-                + P + emb + ".lora_embedding_B", () -> open(new AdapterBuilder().set("target_modules", List.of("embed_tokens"))
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNPAIRED, P + emb + ".lora_embedding_B", () -> open(new AdapterBuilder().set("target_modules", List.of("embed_tokens"))
                 .tensor(P + emb + ".lora_embedding_A", 8, 1000)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "lora_bias is true, which PEFT does not allow for an embedding layer",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSORS_CONTRADICT_CONFIG, emb,
                 () -> open(new AdapterBuilder().set("target_modules", List.of("embed_tokens")).set("lora_bias", true)
                         .tensor(P + emb + ".lora_embedding_A", 8, 1000).tensor(P + emb + ".lora_embedding_B", 256, 8)));
         // fan_in_fan_out does not apply to embeddings, and DoRA's magnitude is per embedding dimension
@@ -391,7 +386,7 @@ class LoraAdapterTest {
         }
         AdapterBuilder mixed = new AdapterBuilder().lora(Q0, 8, 256, 256);
         mixed.tensor(K0 + ".lora_A.weight", 8, 256).tensor(K0 + ".lora_B.weight", 128, 8);
-        expect(ErrorCode.INVALID_CHECKPOINT, "prefix", () -> open(mixed));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNKNOWN, K0, () -> open(mixed));
     }
 
     @Test
@@ -452,70 +447,69 @@ class LoraAdapterTest {
 
     @Test
     void missingDirectory() {
-        expect(ErrorCode.SOURCE_NOT_FOUND, "no such directory", () -> LoraAdapter.open(tmp.resolve("nowhere")));
+        expect(ErrorCode.SOURCE_NOT_FOUND, Reason.NO_SUCH_DIRECTORY, "nowhere", () -> LoraAdapter.open(tmp.resolve("nowhere")));
     }
 
     @Test
     void notAnAdapterDirectory() throws IOException {
-        expect(ErrorCode.INVALID_REQUEST, "is a model, not a LoRA adapter", () -> LoraAdapter.open(Fixtures.path("tiny-llama/base-bf16")));
+        expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_IS_MODEL, "base-bf16", () -> LoraAdapter.open(Fixtures.path("tiny-llama/base-bf16")));
         Path file = Files.writeString(tmp.resolve("file.json"), "{}");
-        expect(ErrorCode.INVALID_REQUEST, "is a file", () -> LoraAdapter.open(file));
+        expect(ErrorCode.INVALID_REQUEST, Reason.NOT_A_DIRECTORY, "file.json", () -> LoraAdapter.open(file));
         Path empty = Files.createDirectories(tmp.resolve("empty"));
-        expect(ErrorCode.INVALID_CHECKPOINT, "has no adapter_config.json", () -> LoraAdapter.open(empty));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_CONFIG_MISSING, "adapter_config.json", () -> LoraAdapter.open(empty));
     }
 
     @Test
     void pickleWeightsAreNeverLoaded() throws IOException {
         Path dir = new AdapterBuilder().lora(Q0, 8, 256, 256).write(tmp.resolve("bin"));
         Files.move(dir.resolve(LoraAdapter.WEIGHTS_FILE), dir.resolve(LoraAdapter.PICKLE_FILE));
-        QuantflowException e = expect(ErrorCode.UNSUPPORTED_MODEL, "adapter_model.bin, a pickle file, which quantflow never loads",
+        QuantflowException e = expect(ErrorCode.UNSUPPORTED_MODEL, Reason.PICKLE_WEIGHTS, "adapter_model.bin",
                 () -> LoraAdapter.open(dir));
         assertTrue(e.getMessage().contains("safe_serialization=True"), e.getMessage());
         Files.delete(dir.resolve(LoraAdapter.PICKLE_FILE));
-        expect(ErrorCode.INVALID_CHECKPOINT, "has no adapter_model.safetensors", () -> LoraAdapter.open(dir));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_WEIGHTS_MISSING, "adapter_model.safetensors", () -> LoraAdapter.open(dir));
     }
 
     @Test
     void malformedConfig() {
         for (String text : new String[] {"{\"peft_type\": \"LORA\", \"r\": 8,", "{\"peft_type\": \"LORA\"} {}",
                 "{\"peft_type\": \"LORA\", \"r\": 8, \"r\": 16}", "", "[]"}) {
-            QuantflowException e = expect(ErrorCode.INVALID_CHECKPOINT, "adapter_config.json",
-                    () -> open(new AdapterBuilder().configText(text).lora(Q0, 8, 256, 256)));
-            assertTrue(e.getMessage().contains("not valid JSON") || e.getMessage().contains("not a JSON object"), e.getMessage());
+            expect(ErrorCode.INVALID_CHECKPOINT, Reason.JSON_MALFORMED, "adapter_config.json", () -> open(new AdapterBuilder().configText(text).lora(Q0, 8, 256, 256)));
         }
+        // each field wrong in its own way; the message names the field
         Object[][] fields = {
-                {"r", "eight", "r \"eight\" is not an integer"},
-                {"r", 0, "r is 0"},
-                {"r", 8.5, "r 8.5 is not an integer"},
-                {"lora_alpha", "x", "lora_alpha \"x\" is not a number"},
-                {"target_modules", 5, "target_modules 5 is not a list of names"},
-                {"target_modules", null, "has no target_modules"},
-                {"target_modules", "(q_proj", "target_modules '(q_proj' is not a valid regex"},
-                {"rank_pattern", Map.of("q_proj", -1), "rank_pattern gives 'q_proj' the rank -1"},
-                {"rank_pattern", Map.of("q_proj[", 4), "rank_pattern key 'q_proj[' is not a valid regex"},
-                {"alpha_pattern", List.of(1), "alpha_pattern is not an object"},
-                {"use_rslora", "yes", "use_rslora \"yes\" is not true or false"},
-                {"bias", "some", "bias is \"some\""},
-                {"modules_to_save", "lm_head", "modules_to_save \"lm_head\" is not a list of names"},
+                {"r", "eight"},
+                {"r", 0},
+                {"r", 8.5},
+                {"lora_alpha", "x"},
+                {"target_modules", 5},
+                {"target_modules", null},
+                {"target_modules", "(q_proj"},
+                {"rank_pattern", Map.of("q_proj", -1)},
+                {"rank_pattern", Map.of("q_proj[", 4)},
+                {"alpha_pattern", List.of(1)},
+                {"use_rslora", "yes"},
+                {"bias", "some"},
+                {"modules_to_save", "lm_head"},
         };
         for (Object[] f : fields) {
             AdapterBuilder b = new AdapterBuilder().set((String) f[0], f[1]).lora(Q0, 8, 256, 256);
-            expect(ErrorCode.INVALID_CHECKPOINT, (String) f[2], () -> open(b));
+            expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_CONFIG_INVALID, (String) f[0], () -> open(b));
         }
         AdapterBuilder noType = new AdapterBuilder().lora(Q0, 8, 256, 256);
         noType.config.remove("peft_type");
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter_config.json has no peft_type", () -> open(noType));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_CONFIG_INVALID, "peft_type", () -> open(noType));
     }
 
     @Test
     void otherPeftMethodsAndUnmergeableVariantsAreUnsupported() {
-        expect(ErrorCode.UNSUPPORTED_MODEL, "peft_type is ADALORA", () -> open(new AdapterBuilder().set("peft_type", "ADALORA").lora(Q0, 8, 256, 256)));
-        expect(ErrorCode.UNSUPPORTED_MODEL, "alora_invocation_tokens is set", () -> open(new AdapterBuilder()
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.ADAPTER_TYPE_UNSUPPORTED, "ADALORA", () -> open(new AdapterBuilder().set("peft_type", "ADALORA").lora(Q0, 8, 256, 256)));
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.ADAPTER_TYPE_UNSUPPORTED, "alora_invocation_tokens", () -> open(new AdapterBuilder()
                 .set("alora_invocation_tokens", List.of(1, 2)).lora(Q0, 8, 256, 256)));
-        expect(ErrorCode.UNSUPPORTED_MODEL, "use_qalora is set", () -> open(new AdapterBuilder().set("use_qalora", true).lora(Q0, 8, 256, 256)));
-        expect(ErrorCode.UNSUPPORTED_MODEL, "trainable_token_indices is set", () -> open(new AdapterBuilder()
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.ADAPTER_TYPE_UNSUPPORTED, "use_qalora", () -> open(new AdapterBuilder().set("use_qalora", true).lora(Q0, 8, 256, 256)));
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.ADAPTER_TYPE_UNSUPPORTED, "trainable_token_indices", () -> open(new AdapterBuilder()
                 .set("trainable_token_indices", List.of(5)).lora(Q0, 8, 256, 256)));
-        expect(ErrorCode.UNSUPPORTED_MODEL, "target_parameters is set", () -> open(new AdapterBuilder()
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.ADAPTER_TYPE_UNSUPPORTED, "target_parameters", () -> open(new AdapterBuilder()
                 .set("target_parameters", List.of("experts.gate_up_proj")).lora(Q0, 8, 256, 256)));
         // empty or false values of those fields, as PEFT writes them, are fine
         try (LoraAdapter adapter = open(new AdapterBuilder().set("use_qalora", false).set("target_parameters", List.of())
@@ -526,40 +520,38 @@ class LoraAdapterTest {
 
     @Test
     void aLoraTensorWithoutItsPartner() {
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + DOWN0 + ": tensor " + P + DOWN0 + ".lora_A.weight has no partner "
-                + P + DOWN0 + ".lora_B.weight", () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256).a(DOWN0, 8, 688)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + DOWN0 + ": tensor " + P + DOWN0 + ".lora_B.weight has no partner "
-                + P + DOWN0 + ".lora_A.weight", () -> open(new AdapterBuilder().b(DOWN0, 256, 8)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + DOWN0 + ": lora_A is [8, 688] but lora_B is [256, 4]: their ranks differ",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNPAIRED, P + DOWN0 + ".lora_B.weight", () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256).a(DOWN0, 8, 688)));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNPAIRED, P + DOWN0 + ".lora_A.weight", () -> open(new AdapterBuilder().b(DOWN0, 256, 8)));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_SHAPES_INCONSISTENT, "[256, 4]",
                 () -> open(new AdapterBuilder().a(DOWN0, 8, 688).b(DOWN0, 256, 4)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "adapter module " + Q0 + ": has both lora_A/lora_B and lora_embedding_A/lora_embedding_B",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_CONFLICT, Q0,
                 () -> open(new AdapterBuilder().lora(Q0, 8, 256, 256).tensor(P + Q0 + ".lora_embedding_A", 8, 256)));
     }
 
     @Test
     void unknownLoraTensorsAreRefused() {
-        expect(ErrorCode.INVALID_CHECKPOINT, "tensor " + P + Q0 + ".lora_A.default.weight is not a LoRA tensor quantflow reads",
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNKNOWN, P + Q0 + ".lora_A.default.weight",
                 () -> open(new AdapterBuilder().lora(K0, 8, 256, 128).tensor(P + Q0 + ".lora_A.default.weight", 8, 256)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "lora_E", () -> open(new AdapterBuilder().lora(K0, 8, 256, 128).tensor(P + Q0 + ".lora_E", 8, 1)));
-        expect(ErrorCode.INVALID_CHECKPOINT, "holds no LoRA tensors", () -> open(new AdapterBuilder().tensor(P + "lm_head.weight", 10, 4)));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_TENSOR_UNKNOWN, "lora_E", () -> open(new AdapterBuilder().lora(K0, 8, 256, 128).tensor(P + Q0 + ".lora_E", 8, 1)));
+        expect(ErrorCode.INVALID_CHECKPOINT, Reason.ADAPTER_EMPTY, "adapter_model.safetensors", () -> open(new AdapterBuilder().tensor(P + "lm_head.weight", 10, 4)));
     }
 
     @Test
     void unsupportedTensorKinds() {
         AdapterBuilder conv = new AdapterBuilder().set("target_modules", List.of("conv")).tensor(P + "conv.lora_A.weight", 8, 3, 3, 3)
                 .tensor(P + "conv.lora_B.weight", 16, 8, 1, 1);
-        expect(ErrorCode.UNSUPPORTED_MODEL, "adapter module conv: " + P + "conv.lora_A.weight is [8, 3, 3, 3]; only 2-D", () -> open(conv));
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.ADAPTER_LAYER_UNSUPPORTED, "[8, 3, 3, 3]", () -> open(conv));
         AdapterBuilder f64 = new AdapterBuilder();
         f64.tensors.bytes(P + Q0 + ".lora_A.weight", DType.F64, shape(8, 256), new byte[8 * 256 * 8]);
         f64.tensor(P + Q0 + ".lora_B.weight", 256, 8);
-        expect(ErrorCode.UNSUPPORTED_MODEL, "adapter module " + Q0 + ": " + P + Q0 + ".lora_A.weight is F64", () -> open(f64));
+        expect(ErrorCode.UNSUPPORTED_MODEL, Reason.TENSOR_DTYPE_UNSUPPORTED, "F64", () -> open(f64));
     }
 
     @Test
     void moduleMissingFromTheBase() {
         String m = "model.layers.5.mlp.down_proj";
         try (LoraAdapter adapter = open(new AdapterBuilder().lora(m, 8, 688, 256))) {
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + m + " has no weight " + m + ".weight in the base model",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_MODULE_NOT_IN_BASE, m + ".weight",
                     () -> adapter.validateAgainstShapes(tinyLlamaShapes()));
         }
     }
@@ -567,15 +559,15 @@ class LoraAdapterTest {
     @Test
     void shapeMismatchNamesTheModuleAndBothShapes() {
         try (LoraAdapter adapter = open(new AdapterBuilder().lora(DOWN0, 8, 700, 256))) {
-            QuantflowException e = expect(ErrorCode.INVALID_REQUEST, "", () -> adapter.validateAgainstShapes(tinyLlamaShapes()));
+            QuantflowException e = expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "", () -> adapter.validateAgainstShapes(tinyLlamaShapes()));
             assertEquals("adapter module model.layers.0.mlp.down_proj: lora_A is [8, 700] but the base weight is [256, 688]", e.getMessage());
         }
         try (LoraAdapter adapter = open(new AdapterBuilder().lora(DOWN0, 8, 688, 300))) {
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + DOWN0 + ": lora_B is [300, 8] but the base weight is [256, 688]",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "[300, 8]",
                     () -> adapter.validateAgainstShapes(tinyLlamaShapes()));
             Map<String, long[]> base = tinyLlamaShapes();
             base.put(DOWN0 + ".weight", shape(256 * 688));
-            expect(ErrorCode.INVALID_REQUEST, "adapter module " + DOWN0 + ": the base weight " + DOWN0 + ".weight is [176128], not a matrix",
+            expect(ErrorCode.INVALID_REQUEST, Reason.ADAPTER_SHAPE_MISMATCH, "[176128]",
                     () -> adapter.validateAgainstShapes(base));
         }
     }
@@ -595,14 +587,18 @@ class LoraAdapterTest {
         return shapes;
     }
 
-    /** Asserts a one-line QuantflowException with the code and a message containing {@code expected}. */
-    static QuantflowException expect(ErrorCode code, String expected, Executable action) {
+    /**
+     * Asserts a one-line QuantflowException with the code and the reason whose message names {@code names}
+     * (a module, tensor, shape or field: what the user must find, not the wording).
+     */
+    static QuantflowException expect(ErrorCode code, Reason reason, String names, Executable action) {
         QuantflowException e = assertThrows(QuantflowException.class, () -> {
             action.execute();
         });
         assertEquals(code, e.code(), e.getMessage());
+        assertEquals(reason, e.reason(), e.getMessage());
         assertNotNull(e.getMessage());
-        assertTrue(e.getMessage().contains(expected), "expected '" + expected + "' in: " + e.getMessage());
+        assertTrue(e.getMessage().contains(names), "expected '" + names + "' in: " + e.getMessage());
         assertFalse(e.getMessage().contains("\n") || e.getMessage().contains("\r"), e.getMessage());
         return e;
     }

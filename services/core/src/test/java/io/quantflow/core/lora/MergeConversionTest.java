@@ -1,14 +1,16 @@
 package io.quantflow.core.lora;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.FixtureConversionTest;
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.quant.Dequantizer;
 import io.quantflow.core.quant.DtypeEncoding;
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -54,7 +57,7 @@ class MergeConversionTest {
     void mergedOutputsMatchPeftAndTransformers() throws IOException {
         Path out = tmp.resolve("out");
         convert(request(Fixtures.path("tiny-llama/base-bf16"), Fixtures.path("tiny-llama/lora-adapter"), out,
-                List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT, OutputFormat.LORA), QuantOptions.defaults(), null));
+                List.of(Formats.MERGED_16BIT, Formats.MERGED_4BIT, Formats.LORA), QuantOptions.defaults(), null));
         assertBf16Close(out.resolve("merged-16bit/model.safetensors"), Fixtures.path("tiny-llama/merged-bf16/model.safetensors"));
         assertEquals(Files.readString(Fixtures.path("tiny-llama/merged-bf16/config.json")), Files.readString(out.resolve("merged-16bit/config.json")));
         FixtureConversionTest.compareWeights(out.resolve("merged-4bit/model.safetensors"),
@@ -75,7 +78,7 @@ class MergeConversionTest {
     void mergedFp4MatchesTransformers() {
         Path out = tmp.resolve("fp4");
         convert(request(Fixtures.path("tiny-llama/base-bf16"), Fixtures.path("tiny-llama/lora-adapter"), out,
-                List.of(OutputFormat.MERGED_4BIT), new QuantOptions(QuantType.FP4, false, 64, DType.BF16, List.of()), null));
+                List.of(Formats.MERGED_4BIT), new QuantOptions(QuantType.FP4, false, 64, DType.BF16, List.of()), null));
         FixtureConversionTest.compareWeights(out.resolve("model.safetensors"), Fixtures.path("tiny-llama/merged-bnb-fp4/model.safetensors"), QuantType.FP4);
     }
 
@@ -84,7 +87,7 @@ class MergeConversionTest {
         Path base = Fixtures.path("tiny-llama/base-bnb-nf4-dq");
         Path adapterDir = Fixtures.path("tiny-llama/lora-adapter");
         Path out = tmp.resolve("from4bit");
-        Converter.Result r = convert(request(base, adapterDir, out, List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT),
+        Converter.Result r = convert(request(base, adapterDir, out, List.of(Formats.MERGED_16BIT, Formats.MERGED_4BIT),
                 QuantOptions.defaults(), null));
         assertFalse(Files.readString(out.resolve("merged-16bit/config.json")).contains("quantization_config"));
         assertTrue(Files.readString(out.resolve("merged-4bit/config.json")).contains("\"bnb_4bit_quant_type\": \"nf4\""));
@@ -119,8 +122,9 @@ class MergeConversionTest {
         Path adapter = bad.write(tmp.resolve("bad-adapter"));
         Path out = tmp.resolve("never");
         QuantflowException e = assertThrows(QuantflowException.class, () -> convert(request(Fixtures.path("tiny-llama/base-bf16"),
-                adapter, out, List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null)));
+                adapter, out, List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null)));
         assertEquals(ErrorCode.INVALID_REQUEST, e.code());
+        assertEquals(Reason.ADAPTER_SHAPE_MISMATCH, e.reason());
         assertTrue(e.getMessage().contains("model.layers.1.mlp.down_proj"), e.getMessage());
         assertEquals(1, e.oneLine().lines().count());
         assertFalse(Files.exists(out));
@@ -130,14 +134,18 @@ class MergeConversionTest {
     void formatsAndAdapterMustAgree() {
         Path base = Fixtures.path("tiny-llama/base-bf16");
         Path adapter = Fixtures.path("tiny-llama/lora-adapter");
-        for (Converter.Request r : List.of(
-                request(base, null, tmp.resolve("a"), List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null),
-                request(base, adapter, tmp.resolve("b"), List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null),
-                request(Fixtures.path("tiny-llama/base-bnb-nf4-dq"), null, tmp.resolve("c"), List.of(OutputFormat.BNB_4BIT),
-                        QuantOptions.defaults(), null))) {
+        Map<Converter.Request, Reason> refusals = new LinkedHashMap<>();
+        refusals.put(request(base, null, tmp.resolve("a"), List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null),
+                Reason.FORMAT_NEEDS_ADAPTER);
+        refusals.put(request(base, adapter, tmp.resolve("b"), List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null),
+                Reason.FORMAT_REFUSES_ADAPTER);
+        refusals.put(request(Fixtures.path("tiny-llama/base-bnb-nf4-dq"), null, tmp.resolve("c"), List.of(Formats.BNB_4BIT),
+                QuantOptions.defaults(), null), Reason.ALREADY_4BIT);
+        refusals.forEach((r, reason) -> {
             QuantflowException e = assertThrows(QuantflowException.class, () -> convert(r));
             assertTrue(e.code() == ErrorCode.INVALID_REQUEST || e.code() == ErrorCode.UNSUPPORTED_MODEL, e.oneLine());
-        }
+            assertEquals(reason, e.reason(), e.oneLine());
+        });
     }
 
     /** Random adapters of each kind: the merged output equals the definition, computed here element by element. */
@@ -181,7 +189,7 @@ class MergeConversionTest {
                 .tensor(AdapterBuilder.P + "lm_head.weight", 50, hidden);
         Path adapterDir = a.write(tmp.resolve("adapter"));
         Path out = tmp.resolve("merged");
-        convert(request(base, adapterDir, out, List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), DType.F16));
+        convert(request(base, adapterDir, out, List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), DType.F16));
 
         try (SafetensorsFile src = SafetensorsFile.open(base.resolve("model.safetensors"));
              SafetensorsFile merged = SafetensorsFile.open(out.resolve("model.safetensors"));
@@ -240,7 +248,7 @@ class MergeConversionTest {
             }
             Path adapterDir = a.write(tmp.resolve("adapter-" + dora));
             Path target = tmp.resolve("merged-" + dora);
-            convert(request(base, adapterDir, target, List.of(OutputFormat.MERGED_16BIT), QuantOptions.defaults(), null));
+            convert(request(base, adapterDir, target, List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null));
             try (SafetensorsFile src = SafetensorsFile.open(base.resolve("model.safetensors"));
                  SafetensorsFile merged = SafetensorsFile.open(target.resolve("model.safetensors"));
                  LoraAdapter adapter = LoraAdapter.open(adapterDir)) {

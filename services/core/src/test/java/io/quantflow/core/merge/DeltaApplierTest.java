@@ -3,6 +3,7 @@ package io.quantflow.core.merge;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -28,7 +29,7 @@ class DeltaApplierTest {
         // whole tensor, then stretches that start and end mid-row
         int[][] stretches = {{0, rows * cols}, {1, Math.max(0, rows * cols - 2)}, {cols / 2, Math.min(rows * cols - cols / 2, cols + 3)}};
         for (int[] s : stretches) {
-            float[] x = java.util.Arrays.copyOfRange(w, s[0], s[0] + s[1]);
+            float[] x = Arrays.copyOfRange(w, s[0], s[0] + s[1]);
             float[] y = x.clone();
             new ScalarDeltaApplier().apply(d, s[0], s[1], x, 0);
             new VectorDeltaApplier().apply(d, s[0], s[1], y, 0);

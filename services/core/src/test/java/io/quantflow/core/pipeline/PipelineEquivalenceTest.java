@@ -1,19 +1,21 @@
 package io.quantflow.core.pipeline;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quality.TensorQuality;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -74,19 +76,19 @@ class PipelineEquivalenceTest {
     }
 
     static Stream<Arguments> merged() {
-        List<OutputFormat> all = List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT, OutputFormat.LORA);
-        List<OutputFormat> merged = List.of(OutputFormat.MERGED_16BIT, OutputFormat.MERGED_4BIT);
+        List<OutputFormat> all = List.of(Formats.MERGED_16BIT, Formats.MERGED_4BIT, Formats.LORA);
+        List<OutputFormat> merged = List.of(Formats.MERGED_16BIT, Formats.MERGED_4BIT);
         return Stream.of("tiny", "tiny-sharded", "synthetic-sharded", "tiny-4bit", "tiny-4bit-sharded", "tiny-fp4")
                 .flatMap(s -> Stream.of(
                         Arguments.of(s, all, NF4_DQ, null),
                         Arguments.of(s, merged, FP4_BS128, DType.F16),
-                        Arguments.of(s, List.of(OutputFormat.MERGED_4BIT), FP4, null)));
+                        Arguments.of(s, List.of(Formats.MERGED_4BIT), FP4, null)));
     }
 
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource
     void bnb4bit(String source, QuantOptions quant) throws IOException {
-        assertSameFiles(source(source), null, List.of(OutputFormat.BNB_4BIT), quant, null);
+        assertSameFiles(source(source), null, List.of(Formats.BNB_4BIT), quant, null);
     }
 
     @ParameterizedTest(name = "{0} {1} {2} dtype {3}")
@@ -119,7 +121,7 @@ class PipelineEquivalenceTest {
             assertEquals(m.output().keptTensors(), results.stream().mapToInt(ShardResult::keptCount).sum());
             assertEquals(m.output().quantizedParameters(), results.stream().mapToLong(ShardResult::quantizedParameters).sum());
             for (ShardResult r : results) {
-                assertEquals(Converter.sha256(actual.resolve(outputs.get(i).subdir()).resolve(r.fileName())), r.sha256());
+                assertEquals(Digests.sha256(actual.resolve(outputs.get(i).subdir()).resolve(r.fileName())), r.sha256());
             }
             if (m.quality() != null) {
                 assertSameErrors(m.quality().tensors(), results);
@@ -166,7 +168,7 @@ class PipelineEquivalenceTest {
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.filter(Files::isRegularFile).toList()) {
                 if (!p.getFileName().toString().equals(Manifest.FILE_NAME)) {
-                    out.put(dir.relativize(p).toString(), Converter.sha256(p));
+                    out.put(dir.relativize(p).toString(), Digests.sha256(p));
                 }
             }
         }

@@ -1,12 +1,14 @@
 package io.quantflow.core.pipeline;
 
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.LoraExport;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.lora.LoraExport;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
@@ -44,7 +46,7 @@ final class PipelineRun {
 
     /** The outputs of a request, as Converter makes them. */
     static List<OutputSpec> outputs(Path adapter, List<OutputFormat> formats, QuantOptions quant, DType dtype) {
-        return Converter.checkOutputs(formats, adapter != null, quant, dtype);
+        return ConversionOptions.of(formats, quant, dtype).outputs(adapter != null);
     }
 
     /** {@link RequestCheck} on the source's shards opened over ranged reads, counting the bytes read past each header. */
@@ -84,7 +86,7 @@ final class PipelineRun {
             for (OutputSpec o : outputs) {
                 Path dir = target.resolve(o.subdir());
                 Files.createDirectories(dir);
-                if (o.format() == OutputFormat.LORA) {
+                if (o.format() == Formats.LORA) {
                     try (LoraAdapter adapter = LoraAdapter.open(adapterDir)) {
                         LoraExport.write(adapter, dir);
                     }
@@ -95,7 +97,7 @@ final class PipelineRun {
                     ShardConversion.Input in = new ShardConversion.Input(source.resolve(Checkpoint.CONFIG_FILE),
                             source.resolve(s.fileName()), s.fileName(), adapterDir);
                     QuantOptions q = o.quant() != null ? o.quant() : QuantOptions.defaults();
-                    ShardResult r = ShardConversion.run(in, o, dir.resolve(s.fileName()), Quantizers.best(q.quantType()), null, pool);
+                    ShardResult r = ShardConversion.run(in, o, dir.resolve(s.fileName()), null, pool);
                     shards.add(JSON.readValue(JSON.writeValueAsString(r), ShardResult.class));
                 }
                 ModelFiles.writeIndexAndConfig(Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), listing.indexed(),

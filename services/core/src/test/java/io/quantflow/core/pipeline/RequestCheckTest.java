@@ -1,16 +1,18 @@
 package io.quantflow.core.pipeline;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.IfExists;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
@@ -49,17 +51,19 @@ class RequestCheckTest {
     @Test
     void anAdapterOfOtherShapesIsRefusedNamingTheModule() throws IOException {
         Path source = synthetic(new ModelShape("narrow", 128, 344, 2, 4, 2, 1000, false));
-        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(OutputFormat.MERGED_16BIT));
+        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(Formats.MERGED_16BIT));
         assertEquals(ErrorCode.INVALID_REQUEST, expected.code());
-        assertTrue(expected.getMessage().startsWith("adapter module model.layers.0."), expected.getMessage());
-        assertSameRefusal(expected, source, ADAPTER, List.of(OutputFormat.MERGED_16BIT));
+        assertEquals(Reason.ADAPTER_SHAPE_MISMATCH, expected.reason());
+        assertTrue(expected.getMessage().contains("model.layers.0."), expected.getMessage());
+        assertSameRefusal(expected, source, ADAPTER, List.of(Formats.MERGED_16BIT));
         // a shard holding an adapted weight of the wrong shape is refused too; one holding none is converted
         int refused = 0;
         for (String shard : shardNames(source)) {
             try {
-                convertShard(source, shard, ADAPTER, OutputFormat.MERGED_16BIT);
+                convertShard(source, shard, ADAPTER, Formats.MERGED_16BIT);
             } catch (QuantflowException e) {
                 assertEquals(ErrorCode.INVALID_REQUEST, e.code(), e.getMessage());
+                assertEquals(Reason.ADAPTER_SHAPE_MISMATCH, e.reason(), e.getMessage());
                 refused++;
             }
         }
@@ -69,13 +73,13 @@ class RequestCheckTest {
     @Test
     void anAdapterModuleMissingFromTheModelIsRefusedHereNotByTheShards() throws IOException {
         Path source = synthetic(new ModelShape("one-layer", 256, 688, 1, 4, 2, 1000, false));
-        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(OutputFormat.MERGED_4BIT));
+        QuantflowException expected = converterRefusal(source, ADAPTER, List.of(Formats.MERGED_4BIT));
         assertEquals(ErrorCode.INVALID_REQUEST, expected.code());
-        assertTrue(expected.getMessage().contains("model.layers.1.") && expected.getMessage().contains("has no weight"),
-                expected.getMessage());
-        assertSameRefusal(expected, source, ADAPTER, List.of(OutputFormat.MERGED_4BIT));
+        assertEquals(Reason.ADAPTER_MODULE_NOT_IN_BASE, expected.reason());
+        assertTrue(expected.getMessage().contains("model.layers.1."), expected.getMessage());
+        assertSameRefusal(expected, source, ADAPTER, List.of(Formats.MERGED_4BIT));
         for (String shard : shardNames(source)) {
-            ShardResult r = convertShard(source, shard, ADAPTER, OutputFormat.MERGED_4BIT);
+            ShardResult r = convertShard(source, shard, ADAPTER, Formats.MERGED_4BIT);
             assertEquals(shard, r.fileName());
         }
     }
@@ -88,20 +92,23 @@ class RequestCheckTest {
                 .filled("model.norm.weight", DType.BF16, TensorFileBuilder.shape(8), i -> 1)
                 .write(source.resolve(Checkpoint.SINGLE_FILE));
         Files.writeString(source.resolve(Checkpoint.CONFIG_FILE), "{\"model_type\": \"llama\"}");
-        QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
+        QuantflowException expected = converterRefusal(source, null, List.of(Formats.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, expected.code());
-        assertSameRefusal(expected, source, null, List.of(OutputFormat.BNB_4BIT));
+        assertEquals(Reason.NOTHING_TO_QUANTIZE, expected.reason());
+        assertSameRefusal(expected, source, null, List.of(Formats.BNB_4BIT));
     }
 
     @Test
     void aFourBitModelAskedForBnb4bitIsRefused() throws IOException {
         Path source = Fixtures.path("tiny-llama/base-bnb-nf4-dq");
-        QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
+        QuantflowException expected = converterRefusal(source, null, List.of(Formats.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, expected.code());
-        assertSameRefusal(expected, source, null, List.of(OutputFormat.BNB_4BIT));
+        assertEquals(Reason.ALREADY_4BIT, expected.reason());
+        assertSameRefusal(expected, source, null, List.of(Formats.BNB_4BIT));
         QuantflowException shard = assertThrows(QuantflowException.class,
-                () -> convertShard(source, Checkpoint.SINGLE_FILE, null, OutputFormat.BNB_4BIT));
+                () -> convertShard(source, Checkpoint.SINGLE_FILE, null, Formats.BNB_4BIT));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, shard.code());
+        assertEquals(Reason.ALREADY_4BIT, shard.reason());
     }
 
     @Test
@@ -117,16 +124,18 @@ class RequestCheckTest {
         Files.writeString(source.resolve(Checkpoint.INDEX_FILE), "{\"metadata\": {\"total_size\": 384}, \"weight_map\": {\""
                 + up + "\": \"model-00001-of-00002.safetensors\", \"" + down + "\": \"model-00002-of-00002.safetensors\"}}");
         Files.writeString(source.resolve(Checkpoint.CONFIG_FILE), "{\"model_type\": \"llama\"}");
-        QuantflowException expected = converterRefusal(source, null, List.of(OutputFormat.BNB_4BIT));
+        QuantflowException expected = converterRefusal(source, null, List.of(Formats.BNB_4BIT));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, expected.code());
+        assertEquals(Reason.SHARDS_INCONSISTENT, expected.reason());
         List<Checkpoint.Shard> shards = new ArrayList<>();
         for (String name : List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")) {
             shards.add(new Checkpoint.Shard(name, headerOnly(source.resolve(name))));
         }
         QuantflowException actual = assertThrows(QuantflowException.class, () -> RequestCheck.check(source.toString(),
                 Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), shards, null,
-                PipelineRun.outputs(null, List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null)));
+                PipelineRun.outputs(null, List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null)));
         assertEquals(expected.code(), actual.code());
+        assertEquals(expected.reason(), actual.reason());
         assertEquals(expected.getMessage(), actual.getMessage());
     }
 
@@ -142,7 +151,8 @@ class RequestCheckTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> SafetensorsFile.open("model.safetensors", 100, SafetensorsFile.RangeReader.ofPrefix(head)));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, e.code());
-        assertTrue(e.getMessage().startsWith("model.safetensors: header length"), e.getMessage());
+        assertEquals(Reason.FILE_TOO_SHORT, e.reason());
+        assertTrue(e.getMessage().startsWith("model.safetensors: "), e.getMessage());
     }
 
     /** RequestCheck, on shards opened from their header bytes only, refuses as Converter did. */
@@ -157,6 +167,7 @@ class RequestCheckTest {
             QuantflowException actual = assertThrows(QuantflowException.class, () -> RequestCheck.check(source.toString(),
                     Checkpoint.readConfig(source.resolve(Checkpoint.CONFIG_FILE)), shards, adapter, outputs));
             assertEquals(expected.code(), actual.code());
+            assertEquals(expected.reason(), actual.reason());
             assertEquals(expected.getMessage(), actual.getMessage());
         } finally {
             shards.forEach(s -> s.file().close());
@@ -186,7 +197,7 @@ class RequestCheckTest {
             Path out = Files.createDirectories(tmp.resolve("shards")).resolve(shard);
             Files.deleteIfExists(out);
             return ShardConversion.run(new ShardConversion.Input(source.resolve(Checkpoint.CONFIG_FILE), source.resolve(shard),
-                    shard, adapter), output, out, Quantizers.best(QuantOptions.defaults().quantType()), null, pool);
+                    shard, adapter), output, out, null, pool);
         } finally {
             pool.shutdownNow();
         }

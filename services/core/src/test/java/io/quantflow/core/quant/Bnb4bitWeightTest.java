@@ -4,6 +4,7 @@ import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
@@ -105,20 +106,20 @@ class Bnb4bitWeightTest {
 
     @Test
     void wrongShape(@TempDir Path dir) {
-        refused(dir, DQ, b -> state(b, DQ, "nf4", s -> s.replace("[64, 96]", "[64, 95]")), "holds 6080 values");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("[64, 96]", "[64, -96]")), "shape");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("\"shape\": [64, 96]", "\"shape\": null")), "shape");
+        refused(dir, DQ, b -> state(b, DQ, "nf4", s -> s.replace("[64, 96]", "[64, 95]")), Reason.QUANT_TENSOR_MISMATCH, "6080");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("[64, 96]", "[64, -96]")), Reason.QUANT_STATE_INVALID, "-96");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("\"shape\": [64, 96]", "\"shape\": null")), Reason.QUANT_STATE_INVALID, "shape");
     }
 
     @Test
     void missingAbsmax(@TempDir Path dir) {
-        refused(dir, DQ, b -> b.remove(W + ".absmax"), "no " + W + ".absmax");
-        refused(dir, PLAIN, b -> b.remove(W + ".quant_map"), "no " + W + ".quant_map");
+        refused(dir, DQ, b -> b.remove(W + ".absmax"), Reason.QUANT_TENSOR_MISSING, W + ".absmax");
+        refused(dir, PLAIN, b -> b.remove(W + ".quant_map"), Reason.QUANT_TENSOR_MISSING, W + ".quant_map");
     }
 
     @Test
     void missingPackedWeight(@TempDir Path dir) {
-        refused(dir, PLAIN, b -> b.remove(W), "no packed tensor");
+        refused(dir, PLAIN, b -> b.remove(W), Reason.QUANT_TENSOR_MISSING, W);
     }
 
     @Test
@@ -127,57 +128,57 @@ class Bnb4bitWeightTest {
             byte[] json = Fixtures.bytes(golden, PLAIN + "quant_state.bitsandbytes__fp4");
             return b.remove(W + ".quant_state.bitsandbytes__fp4")
                     .bytes(W + ".quant_state.bitsandbytes__int4", DType.U8, shape(json.length), json);
-        }, "unknown quant type 'int4'");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("\"fp4\"", "\"nf4\"")), "quant_type 'nf4'");
+        }, Reason.QUANT_STATE_INVALID, "int4");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("\"fp4\"", "\"nf4\"")), Reason.QUANT_STATE_INVALID, "nf4");
     }
 
     @Test
     void badQuantStateFields(@TempDir Path dir) {
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("float32", "float8")), "dtype 'float8'");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("128", "100")), "blocksize 100");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("128", "\"128\"")), "blocksize");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("}", ", \"quant_storage\": \"uint8\"}")), "unknown field 'quant_storage'");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.substring(0, 20)), "not valid JSON");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> "[1, 2]"), "not a JSON object");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("}", ", \"blocksize\": 64}")), "not valid JSON");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("float32", "float8")), Reason.QUANT_STATE_INVALID, "float8");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("128", "100")), Reason.QUANT_STATE_INVALID, "100");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("128", "\"128\"")), Reason.QUANT_STATE_INVALID, "blocksize");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("}", ", \"quant_storage\": \"uint8\"}")), Reason.QUANT_STATE_INVALID, "quant_storage");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.substring(0, 20)), Reason.QUANT_STATE_INVALID, "");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> "[1, 2]"), Reason.QUANT_STATE_INVALID, "");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("}", ", \"blocksize\": 64}")), Reason.QUANT_STATE_INVALID, "");
     }
 
     @Test
     void blockCountsMustAgree(@TempDir Path dir) {
         // [64, 96] with blocksize 128 is 48 blocks
         refused(dir, PLAIN, b -> b.remove(W + ".absmax").floats(W + ".absmax", DType.F32, shape(47), new float[47]),
-                "should hold 48 F32 values");
+                Reason.QUANT_TENSOR_MISMATCH, "48");
         refused(dir, DQ, b -> b.remove(W + ".nested_absmax").floats(W + ".nested_absmax", DType.F32, shape(2), new float[2]),
-                "should hold 1 F32 values");
+                Reason.QUANT_TENSOR_MISMATCH, W + ".nested_absmax");
         refused(dir, DQ, b -> b.remove(W + ".absmax").floats(W + ".absmax", DType.F32, shape(96), new float[96]),
-                "should hold 96 U8 values");
+                Reason.QUANT_TENSOR_MISMATCH, "96");
     }
 
     @Test
     void nestedTensorsAndFieldsGoTogether(@TempDir Path dir) {
         refused(dir, DQ, b -> state(b, DQ, "nf4", s -> s.substring(0, s.indexOf(", \"nested_blocksize\"")) + "}"),
-                "has no nested_");
-        refused(dir, DQ, b -> b.remove(W + ".nested_quant_map"), "no " + W + ".nested_quant_map");
-        refused(dir, DQ, b -> b.remove(W + ".nested_absmax"), "no " + W + ".nested_absmax");
-        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("}", ", \"nested_offset\": 0.5}")), "nested fields");
+                Reason.QUANT_STATE_INVALID, "nested_");
+        refused(dir, DQ, b -> b.remove(W + ".nested_quant_map"), Reason.QUANT_TENSOR_MISSING, W + ".nested_quant_map");
+        refused(dir, DQ, b -> b.remove(W + ".nested_absmax"), Reason.QUANT_TENSOR_MISSING, W + ".nested_absmax");
+        refused(dir, PLAIN, b -> state(b, PLAIN, "fp4", s -> s.replace("}", ", \"nested_offset\": 0.5}")), Reason.QUANT_TENSOR_MISSING, W + ".nested_absmax");
         refused(dir, DQ, b -> state(b, DQ, "nf4", s -> s.replace("\"nested_blocksize\": 256", "\"nested_blocksize\": 128")),
-                "nested_blocksize 128");
+                Reason.QUANT_STATE_INVALID, "128");
         refused(dir, DQ, b -> state(b, DQ, "nf4", s -> s.replaceAll("\"nested_offset\": [0-9.e-]+", "\"nested_offset\": NaN")),
-                "nested_offset");
+                Reason.QUANT_STATE_INVALID, "nested_offset");
     }
 
     @Test
     void storedQuantMapMustBeTheCodeBook(@TempDir Path dir) {
         float[] map = QuantType.FP4.codebook();
         map[5] = 0.55f;
-        refused(dir, PLAIN, b -> b.remove(W + ".quant_map").floats(W + ".quant_map", DType.F32, shape(16), map), "code book");
+        refused(dir, PLAIN, b -> b.remove(W + ".quant_map").floats(W + ".quant_map", DType.F32, shape(16), map), Reason.QUANT_TENSOR_MISMATCH, W + ".quant_map");
         refused(dir, PLAIN, b -> b.remove(W + ".quant_map").floats(W + ".quant_map", DType.F32, shape(16), QuantType.NF4.codebook()),
-                "code book");
+                Reason.QUANT_TENSOR_MISMATCH, W + ".quant_map");
     }
 
     @Test
     void companionsWithoutAQuantStateAreRefused(@TempDir Path dir) {
-        refused(dir, PLAIN, b -> b.remove(W + ".quant_state.bitsandbytes__fp4"), "no " + W + ".quant_state.bitsandbytes__nf4");
+        refused(dir, PLAIN, b -> b.remove(W + ".quant_state.bitsandbytes__fp4"), Reason.QUANT_TENSOR_MISSING, W + ".quant_state.bitsandbytes__nf4");
     }
 
     @Test
@@ -198,13 +199,15 @@ class Bnb4bitWeightTest {
 
     private static int files;
 
-    private static void refused(Path dir, String prefix, UnaryOperator<TensorFileBuilder> breakIt, String expected) {
+    /** Asserts the weight is refused with INVALID_CHECKPOINT for {@code reason}, naming the weight and {@code names}. */
+    private static void refused(Path dir, String prefix, UnaryOperator<TensorFileBuilder> breakIt, Reason reason, String names) {
         Path file = breakIt.apply(DequantizerTest.goldenWeight(prefix, W)).write(dir.resolve("m" + files++ + ".safetensors"));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             QuantflowException e = assertThrows(QuantflowException.class, () -> Bnb4bitWeight.find(f));
             assertEquals(ErrorCode.INVALID_CHECKPOINT, e.code(), e.getMessage());
+            assertEquals(reason, e.reason(), e.getMessage());
             assertTrue(e.getMessage().contains("4-bit weight " + W + ":"), e.getMessage());
-            assertTrue(e.getMessage().contains(expected), "expected '" + expected + "' in: " + e.getMessage());
+            assertTrue(e.getMessage().contains(names), "expected '" + names + "' in: " + e.getMessage());
             assertFalse(e.getMessage().contains("\n"), e.getMessage());
         }
     }

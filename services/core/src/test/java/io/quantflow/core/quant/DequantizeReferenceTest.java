@@ -3,6 +3,7 @@ package io.quantflow.core.quant;
 import io.quantflow.core.safetensors.DType;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -36,7 +37,7 @@ class DequantizeReferenceTest {
             HalfFloats.decode(d, b, 0, x.length, y, 0);
             byte[] again = new byte[b.length];
             HalfFloats.encode(d, y, 0, y.length, again, 0);
-            assertEquals(java.util.Arrays.toString(b), java.util.Arrays.toString(again), d.name());
+            assertEquals(Arrays.toString(b), Arrays.toString(again), d.name());
         }
     }
 

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -116,7 +117,7 @@ class DequantizerTest {
                 int n = (int) Math.min(chunk, expected.length - start);
                 Dequantizer.dequantize(f, w, codes, absmax, start, n, chunked, (int) start + 3);
             }
-            float[] got = java.util.Arrays.copyOfRange(chunked, 3, chunked.length);
+            float[] got = Arrays.copyOfRange(chunked, 3, chunked.length);
             assertArrayEquals(bits(expected), bits(got), "chunked");
         }
     }
@@ -162,7 +163,7 @@ class DequantizerTest {
             }
             float[] tail = new float[5];
             Dequantizer.dequantize(f, w, am, 70, 5, tail, 0);
-            assertArrayEquals(java.util.Arrays.copyOfRange(out, 70, 75), tail);
+            assertArrayEquals(Arrays.copyOfRange(out, 70, 75), tail);
             assertThrows(IllegalArgumentException.class, () -> Dequantizer.dequantize(f, w, am, 1, 2, new float[2], 0));
             assertThrows(IllegalArgumentException.class, () -> Dequantizer.dequantize(f, w, am, 74, 2, new float[2], 0));
             assertThrows(IllegalArgumentException.class, () -> Dequantizer.dequantize(f, w, new float[1], 0, 2, new float[2], 0));

@@ -11,6 +11,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
 import java.util.stream.Stream;
 
@@ -128,7 +129,7 @@ class QuantErrorsTest {
                                 assertClose(e, ours.squaredError(), dq == 0 ? 1e-3 : 5e-3, where + ": squared error");
                             }
                             if (dq == 1) {
-                                System.out.printf(java.util.Locale.ROOT, "%s: relative RMS %.5f measured (exact absmax),"
+                                System.out.printf(Locale.ROOT, "%s: relative RMS %.5f measured (exact absmax),"
                                         + " %.5f of bitsandbytes' deq (8-bit absmax): %+.2f%%%n", where, ours.relativeRms(),
                                         Math.sqrt(e / ours.squaredValue()), 100 * (Math.sqrt(e / ours.squaredValue()) / ours.relativeRms() - 1));
                             }

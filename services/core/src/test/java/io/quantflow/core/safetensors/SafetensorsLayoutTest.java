@@ -11,9 +11,11 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -200,7 +202,7 @@ class SafetensorsLayoutTest {
             }
             out.finish(layout);
         }
-        assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> SafetensorsOutput.create(p, reserved));
+        assertThrows(FileAlreadyExistsException.class, () -> SafetensorsOutput.create(p, reserved));
 
         assertEquals(8L + reserved + layout.dataLength(), Files.size(p), "file size");
         byte[] head = new byte[8 + reserved];
@@ -209,7 +211,7 @@ class SafetensorsLayoutTest {
         }
         byte[] json = layout.headerJson();
         assertEquals(reserved, ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getLong(0));
-        assertArrayEquals(json, java.util.Arrays.copyOfRange(head, 8, 8 + json.length));
+        assertArrayEquals(json, Arrays.copyOfRange(head, 8, 8 + json.length));
         for (int i = 8 + json.length; i < head.length; i++) {
             assertEquals(' ', head[i], "padding byte " + i);
         }

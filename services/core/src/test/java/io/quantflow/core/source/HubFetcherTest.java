@@ -1,13 +1,16 @@
 package io.quantflow.core.source;
 
 import io.quantflow.core.Fixtures;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.testing.HubTestServer;
+import io.quantflow.core.transfer.Backoff;
+import io.quantflow.core.transfer.Secret;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -148,6 +151,7 @@ class HubFetcherTest {
         hub.addRepo("tiny/bad", model).bareListing().corrupt("model.safetensors");
         QuantflowException e = assertThrows(QuantflowException.class, () -> fetcher(null).fetch(hf("hf://tiny/bad"), SourceListener.NONE));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, e.code());
+        assertEquals(Reason.DOWNLOAD_CORRUPT, e.reason(), e.getMessage());
     }
 
     @Test
@@ -169,6 +173,7 @@ class HubFetcherTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> fetcher(null).fetch(hf("hf://tiny/llama"), SourceListener.NONE));
         assertEquals(ErrorCode.INVALID_CHECKPOINT, e.code());
+        assertEquals(Reason.DOWNLOAD_CORRUPT, e.reason(), e.getMessage());
         assertTrue(e.getMessage().contains("model.safetensors") && e.getMessage().contains("sha256"), e.getMessage());
         assertFalse(e.oneLine().contains("\n"));
         String sha = repo.file("model.safetensors").sha256();
@@ -191,12 +196,14 @@ class HubFetcherTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> fetcher(null).fetch(hf("hf://meta/gated"), SourceListener.NONE));
         assertEquals(ErrorCode.ACCESS_DENIED, e.code());
-        assertTrue(e.getMessage().contains("gated") && e.getMessage().contains("HF_TOKEN")
+        assertEquals(Reason.HUB_GATED, e.reason(), e.getMessage());
+        assertTrue(e.getMessage().contains("HF_TOKEN")
                 && e.getMessage().contains(hub.endpoint() + "/meta/gated"), e.getMessage());
 
         QuantflowException wrong = assertThrows(QuantflowException.class,
                 () -> fetcher("hf_wrong_token_5678").fetch(hf("hf://meta/gated"), SourceListener.NONE));
         assertEquals(ErrorCode.ACCESS_DENIED, wrong.code());
+        assertEquals(Reason.HUB_GATED, wrong.reason(), wrong.getMessage());
         assertTrue(wrong.getMessage().contains("has not been granted access"), wrong.getMessage());
         assertFalse(wrong.getMessage().contains("hf_wrong_token_5678"));
 
@@ -222,32 +229,37 @@ class HubFetcherTest {
         for (String uri : List.of("hf://org/nothing", "hf://org/private")) {
             QuantflowException e = assertThrows(QuantflowException.class, () -> fetcher(null).fetch(hf(uri), SourceListener.NONE));
             assertEquals(ErrorCode.SOURCE_NOT_FOUND, e.code(), uri);
+            assertEquals(Reason.HUB_REPO_NOT_FOUND, e.reason(), uri);
             assertTrue(e.getMessage().contains("HF_TOKEN"), e.getMessage());
         }
         hub.addRepo("tiny/llama", model);
         QuantflowException rev = assertThrows(QuantflowException.class,
                 () -> fetcher(null).fetch(hf("hf://tiny/llama@v9"), SourceListener.NONE));
         assertEquals(ErrorCode.SOURCE_NOT_FOUND, rev.code());
-        assertTrue(rev.getMessage().contains("no revision 'v9'"), rev.getMessage());
+        assertEquals(Reason.HUB_REVISION_NOT_FOUND, rev.reason());
+        assertTrue(rev.getMessage().contains("'v9'"), rev.getMessage());
     }
 
     @Test
     void theErrorCodeHeaderDecidesWhateverTheStatus() throws IOException {
         hub.addRepo("tiny/llama", model);
-        Map<HubTestServer.Failure, ErrorCode> cases = new LinkedHashMap<>();
-        cases.put(new HubTestServer.Failure(403, "RepoNotFound"), ErrorCode.SOURCE_NOT_FOUND);
-        cases.put(new HubTestServer.Failure(401, "GatedRepo"), ErrorCode.ACCESS_DENIED);
-        cases.put(new HubTestServer.Failure(404, "EntryNotFound"), ErrorCode.SOURCE_NOT_FOUND);
-        cases.put(new HubTestServer.Failure(404, "RevisionNotFound"), ErrorCode.SOURCE_NOT_FOUND);
-        cases.put(new HubTestServer.Failure(403, null), ErrorCode.ACCESS_DENIED);
-        cases.put(new HubTestServer.Failure(401, null), ErrorCode.ACCESS_DENIED);
-        cases.put(new HubTestServer.Failure(404, null), ErrorCode.SOURCE_NOT_FOUND);
-        cases.put(new HubTestServer.Failure(503, null), ErrorCode.INTERNAL);
-        for (Map.Entry<HubTestServer.Failure, ErrorCode> c : cases.entrySet()) {
+        record Expected(ErrorCode code, Reason reason) {
+        }
+        Map<HubTestServer.Failure, Expected> cases = new LinkedHashMap<>();
+        cases.put(new HubTestServer.Failure(403, "RepoNotFound"), new Expected(ErrorCode.SOURCE_NOT_FOUND, Reason.HUB_REPO_NOT_FOUND));
+        cases.put(new HubTestServer.Failure(401, "GatedRepo"), new Expected(ErrorCode.ACCESS_DENIED, Reason.HUB_GATED));
+        cases.put(new HubTestServer.Failure(404, "EntryNotFound"), new Expected(ErrorCode.SOURCE_NOT_FOUND, Reason.HUB_FILE_NOT_FOUND));
+        cases.put(new HubTestServer.Failure(404, "RevisionNotFound"), new Expected(ErrorCode.SOURCE_NOT_FOUND, Reason.HUB_REVISION_NOT_FOUND));
+        cases.put(new HubTestServer.Failure(403, null), new Expected(ErrorCode.ACCESS_DENIED, Reason.HUB_UNAUTHORIZED));
+        cases.put(new HubTestServer.Failure(401, null), new Expected(ErrorCode.ACCESS_DENIED, Reason.HUB_UNAUTHORIZED));
+        cases.put(new HubTestServer.Failure(404, null), new Expected(ErrorCode.SOURCE_NOT_FOUND, Reason.HUB_REPO_NOT_FOUND));
+        cases.put(new HubTestServer.Failure(503, null), new Expected(ErrorCode.INTERNAL, Reason.RETRIES_EXHAUSTED));
+        for (Map.Entry<HubTestServer.Failure, Expected> c : cases.entrySet()) {
             hub.failAll(c.getKey());
             QuantflowException e = assertThrows(QuantflowException.class,
                     () -> fetcher(null).fetch(hf("hf://tiny/llama"), SourceListener.NONE), c.getKey().toString());
-            assertEquals(c.getValue(), e.code(), c.getKey() + ": " + e.getMessage());
+            assertEquals(c.getValue().code(), e.code(), c.getKey() + ": " + e.getMessage());
+            assertEquals(c.getValue().reason(), e.reason(), c.getKey() + ": " + e.getMessage());
         }
     }
 
@@ -265,7 +277,8 @@ class HubFetcherTest {
         QuantflowException e = assertThrows(QuantflowException.class,
                 () -> fetcher(null).fetch(hf("hf://old/pickled"), SourceListener.NONE));
         assertEquals(ErrorCode.UNSUPPORTED_MODEL, e.code());
-        assertTrue(e.getMessage().contains("pickle") && e.getMessage().contains("pytorch_model.bin"), e.getMessage());
+        assertEquals(Reason.PICKLE_WEIGHTS, e.reason());
+        assertTrue(e.getMessage().contains("pytorch_model.bin"), e.getMessage());
         assertTrue(hub.requests().stream().noneMatch(r -> r.path().contains("/resolve/")));
     }
 

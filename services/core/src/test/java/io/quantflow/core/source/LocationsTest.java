@@ -1,13 +1,18 @@
 package io.quantflow.core.source;
 
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.cache.CacheKey;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.QuantOptions;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.storage.S3Credentials;
+import io.quantflow.core.storage.S3Settings;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -47,6 +52,7 @@ class LocationsTest {
                 "s3://", "s3://B/x", "s3://bucket/a//b", "s3://bucket/../x", "gs://bucket/x", "file://host/x", "file:relative", " ")) {
             QuantflowException e = assertThrows(QuantflowException.class, () -> ModelLocation.parse(bad), bad);
             assertEquals(ErrorCode.INVALID_REQUEST, e.code(), bad);
+            assertEquals(Reason.LOCATION_INVALID, e.reason(), bad);
         }
     }
 
@@ -65,9 +71,10 @@ class LocationsTest {
             Files.writeString(f, bad + "\n");
             QuantflowException e = assertThrows(QuantflowException.class, () -> VariantMap.read(f), bad);
             assertEquals(ErrorCode.INVALID_REQUEST, e.code());
+            assertEquals(Reason.VARIANTS_FILE_INVALID, e.reason(), e.getMessage());
             assertTrue(e.getMessage().contains(f + " line "), e.getMessage());
         }
-        assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class, () -> VariantMap.read(tmp.resolve("none"))).code());
+        refused(ErrorCode.INVALID_REQUEST, Reason.VARIANTS_FILE_INVALID, () -> VariantMap.read(tmp.resolve("none")));
     }
 
     @Test
@@ -79,10 +86,9 @@ class LocationsTest {
                 "special_tokens_map.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json"), FileSelection.metadata(names, "x"));
         assertEquals(List.of("adapter_model.safetensors", "model.safetensors"), FileSelection.weights(names, null, "x"));
         assertEquals(List.of("a.safetensors", "b.safetensors"), FileSelection.weights(List.of("a.safetensors", "b.safetensors"), null, "x"));
-        assertEquals(ErrorCode.UNSUPPORTED_MODEL, assertThrows(QuantflowException.class,
-                () -> FileSelection.metadata(List.of("config.json", "pytorch_model-00001-of-00002.bin"), "x")).code());
-        assertEquals(ErrorCode.INVALID_CHECKPOINT, assertThrows(QuantflowException.class,
-                () -> FileSelection.metadata(List.of("config.json"), "x")).code());
+        refused(ErrorCode.UNSUPPORTED_MODEL, Reason.PICKLE_WEIGHTS,
+                () -> FileSelection.metadata(List.of("config.json", "pytorch_model-00001-of-00002.bin"), "x"));
+        refused(ErrorCode.INVALID_CHECKPOINT, Reason.NO_WEIGHTS, () -> FileSelection.metadata(List.of("config.json"), "x"));
         for (String n : List.of("../x", "a/b", ".hidden", "a\\b", "x\ny")) {
             assertFalse(FileSelection.isSafeName(n), n);
         }
@@ -94,11 +100,9 @@ class LocationsTest {
         Files.writeString(index, "{\"weight_map\":{\"a\":\"model-1.safetensors\",\"b\":\"model-2.safetensors\"}}");
         assertEquals(List.of("model-1.safetensors", "model-2.safetensors"),
                 FileSelection.weights(List.of("model-1.safetensors", "model-2.safetensors", "consolidated.safetensors"), index, "x"));
-        assertEquals(ErrorCode.INVALID_CHECKPOINT, assertThrows(QuantflowException.class,
-                () -> FileSelection.weights(List.of("model-1.safetensors"), index, "x")).code());
+        refused(ErrorCode.INVALID_CHECKPOINT, Reason.SHARD_MISSING, () -> FileSelection.weights(List.of("model-1.safetensors"), index, "x"));
         Files.writeString(index, "{\"weight_map\":{\"a\":\"../escape.safetensors\"}}");
-        assertEquals(ErrorCode.INVALID_CHECKPOINT, assertThrows(QuantflowException.class,
-                () -> FileSelection.weights(List.of("model-1.safetensors"), index, "x")).code());
+        refused(ErrorCode.INVALID_CHECKPOINT, Reason.INDEX_MALFORMED, () -> FileSelection.weights(List.of("model-1.safetensors"), index, "x"));
     }
 
     @Test
@@ -107,38 +111,44 @@ class LocationsTest {
         assertEquals("http://127.0.0.1:8080", hub.endpoint().toString());
         assertFalse(hub.toString().contains("hf_abcdef"), hub.toString());
         assertEquals("https://huggingface.co", HubSettings.from(null, Map.of(), 1).endpoint().toString());
-        assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
-                () -> HubSettings.from("http://user:pw@host", Map.of(), 1)).code());
-        QuantflowException badToken = assertThrows(QuantflowException.class,
+        refused(ErrorCode.INVALID_REQUEST, Reason.SETTINGS_INVALID, () -> HubSettings.from("http://user:pw@host", Map.of(), 1));
+        QuantflowException badToken = refused(ErrorCode.INVALID_REQUEST, Reason.CREDENTIALS_INVALID,
                 () -> HubSettings.from(null, Map.of("HF_TOKEN", "hf_a\nb"), 1));
         assertFalse(badToken.getMessage().contains("hf_a"));
 
-        S3Settings s3 = S3Settings.from(null, null, null, null,
+        S3Settings s3 = S3Settings.fromEnvironment(
                 Map.of("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY", "s3cr3t", "AWS_ENDPOINT_URL", "http://127.0.0.1:9000"), 1);
         assertTrue(s3.pathStyle());
         assertEquals("us-east-1", s3.region());
         assertFalse(s3.toString().contains("s3cr3t") || s3.toString().contains("AKIDEXAMPLE"), s3.toString());
         assertFalse(S3Settings.from(null, "eu-west-1", null, null, Map.of("HOME", tmp.toString()), 1).pathStyle());
-        assertTrue(S3Settings.from(null, null, null, null, Map.of("HOME", tmp.toString()), 1).credentials() instanceof S3Credentials.Anonymous);
-        assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
-                () -> S3Settings.from(null, null, null, null, Map.of("AWS_ACCESS_KEY_ID", "x"), 1)).code());
-        assertEquals(ErrorCode.INVALID_REQUEST, assertThrows(QuantflowException.class,
-                () -> S3Settings.from("http://k:s@host", null, null, null, Map.of(), 1)).code());
+        assertTrue(S3Settings.fromEnvironment(Map.of("HOME", tmp.toString()), 1).credentials() instanceof S3Credentials.Anonymous);
+        refused(ErrorCode.INVALID_REQUEST, Reason.CREDENTIALS_INVALID,
+                () -> S3Settings.fromEnvironment(Map.of("AWS_ACCESS_KEY_ID", "x"), 1));
+        refused(ErrorCode.INVALID_REQUEST, Reason.SETTINGS_INVALID, () -> S3Settings.from("http://k:s@host", null, null, null, Map.of(), 1));
+    }
+
+    /** Asserts the action fails with the code and the reason. */
+    private static QuantflowException refused(ErrorCode code, Reason reason, Executable action) {
+        QuantflowException e = assertThrows(QuantflowException.class, action);
+        assertEquals(code, e.code(), e.getMessage());
+        assertEquals(reason, e.reason(), e.getMessage());
+        return e;
     }
 
     @Test
     void cacheKeysChangeWithEverythingTheBytesDependOn() {
         QuantOptions q = QuantOptions.defaults();
-        String k = CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), q, null);
-        assertEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), QuantOptions.defaults(), null));
-        assertNotEquals(k, CacheKey.of("git:abd", null, List.of(OutputFormat.BNB_4BIT), q, null));
-        assertNotEquals(k, CacheKey.of("git:abc", "git:x", List.of(OutputFormat.BNB_4BIT), q, null));
-        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), new QuantOptions(QuantType.FP4, true, 64, DType.BF16, List.of()), null));
-        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 128, DType.BF16, List.of()), null));
-        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(OutputFormat.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of("mlp")), null));
-        assertEquals(CacheKey.of("s", "a", List.of(OutputFormat.MERGED_16BIT, OutputFormat.LORA), q, DType.F16),
-                CacheKey.of("s", "a", List.of(OutputFormat.LORA, OutputFormat.MERGED_16BIT), q, DType.F16));
-        assertNotEquals(CacheKey.of("s", "a", List.of(OutputFormat.MERGED_16BIT), q, DType.F16),
-                CacheKey.of("s", "a", List.of(OutputFormat.MERGED_16BIT), q, DType.BF16));
+        String k = CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), q, null);
+        assertEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), QuantOptions.defaults(), null));
+        assertNotEquals(k, CacheKey.of("git:abd", null, List.of(Formats.BNB_4BIT), q, null));
+        assertNotEquals(k, CacheKey.of("git:abc", "git:x", List.of(Formats.BNB_4BIT), q, null));
+        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), new QuantOptions(QuantType.FP4, true, 64, DType.BF16, List.of()), null));
+        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 128, DType.BF16, List.of()), null));
+        assertNotEquals(k, CacheKey.of("git:abc", null, List.of(Formats.BNB_4BIT), new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of("mlp")), null));
+        assertEquals(CacheKey.of("s", "a", List.of(Formats.MERGED_16BIT, Formats.LORA), q, DType.F16),
+                CacheKey.of("s", "a", List.of(Formats.LORA, Formats.MERGED_16BIT), q, DType.F16));
+        assertNotEquals(CacheKey.of("s", "a", List.of(Formats.MERGED_16BIT), q, DType.F16),
+                CacheKey.of("s", "a", List.of(Formats.MERGED_16BIT), q, DType.BF16));
     }
 }

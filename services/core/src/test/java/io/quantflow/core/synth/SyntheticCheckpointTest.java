@@ -1,11 +1,11 @@
 package io.quantflow.core.synth;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.quant.HalfFloats;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -55,8 +55,8 @@ class SyntheticCheckpointTest {
             assertTrue(ca.shards().size() > 1, "sharded at 1 MB");
             assertEquals(tiny.parameters(), ca.parameters());
             for (Checkpoint.Shard s : ca.shards()) {
-                assertEquals(Converter.sha256(a.resolve(s.fileName())), Converter.sha256(b.resolve(s.fileName())));
-                assertNotEquals(Converter.sha256(a.resolve(s.fileName())), Converter.sha256(c.resolve(s.fileName())));
+                assertEquals(Digests.sha256(a.resolve(s.fileName())), Digests.sha256(b.resolve(s.fileName())));
+                assertNotEquals(Digests.sha256(a.resolve(s.fileName())), Digests.sha256(c.resolve(s.fileName())));
                 for (TensorInfo t : s.file().header().tensors()) {
                     assertEquals(DType.BF16, t.dtype());
                 }

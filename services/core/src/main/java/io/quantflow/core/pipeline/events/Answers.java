@@ -19,12 +19,17 @@ public final class Answers {
 
     /** {@code conversion-failed}: a stable code, one line a person can act on, and where it happened. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Failed(String requestId, String code, String message, String stage, String format, String shard) {
+    public record Failed(String requestId, String code, String message, Stage stage, String format, String shard) {
     }
 
     /** {@code conversion-progress}: best effort. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Progress(String requestId, String stage, String format, ProgressShard shard, long bytesDone, long bytesTotal) {
+    public record Progress(String requestId, Stage stage, String format, ProgressShard shard, long bytesDone, long bytesTotal) {
+
+        /** The whole request planned by {@code stage}: {@code bytesTotal} of weights, no output or shard yet. */
+        public static Progress planned(String requestId, Stage stage, long bytesTotal) {
+            return new Progress(requestId, stage, null, null, bytesTotal, bytesTotal);
+        }
     }
 
     public record ProgressShard(int index, int count, String file) {

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 
+import java.io.IOException;
+
 /** The JSON mappers of the pipeline's events and objects. */
 public final class Json {
     /** Writes events; reads the pipeline's own objects and CloudEvent envelopes (extension attributes ignored). */
@@ -32,7 +34,7 @@ public final class Json {
     public static <T> T read(byte[] json, Class<T> type) {
         try {
             return MAPPER.readValue(json, type);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new IllegalStateException("unreadable " + type.getSimpleName() + ": " + e.getMessage(), e);
         }
     }

@@ -12,8 +12,8 @@ import java.util.Map;
  * position to the next stage's topic.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record ShardWork(String requestId, OutputRequest output, Shard shard, AdapterRef adapter, List<String> itinerary,
-                        int position, Map<String, ObjectRef> keys, TargetRef target) {
+public record ShardWork(String requestId, OutputRequest output, Shard shard, AdapterRef adapter, List<Stage> itinerary,
+                        int position, Map<Stage, ObjectRef> keys, TargetRef target) {
 
     /** The source shard: its position, file name, where it is, its size and (when known) sha256. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -26,7 +26,7 @@ public record ShardWork(String requestId, OutputRequest output, Shard shard, Ada
 
     /** The stage this item is addressed to. */
     @JsonIgnore
-    public String stage() {
+    public Stage stage() {
         return itinerary.get(position);
     }
 

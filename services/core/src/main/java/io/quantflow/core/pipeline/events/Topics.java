@@ -1,30 +1,18 @@
 package io.quantflow.core.pipeline.events;
 
 /**
- * The Kafka topics. Every record is keyed by its request id, so all work and answers of one
- * request share a partition. Each consumed topic has a dead-letter topic, {@code <topic>-dlq}, for
- * records that are not quantflow events.
+ * The Kafka topics of requests and answers; the work topics are the stages' own ({@link Stage#topic()}).
+ * Every record is keyed by its request id, so all work and answers of one request share a partition.
+ * Each consumed topic has a dead-letter topic, {@code <topic>-dlq}, for records that are not
+ * quantflow events.
  */
 public final class Topics {
     public static final String REQUESTED = "conversion-requested";
     public static final String PROGRESS = "conversion-progress";
     public static final String COMPLETED = "conversion-completed";
     public static final String FAILED = "conversion-failed";
-    public static final String MERGE = "quantflow-merge";
-    public static final String QUANTIZE = "quantflow-quantize";
-    public static final String PUBLISH = "quantflow-publish";
 
     private Topics() {
-    }
-
-    /** The work topic of a stage of the itinerary. */
-    public static String ofStage(String stage) {
-        return switch (stage) {
-            case Stages.MERGE -> MERGE;
-            case Stages.QUANTIZE -> QUANTIZE;
-            case Stages.PUBLISH -> PUBLISH;
-            default -> throw new IllegalArgumentException("no work topic for stage " + stage);
-        };
     }
 
     public static String deadLetter(String topic) {

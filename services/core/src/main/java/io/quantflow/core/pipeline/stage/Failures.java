@@ -2,9 +2,11 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.Answers;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.EventTypes;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.Topics;
 
 import java.util.logging.Level;
@@ -17,7 +19,14 @@ final class Failures {
     private Failures() {
     }
 
-    static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, String stage,
+    /** A failure of the request as a whole, before it has outputs or shards (planning it). */
+    static void answerForRequest(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message,
+                                 Stage stage) {
+        answer(store, bus, source, requestId, code, message, stage, null, null);
+    }
+
+    /** A failure of one output ({@code format}) and, when one shard failed, of that {@code shard} (else null). */
+    static void answer(WorkStore store, Bus bus, String source, String requestId, ErrorCode code, String message, Stage stage,
                        String format, String shard) {
         String line = oneLine(message);
         CloudEvent event = CloudEvent.of(EventTypes.FAILED, source, "failed/" + requestId, requestId,
@@ -30,7 +39,7 @@ final class Failures {
     /** An unexpected exception as a one-line INTERNAL failure (the stack trace goes to the log, not to the user). */
     static QuantflowException internal(String what, RuntimeException e) {
         LOG.log(Level.SEVERE, what + " failed unexpectedly", e);
-        return new QuantflowException(ErrorCode.INTERNAL, what + " failed unexpectedly (" + e.getClass().getSimpleName()
+        return QuantflowException.of(Reason.UNEXPECTED, what + " failed unexpectedly (" + e.getClass().getSimpleName()
                 + "); the service log has the details", e);
     }
 

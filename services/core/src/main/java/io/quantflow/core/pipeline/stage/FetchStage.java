@@ -1,13 +1,14 @@
 package io.quantflow.core.pipeline.stage;
 
+import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.IfExists;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.pipeline.events.Answers;
@@ -18,20 +19,20 @@ import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.ShardWork;
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.TargetRef;
-import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Storage;
 import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,7 +50,7 @@ import java.util.regex.Pattern;
 public final class FetchStage {
     private static final Logger LOG = Logger.getLogger(FetchStage.class.getName());
     private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    static final String SOURCE = "/quantflow/fetcher";
+    static final String SOURCE = Stage.FETCH.eventSource();
 
     private final WorkStore store;
     private final Function<Path, SourceResolver> resolvers;
@@ -77,7 +78,7 @@ public final class FetchStage {
         try {
             ConversionRequest request = parseRequest(event, requestId);
             if (!REQUEST_ID.matcher(requestId).matches()) {
-                throw QuantflowException.invalidRequest("requestId must be letters, digits, '.', '_' or '-' (at most 128), starting"
+                throw QuantflowException.of(Reason.REQUEST_MALFORMED, "requestId must be letters, digits, '.', '_' or '-' (at most 128), starting"
                         + " with a letter or digit: it is part of object keys");
             }
             if (store.answerSent(requestId)) {
@@ -118,8 +119,8 @@ public final class FetchStage {
     }
 
     private void fail(String requestId, ErrorCode code, String message, Bus bus) {
-        Failures.answer(store, bus, SOURCE, requestId, code, message, Stages.FETCH, null, null);
-        metrics.failed(Stages.FETCH, code);
+        Failures.answerForRequest(store, bus, SOURCE, requestId, code, message, Stage.FETCH);
+        metrics.failed(Stage.FETCH, code);
     }
 
     /** data.requestId, else derived from the event's source and id (docs/adr/0009). */
@@ -128,23 +129,23 @@ public final class FetchStage {
         if (id != null && id.isTextual() && REQUEST_ID.matcher(id.textValue()).matches()) {
             return id.textValue();
         }
-        return "ce-" + sha256(event.source() + "\n" + event.id()).substring(0, 32);
+        return "ce-" + Digests.sha256(event.source() + "\n" + event.id()).substring(0, 32);
     }
 
     private static ConversionRequest parseRequest(CloudEvent event, String requestId) {
         ConversionRequest r = event.data(ConversionRequest.class);
         if (r.requestId() != null && event.subject() != null && !event.subject().equals(r.requestId())) {
-            throw QuantflowException.invalidRequest("the event's subject (" + event.subject() + ") differs from data.requestId ("
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "the event's subject (" + event.subject() + ") differs from data.requestId ("
                     + r.requestId() + ")");
         }
         if (r.requestId() != null && !r.requestId().equals(requestId)) {
-            throw QuantflowException.invalidRequest("requestId must be letters, digits, '.', '_' or '-' (at most 128)");
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "requestId must be letters, digits, '.', '_' or '-' (at most 128)");
         }
         if (r.source() == null || r.outputs() == null || r.outputs().isEmpty() || r.target() == null || r.target().uri() == null) {
-            throw QuantflowException.invalidRequest("a request needs source, outputs (at least one) and target.uri");
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "a request needs source, outputs (at least one) and target.uri");
         }
         if (r.outputs().size() > 4) {
-            throw QuantflowException.invalidRequest("at most 4 outputs, one per format");
+            throw QuantflowException.of(Reason.REQUEST_MALFORMED, "at most 4 outputs, one per format");
         }
         return new ConversionRequest(requestId, r.source(), r.adapter(), r.outputs(), r.target());
     }
@@ -156,7 +157,7 @@ public final class FetchStage {
             resolved.add(OutputOptions.resolve(request.outputs().get(i), i, withAdapter));
         }
         if (resolved.stream().map(OutputRequest::format).distinct().count() != resolved.size()) {
-            throw QuantflowException.invalidRequest("a format is asked for twice; each format at most once per request");
+            throw QuantflowException.of(Reason.FORMAT_REPEATED, "a format is asked for twice; each format at most once per request");
         }
         ModelLocation.S3 target = s3Location(request.target().uri(), "target");
         IfExists ifExists = ifExists(request.target());
@@ -164,8 +165,8 @@ public final class FetchStage {
         for (OutputRequest o : resolved) {
             uris.add(resolved.size() == 1 ? target.uri() : target.uri() + "/" + o.format());
         }
-        if (ifExists == IfExists.FAIL && !store.s3().isEmpty(target.bucket(), target.keyPrefix(), true)) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " already holds files; ask for ifExists: overwrite"
+        if (ifExists == IfExists.FAIL && !store.s3().bucket(Role.TARGET, target.bucket()).isEmpty(target.keyPrefix())) {
+            throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, target.uri() + " already holds files; ask for ifExists: overwrite"
                     + " to replace them");
         }
         Path scratch = store.scratch(requestId + "-fetch");
@@ -174,13 +175,13 @@ public final class FetchStage {
             StoredModel.Located adapter = withAdapter ? models.locate(requestId, request.adapter(), "adapter", resolver, scratch) : null;
             Path headers = scratch.resolve("headers");
             Files.createDirectories(headers);
-            Map<String, S3Storage.ObjectInfo> files = models.mirrorHeaders(source, headers);
+            Map<String, ObjectInfo> files = models.mirrorHeaders(source, headers);
             Path adapterDir = null;
             if (adapter != null) {
                 adapterDir = scratch.resolve("adapter");
                 Files.createDirectories(adapterDir);
-                for (S3Storage.ObjectInfo o : adapter.objects()) {
-                    store.s3().download(adapter.bucket(), o.key(), adapterDir.resolve(StoredModel.name(o.key())));
+                for (ObjectInfo o : adapter.objects()) {
+                    store.s3().bucket(Role.SOURCE, adapter.bucket()).download(o.key(), adapterDir.resolve(StoredModel.name(o.key())));
                 }
             }
             List<OutputSpec> specs = resolved.stream().map(o -> OutputOptions.spec(o, resolved.size())).toList();
@@ -190,7 +191,7 @@ public final class FetchStage {
                 List<Plan.PlannedOutput> outputs = new ArrayList<>();
                 for (int i = 0; i < resolved.size(); i++) {
                     OutputRequest o = resolved.get(i);
-                    boolean lorOnly = OutputFormat.parse(o.format()) == OutputFormat.LORA;
+                    boolean lorOnly = !Formats.parse(o.format()).hasWeights();
                     List<String> shardFiles = lorOnly ? List.of() : checkpoint.shards().stream().map(Checkpoint.Shard::fileName).toList();
                     RequestCheck.OutputCounts c = summary.outputs().get(i);
                     outputs.add(new Plan.PlannedOutput(i, o, uris.get(i), shardFiles, c.quantizedCount(), c.keptCount(),
@@ -199,7 +200,7 @@ public final class FetchStage {
                 List<Plan.NamedObject> other = new ArrayList<>();
                 for (Path p : checkpoint.otherFiles()) {
                     String n = p.getFileName().toString();
-                    S3Storage.ObjectInfo o = files.get(n);
+                    ObjectInfo o = files.get(n);
                     other.add(new Plan.NamedObject(n, new ObjectRef(source.bucket(), o.key()), o.size()));
                 }
                 Manifest.Source ms = new Manifest.Source(request.source(), summary.weightBytes(), summary.parameters(),
@@ -218,46 +219,46 @@ public final class FetchStage {
                 metrics.planned(plan.totalItems());
             }
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage the request locally: " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.IO_ERROR, "cannot stage the request locally: " + e.getMessage(), e);
         } finally {
             store.release(scratch);
         }
     }
 
     /** One work item per (output, shard), each to its first stage's topic. */
-    private void send(Plan plan, Checkpoint checkpoint, Map<String, S3Storage.ObjectInfo> files, StoredModel.Located source, Bus bus) {
+    private void send(Plan plan, Checkpoint checkpoint, Map<String, ObjectInfo> files, StoredModel.Located source, Bus bus) {
         for (Plan.PlannedOutput o : plan.outputs()) {
-            OutputFormat format = OutputFormat.parse(o.options().format());
-            List<String> itinerary = OutputOptions.itinerary(format);
+            OutputFormat format = Formats.parse(o.options().format());
+            List<Stage> itinerary = OutputOptions.itinerary(format);
             ModelLocation.S3 out = s3Location(o.uri(), "target");
-            if (format == OutputFormat.LORA) {
+            if (!format.hasWeights()) {
                 String file = LoraAdapter.WEIGHTS_FILE;
                 ObjectRef in = new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + file);
                 ShardWork item = new ShardWork(plan.requestId(), o.options(), new ShardWork.Shard(0, 1, file, in,
-                        Math.max(1, store.s3().head(in.bucket(), in.key()).size()), null), plan.adapter(), itinerary, 0,
-                        Map.of("publish", new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
-                bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
+                        Math.max(1, store.s3().bucket(Role.SOURCE, in.bucket()).head(in.key()).size()), null), plan.adapter(), itinerary, 0,
+                        Map.of(Stage.PUBLISH, new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
+                bus.send(item.stage().topic(), plan.requestId(), event(item));
                 continue;
             }
             List<String> shards = o.shardFiles();
             for (int s = 0; s < shards.size(); s++) {
                 String file = shards.get(s);
-                S3Storage.ObjectInfo info = files.get(file);
-                Map<String, ObjectRef> keys = new LinkedHashMap<>();
-                for (String stage : itinerary) {
-                    keys.put(stage, stage.equals(Stages.PUBLISH) ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
-                            : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage + "/" + file));
+                ObjectInfo info = files.get(file);
+                Map<Stage, ObjectRef> keys = new LinkedHashMap<>();
+                for (Stage stage : itinerary) {
+                    keys.put(stage, stage == Stage.PUBLISH ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
+                            : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage.wire() + "/" + file));
                 }
-                boolean merges = format == OutputFormat.MERGED_16BIT || format == OutputFormat.MERGED_4BIT;
+                boolean merges = format.mergesAdapter();
                 ShardWork item = new ShardWork(plan.requestId(), o.options(),
                         new ShardWork.Shard(s, shards.size(), file, new ObjectRef(source.bucket(), info.key()), info.size(), null),
                         merges ? plan.adapter() : null, itinerary, 0, keys, plan.target());
-                bus.send(Topics.ofStage(item.stage()), plan.requestId(), event(item));
+                bus.send(item.stage().topic(), plan.requestId(), event(item));
             }
         }
         long total = checkpoint.shardFileBytes();
         bus.progress(plan.requestId(), CloudEvent.of(EventTypes.PROGRESS, SOURCE, "fetch/" + plan.requestId(), plan.requestId(),
-                new Answers.Progress(plan.requestId(), Stages.FETCH, null, null, total, total)));
+                Answers.Progress.planned(plan.requestId(), Stage.FETCH, total)));
     }
 
     static CloudEvent event(ShardWork item) {
@@ -270,9 +271,9 @@ public final class FetchStage {
                 return s;
             }
         } catch (IllegalArgumentException | QuantflowException e) {
-            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3://bucket/prefix location: " + e.getMessage());
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the " + what + " " + uri + " is not an s3://bucket/prefix location: " + e.getMessage());
         }
-        throw QuantflowException.invalidRequest("the " + what + " must be an s3://bucket/prefix location, not " + uri);
+        throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, "the " + what + " must be an s3://bucket/prefix location, not " + uri);
     }
 
     private static IfExists ifExists(TargetRef t) {
@@ -282,19 +283,11 @@ public final class FetchStage {
         if (t.ifExists().equals("overwrite")) {
             return IfExists.OVERWRITE;
         }
-        throw QuantflowException.invalidRequest("target.ifExists must be fail or overwrite, not " + t.ifExists());
+        throw QuantflowException.of(Reason.OPTION_INVALID, "target.ifExists must be fail or overwrite, not " + t.ifExists());
     }
 
     private static String hash(ConversionRequest r) {
-        return sha256(new String(Json.bytes(r), StandardCharsets.UTF_8));
-    }
-
-    static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digests.sha256(new String(Json.bytes(r), StandardCharsets.UTF_8));
     }
 
     /** The first request seen under an id. */

@@ -1,16 +1,14 @@
 package io.quantflow.core.pipeline.stage;
 
+import io.quantflow.core.format.AdapterUse;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.quantflow.core.convert.Converter;
-import io.quantflow.core.convert.LoraExport;
+import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
-import io.quantflow.core.convert.QuantOptions;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
 import io.quantflow.core.pipeline.OutputQuality;
@@ -21,22 +19,24 @@ import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
-import io.quantflow.core.pipeline.events.Stages;
+import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.S3Target;
+import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -50,15 +50,12 @@ import java.util.stream.Stream;
  */
 public final class PublishStage {
     private static final Logger LOG = Logger.getLogger(PublishStage.class.getName());
-    static final String SOURCE = "/quantflow/publisher";
+    static final String SOURCE = Stage.PUBLISH.eventSource();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final WorkStore store;
     private final StageMetrics metrics;
-    private final java.util.function.IntConsumer beforeManifest;
-    /** Runs after each shard is copied to the target: tests make the publisher die there, as a crash would. */
-    Runnable afterEachCopy = () -> {
-    };
+    private final PublishSteps steps;
 
     /**
      * {@code work/<id>/publishing.json}: the target's keys when the first attempt to publish began,
@@ -69,19 +66,18 @@ public final class PublishStage {
     }
 
     public PublishStage(WorkStore store, StageMetrics metrics) {
-        this(store, metrics, output -> {
-        });
+        this(store, metrics, PublishSteps.NONE);
     }
 
-    /** @param beforeManifest called before each output's manifest is written: where tests make the publisher crash */
-    PublishStage(WorkStore store, StageMetrics metrics, java.util.function.IntConsumer beforeManifest) {
+    /** @param steps told of each shard copied to the target and of each manifest before it is written */
+    public PublishStage(WorkStore store, StageMetrics metrics, PublishSteps steps) {
         this.store = store;
         this.metrics = metrics;
-        this.beforeManifest = beforeManifest;
+        this.steps = steps;
     }
 
     public void handle(String value, Bus bus) {
-        ShardWork item = WorkItems.parse(value, Stages.PUBLISH);
+        ShardWork item = WorkItems.parse(value, Stage.PUBLISH);
         String rid = item.requestId();
         WorkStore.Answer claimed = store.answer(rid);
         if (claimed != null) {
@@ -91,18 +87,18 @@ public final class PublishStage {
             if (claimed.topic().equals(Topics.FAILED)) {
                 store.deleteIntermediates(rid);
             }
-            metrics.skipped(Stages.PUBLISH);
+            metrics.skipped(Stage.PUBLISH);
             return;
         }
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             store.write(store.ref(rid, "done/" + item.output().index() + "/" + item.shard().index() + ".json"), Map.of("file", item.shard().file()));
-            int done = store.s3().list(store.bucket(), WorkStore.prefix(rid) + "done/", false).size();
+            int done = store.objects().list(WorkStore.prefix(rid) + "done/").size();
             bus.progress(rid, CloudEvent.of(EventTypes.PROGRESS, SOURCE, "publish/" + item.eventId(), rid,
-                    new Answers.Progress(rid, Stages.PUBLISH, item.output().format(),
+                    new Answers.Progress(rid, Stage.PUBLISH, item.output().format(),
                             new Answers.ProgressShard(item.shard().index(), item.shard().count(), item.shard().file()), done,
                             plan.totalItems())));
             if (done < plan.totalItems()) {
@@ -112,48 +108,42 @@ public final class PublishStage {
         } catch (Bus.Unavailable e) {
             throw e;
         } catch (QuantflowException e) {
-            Failures.answer(store, bus, SOURCE, rid, e.code(), e.getMessage(), Stages.PUBLISH, item.output().format(), null);
-            metrics.failed(Stages.PUBLISH, e.code());
+            Failures.answer(store, bus, SOURCE, rid, e.code(), e.getMessage(), Stage.PUBLISH, item.output().format(), null);
+            metrics.failed(Stage.PUBLISH, e.code());
             store.deleteIntermediates(rid);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal("publishing " + rid, e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
-            Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stages.PUBLISH, item.output().format(), null);
-            metrics.failed(Stages.PUBLISH, q.code());
+                    : new UncheckedIOException((IOException) e));
+            Failures.answer(store, bus, SOURCE, rid, q.code(), q.getMessage(), Stage.PUBLISH, item.output().format(), null);
+            metrics.failed(Stage.PUBLISH, q.code());
         }
     }
 
     private void publish(Plan plan, Bus bus) throws IOException {
         long t0 = System.currentTimeMillis();
         String rid = plan.requestId();
-        ModelLocation.S3 target = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
-        boolean overwrite = "overwrite".equals(plan.target().ifExists());
-        List<String> now = store.s3().list(target.bucket(), target.keyPrefix(), false).stream().map(S3Storage.ObjectInfo::key).toList();
+        ModelLocation.S3 location = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
+        IfExists ifExists = "overwrite".equals(plan.target().ifExists()) ? IfExists.OVERWRITE : IfExists.FAIL;
+        Map<String, Integer> outputOfManifest = new HashMap<>();
+        S3Target target = new S3Target(store.s3(), location, ifExists,
+                manifest -> steps.beforeManifest(outputOfManifest.get(manifest)));
         // what the target held before this request wrote to it: now, or when an attempt that crashed began
+        // (recorded before anything is written there); the old manifests (overwrite) and those of an
+        // interrupted attempt are withdrawn at once: from here on a reader sees no complete artifact
+        // until the new one is
         ObjectRef begunRef = store.ref(rid, "publishing.json");
         Begun begun = store.read(begunRef, Begun.class);
-        List<String> before = begun == null ? now : begun.targetBefore();
-        if (!before.isEmpty() && !overwrite) {
-            throw new QuantflowException(ErrorCode.TARGET_EXISTS, target.uri() + " was written by someone else while this request was"
-                    + " converted; nothing was published (ask for ifExists: overwrite to replace it)");
-        }
         if (begun == null) {
-            store.write(begunRef, new Begun(before));
+            target.stage(before -> store.write(begunRef, new Begun(before)));
         } else {
-            LOG.info(() -> "request " + rid + ": publishing again over what an interrupted attempt wrote to " + target.uri());
-        }
-        // first the old manifests (overwrite) and those an interrupted attempt of this request wrote: from
-        // here on a reader sees no complete artifact until the new one is
-        List<String> manifests = now.stream().filter(k -> k.endsWith("/" + Manifest.FILE_NAME) || k.equals(Manifest.FILE_NAME))
-                .filter(k -> overwrite || !before.contains(k)).toList();
-        if (!manifests.isEmpty()) {
-            store.s3().delete(target.bucket(), manifests);
+            LOG.info(() -> "request " + rid + ": publishing again over what an interrupted attempt wrote to " + location.uri());
+            target.resume(begun.targetBefore());
         }
         Path scratch = store.scratch(rid + "-publish");
         try {
             // the source's config and the files that travel with the weights, fetched once for every output
             Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
-            Path config = sourceFiles.resolve(io.quantflow.core.checkpoint.Checkpoint.CONFIG_FILE);
+            Path config = sourceFiles.resolve(Checkpoint.CONFIG_FILE);
             store.download(plan.config(), config);
             ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
             if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {
@@ -162,36 +152,24 @@ public final class PublishStage {
                 }
             }
             Map<String, Long> stageMillis = new LinkedHashMap<>();
-            stageMillis.put(Stages.FETCH, plan.fetchMillis());
+            stageMillis.put(Stage.FETCH.wire(), plan.fetchMillis());
             List<PendingOutput> pending = new ArrayList<>();
-            Set<String> written = new HashSet<>();
             for (Plan.PlannedOutput o : plan.outputs()) {
                 Path dir = scratch.resolve("out-" + o.index());
                 Files.createDirectories(dir);
-                pending.add(assemble(plan, o, sourceConfig, sourceFiles, dir, stageMillis, written));
+                pending.add(assemble(plan, o, location, target, sourceConfig, sourceFiles, dir, stageMillis));
             }
-            if (overwrite) {
-                List<String> stale = before.stream().filter(k -> !written.contains(k)).toList();
-                if (!stale.isEmpty()) {
-                    store.s3().delete(target.bucket(), stale);
-                }
-            }
-            stageMillis.put(Stages.PUBLISH, System.currentTimeMillis() - t0);
+            stageMillis.put(Stage.PUBLISH.wire(), System.currentTimeMillis() - t0);
             long total = System.currentTimeMillis() - plan.receivedAt();
             List<Answers.CompletedOutput> outputs = new ArrayList<>();
             for (PendingOutput p : pending) {
-                beforeManifest.accept(p.output().index());
                 Manifest m = p.manifest(new Manifest.Timings(total, Map.copyOf(stageMillis)));
-                ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(p.output().uri());
-                String key = at.keyPrefix() + Manifest.FILE_NAME;
-                if (!store.s3().putIfAbsent(at.bucket(), key, Json.bytes(m))) {
-                    throw new QuantflowException(ErrorCode.TARGET_EXISTS, p.output().uri() + " got a manifest from another writer while"
-                            + " this request was published");
-                }
+                String path = p.folder() + Manifest.FILE_NAME;
+                outputOfManifest.put(path, p.output().index());
+                target.writeManifest(path, Json.bytes(m));
                 outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
             }
-            // an attempt killed while uploading one of these files left its upload open
-            store.abortUploads(target.bucket(), target.keyPrefix(), written::contains);
+            target.commit();
             CloudEvent done = CloudEvent.of(EventTypes.COMPLETED, SOURCE, "completed/" + rid, rid,
                     new Answers.Completed(rid, false, outputs));
             if (store.answer(rid, Topics.COMPLETED, done, bus)) {
@@ -204,59 +182,60 @@ public final class PublishStage {
         }
     }
 
-    /** An output whose files are at the target; its manifest is written once all outputs are there. */
-    private record PendingOutput(Plan plan, Plan.PlannedOutput output, List<Manifest.FileEntry> files, String engine,
+    /**
+     * An output whose files are at the target; its manifest is written once all outputs are there.
+     *
+     * @param folder where the output's files are, relative to the target: "" or {@code FORMAT/}
+     */
+    private record PendingOutput(Plan plan, Plan.PlannedOutput output, String folder, List<Manifest.FileEntry> files, String engine,
                                  Quality quality) {
         Manifest manifest(Manifest.Timings timings) {
             OutputSpec spec = OutputOptions.spec(output.options(), plan.outputs().size());
-            QuantOptions q = spec.quant();
-            long bytes = files.stream().mapToLong(Manifest.FileEntry::bytes).sum();
-            long weightBytes = files.stream().filter(f -> f.path().endsWith(".safetensors")).mapToLong(Manifest.FileEntry::bytes).sum();
             long params = plan.source().parameters();
-            boolean withAdapter = spec.format() != OutputFormat.BNB_4BIT;
+            boolean withAdapter = spec.format().adapterUse() == AdapterUse.REQUIRED;
             return new Manifest(Manifest.VERSION, spec.format().id(), plan.source(), withAdapter ? plan.adapterInfo() : null,
-                    q == null ? null : new Manifest.Options(q.quantType().id(), q.doubleQuant(), q.blocksize(),
-                            q.computeDtype().torchName(), q.skipModules(), engine),
-                    new Manifest.Output(bytes, weightBytes, params == 0 ? 0 : Math.round(weightBytes * 8.0 / params * 1000) / 1000.0,
-                            output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(),
+                    Manifest.Options.of(spec.quant(), engine),
+                    Manifest.Output.of(files, params, output.quantizedTensors(), output.keptTensors(), output.quantizedParameters(),
                             QualityBuilder.requantizationError(plan.sourceBnb4bit(), quality)),
                     files, timings, null, null, null, quality);
         }
     }
 
-    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, ObjectNode sourceConfig, Path sourceFiles, Path dir,
-                                   Map<String, Long> stageMillis, Set<String> written) throws IOException {
+    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, ModelLocation.S3 location, S3Target target,
+                                   ObjectNode sourceConfig, Path sourceFiles, Path dir, Map<String, Long> stageMillis) throws IOException {
         ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
+        if (!at.bucket().equals(location.bucket()) || !at.keyPrefix().startsWith(location.keyPrefix())) {
+            throw QuantflowException.of(Reason.UNEXPECTED, "the output " + o.uri() + " is not inside the target " + location.uri());
+        }
+        String folder = at.keyPrefix().substring(location.keyPrefix().length());
         OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
         List<Manifest.FileEntry> files = new ArrayList<>();
         String engine = null;
         Quality quality = null;
-        if (spec.format() == OutputFormat.LORA) {
+        if (!spec.hasWeights()) {
             Path adapterDir = dir.resolve(".adapter");
             Files.createDirectories(adapterDir);
             for (String f : plan.adapterFiles()) {
                 store.download(new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + f), adapterDir.resolve(f));
             }
             try (LoraAdapter adapter = LoraAdapter.open(adapterDir)) {
-                LoraExport.write(adapter, dir);
+                spec.format().writeWithoutWeights(adapter, dir);
             }
         } else {
-            List<String> itinerary = OutputOptions.itinerary(spec.format());
-            String last = itinerary.get(itinerary.size() - 2);
+            List<Stage> itinerary = OutputOptions.itinerary(spec.format());
+            Stage last = itinerary.get(itinerary.size() - 2);
             List<ShardResult> results = new ArrayList<>();
             for (String file : o.shardFiles()) {
-                ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last + "/" + file);
+                ObjectRef shard = store.ref(plan.requestId(), o.index() + "-" + spec.format().id() + "/" + last.wire() + "/" + file);
                 StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
                 if (out == null) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "the " + last + " result of " + file + " is missing from the work bucket");
+                    throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
-                String key = at.keyPrefix() + file;
-                store.s3().copy(shard.bucket(), shard.key(), at.bucket(), key, out.result().bytes());
-                written.add(key);
-                afterEachCopy.run();
+                target.copy(store.objects(), shard.key(), folder + file, out.result().bytes());
+                steps.shardCopied(o.index(), at.keyPrefix() + file);
                 files.add(new Manifest.FileEntry(file, out.result().bytes(), out.result().sha256()));
                 results.add(out.result());
-                stageMillis.merge(last, out.millis(), Long::sum);
+                stageMillis.merge(last.wire(), out.millis(), Long::sum);
                 engine = engine == null ? out.engine() : engine;
             }
             ModelFiles.writeIndexAndConfig(sourceConfig, plan.indexed(), spec, results, dir);
@@ -268,13 +247,11 @@ public final class PublishStage {
         }
         try (Stream<Path> list = Files.list(dir)) {
             for (Path p : list.filter(Files::isRegularFile).toList()) {
-                String key = at.keyPrefix() + p.getFileName();
-                store.s3().upload(at.bucket(), key, p);
-                written.add(key);
-                files.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Converter.sha256(p)));
+                target.write(folder + p.getFileName(), p);
+                files.add(new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Digests.sha256(p)));
             }
         }
         files.sort(Comparator.comparing(Manifest.FileEntry::path));
-        return new PendingOutput(plan, o, List.copyOf(files), engine, quality);
+        return new PendingOutput(plan, o, folder, List.copyOf(files), engine, quality);
     }
 }

@@ -2,11 +2,13 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.OutputFormat;
-import io.quantflow.core.convert.OutputSpec;
-import io.quantflow.core.convert.TensorQuantizer;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.pipeline.events.Answers;
@@ -14,12 +16,10 @@ import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
-import io.quantflow.core.pipeline.events.Topics;
-import io.quantflow.core.quant.BlockwiseQuantizer;
-import io.quantflow.core.quant.QuantType;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.pipeline.events.Stage;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
@@ -35,16 +35,19 @@ import java.util.logging.Logger;
 public final class ShardStage {
     private static final Logger LOG = Logger.getLogger(ShardStage.class.getName());
 
-    private final String stage;
+    private final Stage stage;
     private final String source;
     private final WorkStore store;
     private final ExecutorService pool;
     private final StageMetrics metrics;
 
-    /** @param stage merge or quantize */
-    public ShardStage(String stage, WorkStore store, ExecutorService pool, StageMetrics metrics) {
+    /** @param stage {@link Stage#MERGE} or {@link Stage#QUANTIZE} */
+    public ShardStage(Stage stage, WorkStore store, ExecutorService pool, StageMetrics metrics) {
+        if (stage != Stage.MERGE && stage != Stage.QUANTIZE) {
+            throw new IllegalArgumentException("a shard stage merges or quantizes, it does not " + stage);
+        }
         this.stage = stage;
-        this.source = "/quantflow/" + (stage.equals("merge") ? "merger" : "quantizer");
+        this.source = stage.eventSource();
         this.store = store;
         this.pool = pool;
         this.metrics = metrics;
@@ -63,7 +66,7 @@ public final class ShardStage {
         try {
             Plan plan = store.read(store.ref(rid, "plan.json"), Plan.class);
             if (plan == null) {
-                throw new QuantflowException(ErrorCode.INTERNAL, "the plan of request " + rid + " is missing from the work bucket");
+                throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the plan of request " + rid + " is missing from the work bucket");
             }
             Path config = scratch.resolve("config.json");
             store.download(plan.config(), config);
@@ -73,7 +76,7 @@ public final class ShardStage {
             store.download(item.input(), in);
             Path adapterDir = null;
             OutputSpec spec = OutputOptions.spec(item.output(), plan.outputs().size());
-            boolean merges = item.position() == 0 && (spec.format() == OutputFormat.MERGED_16BIT || spec.format() == OutputFormat.MERGED_4BIT);
+            boolean merges = item.position() == 0 && spec.format().mergesAdapter();
             if (merges) {
                 adapterDir = scratch.resolve("adapter");
                 Files.createDirectories(adapterDir);
@@ -85,21 +88,20 @@ public final class ShardStage {
             Files.createDirectories(out.getParent());
             Device device = OutputOptions.device(item.output());
             Backends.require(device);
-            QuantType qt = spec.quant() == null ? QuantType.NF4 : spec.quant().quantType();
-            BlockwiseQuantizer quantizer = Quantizers.best(qt);
+            WeightCodec codec = spec.format().codec(spec);
             ShardResult result;
             String engine;
-            try (TensorQuantizer accelerator = spec.quant() == null ? null : Backends.openAccelerator(device)) {
-                engine = accelerator != null ? accelerator.name() : "cpu " + quantizer.name();
+            try (TensorQuantizer accelerator = codec == null || !codec.accelerable() ? null : Backends.openAccelerator(device)) {
+                engine = accelerator != null ? accelerator.name() : "cpu " + (codec == null ? "none" : codec.engine());
                 result = ShardConversion.run(new ShardConversion.Input(config, in, item.shard().file(), adapterDir), spec, out,
-                        quantizer, accelerator, pool);
+                        accelerator, pool);
             }
             ObjectRef key = item.keys().get(stage);
-            store.s3().upload(key.bucket(), key.key(), out);
+            store.upload(key, out);
             long millis = System.currentTimeMillis() - t0;
             store.write(new ObjectRef(key.bucket(), StageOutput.key(key.key())), new StageOutput(stage, result, engine, millis));
             ShardWork next = item.next();
-            bus.send(Topics.ofStage(next.stage()), rid, CloudEvent.of(EventTypes.SHARD_WORK, source, next.eventId(), rid, next));
+            bus.send(next.stage().topic(), rid, CloudEvent.of(EventTypes.SHARD_WORK, source, next.eventId(), rid, next));
             progress(item, item.shard().bytes(), bus);
             metrics.item(stage, item.shard().bytes(), result.bytes(), millis);
         } catch (Bus.Unavailable e) {
@@ -113,7 +115,7 @@ public final class ShardStage {
             metrics.failed(stage, ErrorCode.OUT_OF_MEMORY);
         } catch (IOException | RuntimeException e) {
             QuantflowException q = Failures.internal(stage + " of " + item.shard().file(), e instanceof RuntimeException r ? r
-                    : new java.io.UncheckedIOException((IOException) e));
+                    : new UncheckedIOException((IOException) e));
             Failures.answer(store, bus, source, rid, q.code(), q.getMessage(), stage, item.output().format(), item.shard().file());
             metrics.failed(stage, q.code());
         } finally {

@@ -1,6 +1,7 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.pipeline.events.Stage;
 
 /** What the stages count; the services back it with Prometheus meters. Every method defaults to nothing. */
 public interface StageMetrics {
@@ -9,7 +10,7 @@ public interface StageMetrics {
     }
 
     /** A work item done by a stage: the bytes it read and wrote and how long it took. */
-    default void item(String stage, long bytesIn, long bytesOut, long millis) {
+    default void item(Stage stage, long bytesIn, long bytesOut, long millis) {
     }
 
     /** A conversion answered with completed. */
@@ -17,7 +18,7 @@ public interface StageMetrics {
     }
 
     /** A conversion answered with failed. */
-    default void failed(String stage, ErrorCode code) {
+    default void failed(Stage stage, ErrorCode code) {
     }
 
     /** A request or item seen again (a redelivery or a duplicate request). */
@@ -29,7 +30,7 @@ public interface StageMetrics {
     }
 
     /** An item skipped because its request was answered already (it failed elsewhere). */
-    default void skipped(String stage) {
+    default void skipped(Stage stage) {
     }
 
     StageMetrics NONE = new StageMetrics() {

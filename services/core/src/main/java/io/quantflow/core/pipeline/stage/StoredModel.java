@@ -1,17 +1,21 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.OutputSpec;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.SafetensorsHeader;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.ResolvedSource;
-import io.quantflow.core.source.S3Storage;
 import io.quantflow.core.source.SourceListener;
 import io.quantflow.core.source.SourceResolver;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.storage.S3Bucket;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -42,14 +46,15 @@ final class StoredModel {
      * The converter's checks on the source's headers: each shard opened over ranged reads of its
      * object (the header, and for a 4-bit base the few bytes of each weight's quant state).
      */
-    RequestCheck.Summary check(String name, Checkpoint mirror, Map<String, S3Storage.ObjectInfo> files, Located source,
+    RequestCheck.Summary check(String name, Checkpoint mirror, Map<String, ObjectInfo> files, Located source,
                                        LoraAdapter lora, List<OutputSpec> specs) {
         List<Checkpoint.Shard> remote = new ArrayList<>();
+        S3Bucket bucket = store.s3().bucket(Role.SOURCE, source.bucket());
         try {
             for (Checkpoint.Shard s : mirror.shards()) {
-                S3Storage.ObjectInfo o = files.get(s.fileName());
+                ObjectInfo o = files.get(s.fileName());
                 remote.add(new Checkpoint.Shard(s.fileName(), SafetensorsFile.open(s.fileName(), o.size(),
-                        (position, dst) -> dst.put(store.s3().readRange(source.bucket(), o.key(), position, dst.remaining())))));
+                        (position, dst) -> dst.put(bucket.readRange(o.key(), position, dst.remaining())))));
             }
             return RequestCheck.check(name, mirror.config(), remote, lora, specs);
         } finally {
@@ -58,7 +63,12 @@ final class StoredModel {
     }
 
     /** Where a source's or adapter's objects are: in the store already, or staged there from the Hub. */
-    record Located(String bucket, String prefix, List<S3Storage.ObjectInfo> objects, String revision, String contentHash) {
+    record Located(String bucket, String prefix, List<ObjectInfo> objects, String revision, String contentHash) {
+
+        /** Objects in the store already: no Hub revision, no content hash. */
+        static Located inStore(String bucket, String prefix, List<ObjectInfo> objects) {
+            return new Located(bucket, prefix, objects, null, null);
+        }
     }
 
     Located locate(String requestId, String uri, String what, SourceResolver resolver, Path scratch) {
@@ -66,32 +76,32 @@ final class StoredModel {
         try {
             location = ModelLocation.parse(uri);
         } catch (IllegalArgumentException | QuantflowException e) {
-            throw QuantflowException.invalidRequest("the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the " + what + " " + uri + " is not an s3:// or hf:// location: " + e.getMessage());
         }
         return switch (location) {
             case ModelLocation.S3 s -> {
-                List<S3Storage.ObjectInfo> objects = store.s3().list(s.bucket(), s.keyPrefix(), true);
+                List<ObjectInfo> objects = store.s3().bucket(Role.SOURCE, s.bucket()).listTop(s.keyPrefix());
                 if (objects.isEmpty()) {
-                    throw new QuantflowException(ErrorCode.SOURCE_NOT_FOUND, "the " + what + " " + s.uri() + " holds no files");
+                    throw QuantflowException.of(Reason.LOCATION_EMPTY, "the " + what + " " + s.uri() + " holds no files");
                 }
-                yield new Located(s.bucket(), s.keyPrefix(), objects, null, null);
+                yield Located.inStore(s.bucket(), s.keyPrefix(), objects);
             }
             case ModelLocation.Hub h -> {
                 ResolvedSource r = resolver.resolve(h, SourceListener.NONE);
                 String prefix = WorkStore.prefix(requestId) + what + "/";
-                List<S3Storage.ObjectInfo> objects = new ArrayList<>();
+                List<ObjectInfo> objects = new ArrayList<>();
                 try (Stream<Path> list = Files.list(r.dir())) {
                     for (Path p : list.filter(Files::isRegularFile).sorted().toList()) {
                         String key = prefix + p.getFileName();
-                        store.s3().upload(store.bucket(), key, p);
-                        objects.add(new S3Storage.ObjectInfo(key, Files.size(p), null));
+                        store.objects().upload(key, p);
+                        objects.add(new ObjectInfo(key, Files.size(p), null));
                     }
                 } catch (IOException e) {
-                    throw new QuantflowException(ErrorCode.INTERNAL, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
+                    throw QuantflowException.of(Reason.IO_ERROR, "cannot stage " + h.uri() + ": " + e.getMessage(), e);
                 }
                 yield new Located(store.bucket(), prefix, objects, r.revision(), r.contentHash());
             }
-            case ModelLocation.Local l -> throw QuantflowException.invalidRequest("the " + what + " must be in the object store"
+            case ModelLocation.Local l -> throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, "the " + what + " must be in the object store"
                     + " (s3://bucket/prefix) or on a hub (hf://org/name); quantflow submit uploads a local directory first");
         };
     }
@@ -101,17 +111,17 @@ final class StoredModel {
      * index as they are, every safetensors file with its real header and size but no data (a sparse
      * file: only the header is read), every other file empty (only its name is used).
      */
-    Map<String, S3Storage.ObjectInfo> mirrorHeaders(Located source, Path dir) throws IOException {
-        Map<String, S3Storage.ObjectInfo> byName = new LinkedHashMap<>();
-        for (S3Storage.ObjectInfo o : source.objects()) {
+    Map<String, ObjectInfo> mirrorHeaders(Located source, Path dir) throws IOException {
+        Map<String, ObjectInfo> byName = new LinkedHashMap<>();
+        for (ObjectInfo o : source.objects()) {
             String n = name(o.key());
             byName.put(n, o);
             Path local = dir.resolve(n);
             if (n.equals(Checkpoint.CONFIG_FILE) || n.equals(Checkpoint.INDEX_FILE)) {
                 if (o.size() > 64L << 20) {
-                    throw QuantflowException.invalidCheckpoint(n + " is larger than 64 MB");
+                    throw QuantflowException.of(Reason.JSON_TOO_LARGE, n + " is larger than 64 MB");
                 }
-                store.s3().download(source.bucket(), o.key(), local);
+                store.s3().bucket(Role.SOURCE, source.bucket()).download(o.key(), local);
             } else if (n.endsWith(".safetensors")) {
                 writeHeaderOnly(source.bucket(), o, local);
             } else {
@@ -119,20 +129,21 @@ final class StoredModel {
             }
         }
         if (!byName.containsKey(Checkpoint.CONFIG_FILE)) {
-            throw QuantflowException.invalidCheckpoint("s3://" + source.bucket() + "/" + source.prefix()
+            throw QuantflowException.of(Reason.CONFIG_MISSING, "s3://" + source.bucket() + "/" + source.prefix()
                     + " has no config.json; transformers cannot load a model without it");
         }
         return byName;
     }
 
-    private void writeHeaderOnly(String bucket, S3Storage.ObjectInfo o, Path local) throws IOException {
+    private void writeHeaderOnly(String bucketName, ObjectInfo o, Path local) throws IOException {
+        S3Bucket bucket = store.s3().bucket(Role.SOURCE, bucketName);
         try (RandomAccessFile f = new RandomAccessFile(local.toFile(), "rw")) {
             if (o.size() >= 8) {
-                byte[] len = store.s3().readRange(bucket, o.key(), 0, 8);
+                byte[] len = bucket.readRange(o.key(), 0, 8);
                 long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
                 f.write(len);
-                if (n > 0 && n <= io.quantflow.core.safetensors.SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
-                    f.write(store.s3().readRange(bucket, o.key(), 8, (int) n));
+                if (n > 0 && n <= SafetensorsHeader.MAX_HEADER_BYTES && 8 + n <= o.size()) {
+                    f.write(bucket.readRange(o.key(), 8, (int) n));
                 }
             }
             f.setLength(o.size());

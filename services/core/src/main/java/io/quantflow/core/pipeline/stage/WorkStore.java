@@ -1,19 +1,21 @@
 package io.quantflow.core.pipeline.stage;
 
-import io.quantflow.core.convert.TargetDirectory;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.pipeline.events.CloudEvent;
 import io.quantflow.core.pipeline.events.Json;
 import io.quantflow.core.pipeline.events.ObjectRef;
-import io.quantflow.core.source.S3Storage;
+import io.quantflow.core.storage.ObjectInfo;
+import io.quantflow.core.storage.Role;
+import io.quantflow.core.storage.S3Bucket;
+import io.quantflow.core.storage.S3Storage;
+import io.quantflow.core.util.FileTrees;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.function.Predicate;
 import java.util.logging.Logger;
 
 /**
@@ -30,7 +32,8 @@ import java.util.logging.Logger;
  * <li>{@code answer.json}: the one answer of the request, written if absent (the first stage to
  * claim it wins); {@code answer.sent}: written once the broker has the answer.</li>
  * </ul>
- * Plus a local scratch directory where a stage downloads what it works on.
+ * Plus a local scratch directory where a stage downloads what it works on. The work bucket plays
+ * {@link Role#WORK}: a failure there is the pipeline's, not the request's.
  */
 public final class WorkStore {
     private static final Logger LOG = Logger.getLogger(WorkStore.class.getName());
@@ -47,6 +50,15 @@ public final class WorkStore {
 
     public S3Storage s3() {
         return s3;
+    }
+
+    /** The work bucket's objects. */
+    public S3Bucket objects() {
+        return s3.bucket(Role.WORK, bucket);
+    }
+
+    private S3Bucket objects(ObjectRef ref) {
+        return s3.bucket(Role.WORK, ref.bucket());
     }
 
     public String bucket() {
@@ -67,27 +79,27 @@ public final class WorkStore {
             Files.createDirectories(scratch);
             return Files.createTempDirectory(scratch, name.replaceAll("[^A-Za-z0-9._-]", "_") + "-");
         } catch (IOException e) {
-            throw new QuantflowException(ErrorCode.NO_SPACE, "cannot create a scratch directory under " + scratch + ": " + e.getMessage(), e);
+            throw QuantflowException.of(Reason.LOCAL_WRITE_FAILED, "cannot create a scratch directory under " + scratch + ": " + e.getMessage(), e);
         }
     }
 
     public void release(Path dir) {
         if (dir != null) {
-            TargetDirectory.deleteTree(dir);
+            FileTrees.delete(dir);
         }
     }
 
     public <T> T read(ObjectRef ref, Class<T> type) {
-        byte[] b = s3.readSmall(ref.bucket(), ref.key());
+        byte[] b = objects(ref).readSmall(ref.key());
         return b == null ? null : Json.read(b, type);
     }
 
     public void write(ObjectRef ref, Object value) {
-        s3.put(ref.bucket(), ref.key(), Json.bytes(value));
+        objects(ref).put(ref.key(), Json.bytes(value));
     }
 
     public boolean writeIfAbsent(ObjectRef ref, Object value) {
-        return s3.putIfAbsent(ref.bucket(), ref.key(), Json.bytes(value));
+        return objects(ref).putIfAbsent(ref.key(), Json.bytes(value));
     }
 
     // ---- the one answer of a request
@@ -101,7 +113,7 @@ public final class WorkStore {
 
     /** Whether the broker has the request's answer: nothing more is to be done for it. */
     public boolean answerSent(String requestId) {
-        return s3.head(bucket, prefix(requestId) + "answer.sent") != null;
+        return objects().head(prefix(requestId) + "answer.sent") != null;
     }
 
     /** The claimed answer, or null. */
@@ -122,7 +134,7 @@ public final class WorkStore {
         Answer claimed = mine ? ours : answer(requestId);
         if (!answerSent(requestId)) {
             bus.send(claimed.topic(), requestId, claimed.cloudEvent());
-            s3.put(bucket, prefix(requestId) + "answer.sent", new byte[0]);
+            objects().put(prefix(requestId) + "answer.sent", new byte[0]);
         }
         return mine;
     }
@@ -133,20 +145,20 @@ public final class WorkStore {
      * (best effort: a store that cannot list uploads leaves them to its lifecycle rules).
      */
     public void deleteIntermediates(String requestId) {
-        List<String> keys = s3.list(bucket, prefix(requestId), false).stream().map(S3Storage.ObjectInfo::key)
+        List<String> keys = objects().list(prefix(requestId)).stream().map(ObjectInfo::key)
                 .filter(k -> !k.equals(prefix(requestId) + "request.json") && !k.equals(prefix(requestId) + "plan.json")
                         && !k.startsWith(prefix(requestId) + "answer."))
                 .toList();
         if (!keys.isEmpty()) {
-            s3.delete(bucket, keys);
+            objects().delete(keys);
         }
-        abortUploads(bucket, prefix(requestId), k -> true);
+        abortUploads(prefix(requestId));
     }
 
-    /** Aborts the open multipart uploads under a prefix whose key {@code key} accepts; best effort, never throws. */
-    public void abortUploads(String bucket, String prefix, Predicate<String> key) {
+    /** Aborts the open multipart uploads under a prefix of the work bucket; best effort, never throws. */
+    private void abortUploads(String prefix) {
         try {
-            int n = s3.abortUploads(bucket, prefix, key);
+            int n = objects().abortUploads(prefix, k -> true);
             if (n > 0) {
                 LOG.info(() -> "aborted " + n + " multipart upload(s) left open under s3://" + bucket + "/" + prefix);
             }
@@ -155,13 +167,21 @@ public final class WorkStore {
         }
     }
 
-    /** Downloads an object into a local file; returns its sha256. */
+    /** Uploads a local file to the work bucket (a stage's output shard). */
+    public void upload(ObjectRef ref, Path file) {
+        objects(ref).upload(ref.key(), file);
+    }
+
+    /**
+     * Downloads an object into a local file; returns its sha256. The object is the source's, or the
+     * pipeline's copy of it ({@link Role#SOURCE}: missing, it is SOURCE_NOT_FOUND).
+     */
     public String download(ObjectRef ref, Path file) {
-        return s3.download(ref.bucket(), ref.key(), file);
+        return s3.bucket(Role.SOURCE, ref.bucket()).download(ref.key(), file);
     }
 
     public String readString(ObjectRef ref) {
-        byte[] b = s3.readSmall(ref.bucket(), ref.key());
+        byte[] b = objects(ref).readSmall(ref.key());
         return b == null ? null : new String(b, StandardCharsets.UTF_8);
     }
 }

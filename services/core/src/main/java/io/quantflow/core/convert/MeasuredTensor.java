@@ -1,8 +1,0 @@
-package io.quantflow.core.convert;
-
-import io.quantflow.core.quality.AbsmaxOutliers;
-import io.quantflow.core.quant.ErrorSums;
-
-/** What quantizing one weight cost: its error sums and its absmax outliers. */
-public record MeasuredTensor(ErrorSums error, AbsmaxOutliers.Result outliers) {
-}
