@@ -6,7 +6,6 @@ import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorSink;
 import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.format.WeightEncoding;
-import io.quantflow.core.gpu.Chunk;
 import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.quant.BlockwiseQuantizer;
