@@ -1,44 +1,21 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
-import io.quantflow.core.quality.DynamicSelection;
-import io.quantflow.core.quality.Quality;
-import io.quantflow.core.quality.TensorQuality;
-import io.quantflow.core.target.IfExists;
-import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.util.Sizes;
+import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.format.Formats;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.error.ErrorCode;
-import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.quant.QuantType;
-import io.quantflow.core.quant.Quantizers;
 import io.quantflow.core.safetensors.DType;
+import io.quantflow.core.target.IfExists;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import io.quantflow.core.job.ConversionJob;
-import io.quantflow.core.job.JobRunner;
-import io.quantflow.core.job.JobSettings;
-import io.quantflow.core.source.HubSettings;
-import io.quantflow.core.source.ModelLocation;
-import io.quantflow.core.storage.S3Settings;
-import io.quantflow.core.source.VariantMap;
-import java.io.PrintStream;
-import java.nio.file.Path;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /** The output options of {@code convert} and {@code submit}: formats, 4-bit options, dtype, --dynamic, --if-exists, --device. */

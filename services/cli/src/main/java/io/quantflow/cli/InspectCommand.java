@@ -1,15 +1,15 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.format.Formats;
-import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
-import io.quantflow.core.util.Sizes;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
+import io.quantflow.core.util.Sizes;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

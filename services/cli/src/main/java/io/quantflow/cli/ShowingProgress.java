@@ -2,9 +2,9 @@ package io.quantflow.cli;
 
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.util.Sizes;
 import io.quantflow.core.job.ConversionJob;
 import io.quantflow.core.job.JobRunner;
+import io.quantflow.core.util.Sizes;
 
 import java.io.PrintStream;
 import java.util.List;

@@ -1,10 +1,10 @@
 package io.quantflow.cli;
 
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.util.Sizes;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
+import io.quantflow.core.util.Sizes;
 
 import java.io.PrintStream;
 import java.util.Locale;

@@ -1,11 +1,11 @@
 package io.quantflow.cli;
 
-import io.quantflow.core.target.IfExists;
-import io.quantflow.core.util.Sizes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorSpec;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
+import io.quantflow.core.util.Sizes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -13,7 +13,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.reactive.messaging.Incoming;
 
-
 /** The quantize work topic -> core's {@link ShardStage}, one shard at a time on a worker thread. */
 @ApplicationScoped
 public class WorkConsumer {

@@ -1,7 +1,7 @@
 package io.quantflow.core.concurrent;
 
-import io.quantflow.core.error.Reason;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 
 import java.io.IOException;
 import java.util.List;

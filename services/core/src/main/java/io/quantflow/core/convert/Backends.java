@@ -1,11 +1,11 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.gpu.GpuBackend;
 import io.quantflow.core.gpu.GpuProbe;
 import io.quantflow.core.gpu.GpuTensorQuantizer;
+import io.quantflow.core.quant.TensorQuantizer;
 
 /** Resolves a request's {@link Device} against this machine and opens the matching quantizer. */
 public final class Backends {

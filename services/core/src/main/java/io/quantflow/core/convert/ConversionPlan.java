@@ -1,9 +1,9 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.model.SourceShard;
-import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.WeightCodec;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.safetensors.TensorSpec;
 
 import java.util.ArrayList;

@@ -19,18 +19,14 @@ import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.target.IfExists;
 import io.quantflow.core.target.LocalTarget;
-import io.quantflow.core.util.Sizes;
+import io.quantflow.core.util.Digests;
+import io.quantflow.core.util.Durable;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -224,9 +220,9 @@ public final class Converter {
                         System.nanoTime() - t0, request.provenance());
                 m.write(dir.resolve(Manifest.FILE_NAME));
                 manifests.add(m);
-                fsyncDirectory(dir);
+                Durable.directory(dir);
             }
-            fsyncDirectory(out.staging());
+            Durable.directory(out.staging());
             out.commit();
             listener.finished();
             return new Result(target, manifests);
@@ -310,10 +306,8 @@ public final class Converter {
 
     /** Forces a written file to the disk, then hashes it. */
     private static Manifest.FileEntry syncAndHash(Path p) throws IOException {
-        try (var ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p));
+        Durable.file(p);
+        return new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Digests.sha256(p));
     }
 
     /** Every file of {@code dir} with its size and sha256; those in {@code done} are already under way. */
@@ -326,7 +320,7 @@ public final class Converter {
         List<Future<Manifest.FileEntry>> futures = new ArrayList<>();
         for (Path p : files) {
             Future<Manifest.FileEntry> f = done.get(p);
-            futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), sha256(p))));
+            futures.add(f != null ? f : pool.submit(() -> new Manifest.FileEntry(p.getFileName().toString(), Files.size(p), Digests.sha256(p))));
         }
         Tasks.await(new ArrayList<>(futures));
         List<Manifest.FileEntry> out = new ArrayList<>();
@@ -334,23 +328,6 @@ public final class Converter {
             out.add(f.resultNow());
         }
         return out;
-    }
-
-    public static String sha256(Path p) throws IOException {
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        byte[] buf = new byte[1 << 20];
-        try (InputStream in = Files.newInputStream(p)) {
-            int r;
-            while ((r = in.read(buf)) > 0) {
-                md.update(buf, 0, r);
-            }
-        }
-        return HexFormat.of().formatHex(md.digest());
     }
 
     private static Manifest manifest(Checkpoint checkpoint, LoraAdapter adapter, ConversionPlan plan, OutputSpec o,
@@ -372,13 +349,5 @@ public final class Converter {
                 new Manifest.Timings(nanos / 1_000_000),
                 p == null ? null : p.cacheKey(), p == null ? null : false, null,
                 quality);
-    }
-
-    private static void fsyncDirectory(Path dir) {
-        try (var ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // not every file system lets a directory be synced; the files themselves were
-        }
     }
 }

@@ -1,12 +1,12 @@
 package io.quantflow.core.convert;
 
 import io.quantflow.core.concurrent.Tasks;
-import io.quantflow.core.model.TensorValues;
-import io.quantflow.core.model.SourceTensor;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.format.TensorSink;
 import io.quantflow.core.format.WeightEncoding;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.TensorValues;
 import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.safetensors.DType;
 

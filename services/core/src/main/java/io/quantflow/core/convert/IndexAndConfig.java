@@ -1,9 +1,9 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.format.OutputSpec;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.json.PythonJson;
 
 import java.io.IOException;

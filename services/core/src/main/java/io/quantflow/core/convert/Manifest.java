@@ -1,10 +1,10 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.quant.QuantOptions;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.quantflow.core.quality.Quality;
+import io.quantflow.core.quant.QuantOptions;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.format.OutputSpec;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.format.OutputSpec;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,17 +1,15 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.model.AdapterMerge;
-import io.quantflow.core.model.SourceModel;
-import io.quantflow.core.model.SourceShard;
-import io.quantflow.core.format.Formats;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.merge.DeltaApplier;
+import io.quantflow.core.model.AdapterMerge;
+import io.quantflow.core.model.SourceModel;
+import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.safetensors.DType;
 
 import java.util.List;

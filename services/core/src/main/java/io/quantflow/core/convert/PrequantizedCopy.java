@@ -1,15 +1,14 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.model.SourceModel;
-import io.quantflow.core.format.Formats;
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.model.SourceModel;
 import io.quantflow.core.quant.Bnb4bitWeight;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.target.IfExists;
 import io.quantflow.core.target.LocalTarget;

@@ -1,16 +1,16 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.model.SourceTensor;
-import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.format.TensorRole;
-import io.quantflow.core.quant.TensorQuantizer;
+import io.quantflow.core.model.SourceTensor;
 import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.LayerQuality;
+import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
 import io.quantflow.core.quant.ErrorSums;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 
 import java.util.ArrayList;

@@ -1,11 +1,11 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.model.SourceTensor;
-import io.quantflow.core.model.SourceShard;
 import io.quantflow.core.format.EncodedWeight;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.format.WeightCodec;
-import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.model.SourceTensor;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsLayout;
 import io.quantflow.core.safetensors.TensorSpec;

@@ -1,17 +1,16 @@
 package io.quantflow.core.convert;
 
 import io.quantflow.core.concurrent.Tasks;
-import io.quantflow.core.model.TensorValues;
-import io.quantflow.core.model.SourceTensor;
-import io.quantflow.core.model.SourceShard;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorRole;
 import io.quantflow.core.format.TensorSink;
 import io.quantflow.core.format.WeightEncoding;
+import io.quantflow.core.model.SourceShard;
+import io.quantflow.core.model.SourceTensor;
+import io.quantflow.core.model.TensorValues;
 import io.quantflow.core.quality.MeasuredTensor;
-import io.quantflow.core.error.Reason;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.TensorQuantizer;

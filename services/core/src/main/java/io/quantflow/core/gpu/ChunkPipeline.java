@@ -1,9 +1,8 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.quant.TensorQuantizer;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;

@@ -3,11 +3,11 @@ package io.quantflow.core.job;
 import io.quantflow.core.convert.ConversionOptions;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.DynamicBudget;
-import io.quantflow.core.target.IfExists;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.target.IfExists;
 
 import java.util.List;
 import java.util.Objects;

@@ -1,6 +1,5 @@
 package io.quantflow.core.job;
 
-import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.cache.CacheKey;
@@ -9,11 +8,12 @@ import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.convert.PrequantizedCopy;
 import io.quantflow.core.convert.Provenance;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubFetcher;
 import io.quantflow.core.source.ModelLocation;

@@ -1,8 +1,8 @@
 package io.quantflow.core.model;
 
-import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
+import io.quantflow.core.safetensors.Shapes;
 import io.quantflow.core.safetensors.TensorInfo;
 
 import java.io.IOException;

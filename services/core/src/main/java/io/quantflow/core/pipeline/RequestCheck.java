@@ -3,8 +3,8 @@ package io.quantflow.core.pipeline;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.ConversionPlan;
-import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.Planner;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.lora.LoraAdapter;
 
 import java.util.List;

@@ -1,8 +1,8 @@
 package io.quantflow.core.pipeline;
 
-import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.convert.OutputTensor;
 import io.quantflow.core.quality.AbsmaxOutliers;
+import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.quant.ErrorSums;
 
 import java.util.List;

@@ -1,6 +1,5 @@
 package io.quantflow.core.contract;
 
-import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -11,14 +10,15 @@ import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.LayerQuality;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.DynamicTest;

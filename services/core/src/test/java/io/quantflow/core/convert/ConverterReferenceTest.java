@@ -1,11 +1,11 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.format.bnb4bit.Bnb4bitCodec;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.Fixtures;
+import io.quantflow.core.format.bnb4bit.Bnb4bitCodec;
 import io.quantflow.core.quant.DoubleQuantizer;
 import io.quantflow.core.quant.DynamicMap;
 import io.quantflow.core.quant.HalfFloats;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantState;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.ScalarBlockwiseQuantizer;
@@ -16,9 +16,9 @@ import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;
 import io.quantflow.core.safetensors.TensorSpec;
 import io.quantflow.core.target.IfExists;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

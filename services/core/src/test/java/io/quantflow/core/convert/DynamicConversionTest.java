@@ -1,18 +1,17 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.format.Formats;
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.quality.DynamicSelection;
 import io.quantflow.core.quality.ModuleNames;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.quality.TensorQuality;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;

@@ -1,7 +1,7 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.Fixtures;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;

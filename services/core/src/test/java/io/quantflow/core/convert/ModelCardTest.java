@@ -1,11 +1,10 @@
 package io.quantflow.core.convert;
 
-import io.quantflow.core.format.Formats;
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.format.OutputFormat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import org.junit.jupiter.api.Test;

@@ -1,8 +1,8 @@
 package io.quantflow.core.gpu;
 
 import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.quant.QuantType;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.SafetensorsOutput;

@@ -1,11 +1,10 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;

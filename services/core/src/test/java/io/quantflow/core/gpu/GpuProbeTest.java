@@ -1,22 +1,20 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.target.IfExists;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

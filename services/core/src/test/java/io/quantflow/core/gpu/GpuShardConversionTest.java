@@ -1,22 +1,21 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.target.IfExists;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

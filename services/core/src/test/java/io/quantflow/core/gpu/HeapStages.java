@@ -1,10 +1,10 @@
 package io.quantflow.core.gpu;
 
-import io.quantflow.core.quant.QuantOptions;
-import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.quant.HalfFloats;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.quant.ScalarBlockwiseQuantizer;
+import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.SafetensorsOutput;
 import io.quantflow.core.safetensors.TensorInfo;

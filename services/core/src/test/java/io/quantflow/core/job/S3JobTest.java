@@ -1,13 +1,12 @@
 package io.quantflow.core.job;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.source.ContentHash;
 import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;

@@ -1,7 +1,6 @@
 package io.quantflow.core.lora;
 
 import io.quantflow.core.Fixtures;
-import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;

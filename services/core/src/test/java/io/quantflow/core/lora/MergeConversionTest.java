@@ -1,24 +1,24 @@
 package io.quantflow.core.lora;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.FixtureConversionTest;
-import io.quantflow.core.target.IfExists;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.quant.Bnb4bitWeight;
 import io.quantflow.core.quant.Dequantizer;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.HalfFloats;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.safetensors.TensorInfo;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,15 +1,15 @@
 package io.quantflow.core.pipeline;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
 import io.quantflow.core.convert.Manifest;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quality.TensorQuality;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.synth.ModelShape;

@@ -1,16 +1,14 @@
 package io.quantflow.core.pipeline;
 
-import io.quantflow.core.convert.ConversionOptions;
-import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.convert.Converter;
-import io.quantflow.core.format.lora.LoraExport;
+import io.quantflow.core.convert.ConversionOptions;
+import io.quantflow.core.format.Formats;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.format.lora.LoraExport;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 

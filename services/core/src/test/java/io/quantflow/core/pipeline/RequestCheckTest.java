@@ -1,24 +1,23 @@
 package io.quantflow.core.pipeline;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.Fixtures;
 import io.quantflow.core.TensorFileBuilder;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Converter;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.target.IfExists;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.lora.LoraAdapter;
-import io.quantflow.core.quant.Quantizers;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.SafetensorsFile;
 import io.quantflow.core.synth.ModelShape;
 import io.quantflow.core.synth.SyntheticCheckpoint;
+import io.quantflow.core.target.IfExists;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

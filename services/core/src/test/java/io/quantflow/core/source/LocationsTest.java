@@ -1,12 +1,11 @@
 package io.quantflow.core.source;
 
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.cache.CacheKey;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.storage.S3Credentials;

@@ -1,7 +1,7 @@
 package io.quantflow.core.format.bnb4bit;
 
-import io.quantflow.core.error.Reason;
 import io.quantflow.core.error.QuantflowException;
+import io.quantflow.core.error.Reason;
 import io.quantflow.core.format.EncodedWeight;
 import io.quantflow.core.format.TensorSink;
 import io.quantflow.core.format.WeightCodec;

@@ -2,8 +2,8 @@ package io.quantflow.core.format.bnb4bit;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import io.quantflow.core.quant.QuantOptions;
+
 import java.util.ArrayList;
 import java.util.List;
 

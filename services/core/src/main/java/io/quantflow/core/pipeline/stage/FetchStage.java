@@ -1,14 +1,14 @@
 package io.quantflow.core.pipeline.stage;
 
-import io.quantflow.core.format.Formats;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.pipeline.events.Answers;

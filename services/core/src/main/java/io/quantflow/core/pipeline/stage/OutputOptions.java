@@ -1,17 +1,17 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.convert.ConversionOptions;
-import io.quantflow.core.convert.DynamicBudget;
-import io.quantflow.core.format.AdapterUse;
-import io.quantflow.core.format.Formats;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.quant.QuantOptions;
+import io.quantflow.core.convert.DynamicBudget;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.AdapterUse;
+import io.quantflow.core.format.Formats;
+import io.quantflow.core.format.OutputFormat;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.pipeline.events.OutputRequest;
 import io.quantflow.core.pipeline.events.Stage;
+import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.quant.QuantType;
 import io.quantflow.core.safetensors.DType;
 

@@ -1,14 +1,14 @@
 package io.quantflow.core.pipeline.stage;
 
-import io.quantflow.core.format.AdapterUse;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.quantflow.core.checkpoint.Checkpoint;
 import io.quantflow.core.convert.Manifest;
-import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.convert.QualityBuilder;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.AdapterUse;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.ModelFiles;
 import io.quantflow.core.pipeline.OutputQuality;

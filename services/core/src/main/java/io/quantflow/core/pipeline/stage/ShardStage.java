@@ -2,13 +2,11 @@ package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.convert.Backends;
 import io.quantflow.core.convert.Device;
-import io.quantflow.core.format.OutputFormat;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.format.WeightCodec;
-import io.quantflow.core.quant.TensorQuantizer;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.OutputSpec;
+import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.pipeline.ShardConversion;
 import io.quantflow.core.pipeline.ShardResult;
 import io.quantflow.core.pipeline.events.Answers;
@@ -17,6 +15,7 @@ import io.quantflow.core.pipeline.events.EventTypes;
 import io.quantflow.core.pipeline.events.ObjectRef;
 import io.quantflow.core.pipeline.events.ShardWork;
 import io.quantflow.core.pipeline.events.Stage;
+import io.quantflow.core.quant.TensorQuantizer;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,10 +1,9 @@
 package io.quantflow.core.pipeline.stage;
 
 import io.quantflow.core.checkpoint.Checkpoint;
-import io.quantflow.core.format.OutputSpec;
-import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.format.OutputSpec;
 import io.quantflow.core.lora.LoraAdapter;
 import io.quantflow.core.pipeline.RequestCheck;
 import io.quantflow.core.safetensors.SafetensorsFile;
