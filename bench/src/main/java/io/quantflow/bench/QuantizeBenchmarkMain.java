@@ -1,8 +1,8 @@
 package io.quantflow.bench;
 
 import io.quantflow.core.quant.HalfFloats;
-import io.quantflow.core.quant.VectorizationProvider;
 import io.quantflow.core.quant.VectorBlockwiseQuantizer;
+import io.quantflow.core.quant.VectorizationProvider;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.infra.BenchmarkParams;
 import org.openjdk.jmh.results.Result;
