@@ -31,7 +31,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -71,9 +70,7 @@ class S3JobTest {
     }
 
     static String bucket() {
-        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
-        admin.createBucket(r -> r.bucket(b));
-        return b;
+        return server.newBucket();
     }
 
     static ConversionJob job(String source, String target, IfExists ifExists) {

@@ -4,10 +4,8 @@ import io.quantflow.core.Fixtures;
 import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
-import io.quantflow.core.storage.S3Settings;
 import io.quantflow.core.storage.S3Storage;
 import io.quantflow.core.testing.S3TestServer;
-import io.quantflow.core.transfer.Backoff;
 import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,10 +17,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -55,14 +51,11 @@ class S3FetcherTest {
     }
 
     static String newBucket() {
-        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
-        admin.createBucket(r -> r.bucket(b));
-        return b;
+        return server.newBucket();
     }
 
     static S3Storage storage() {
-        return S3Storage.open(S3Settings.from(null, null, null, null, server.environment(), 2).withPartSize(S3Settings.MIN_PART_SIZE)
-                .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5))));
+        return S3Storage.open(server.quickSettings());
     }
 
     @Test

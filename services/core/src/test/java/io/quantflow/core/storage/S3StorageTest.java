@@ -4,7 +4,6 @@ import io.quantflow.core.error.ErrorCode;
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
 import io.quantflow.core.testing.S3TestServer;
-import io.quantflow.core.transfer.Backoff;
 import io.quantflow.core.util.Digests;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,14 +22,12 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -66,14 +63,11 @@ class S3StorageTest {
     }
 
     static String newBucket() {
-        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
-        admin.createBucket(r -> r.bucket(b));
-        return b;
+        return server.newBucket();
     }
 
     static S3Settings settings(Map<String, String> env) {
-        return S3Settings.fromEnvironment(env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
-                .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)));
+        return server.quickSettings(env);
     }
 
     static S3Storage storage() {

@@ -57,9 +57,7 @@ class S3TargetTest {
     }
 
     static String bucket() {
-        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
-        admin.createBucket(r -> r.bucket(b));
-        return b;
+        return server.newBucket();
     }
 
     static ModelLocation.S3 at(String bucket, String prefix) {

@@ -1,5 +1,7 @@
 package io.quantflow.core.testing;
 
+import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.transfer.Backoff;
 import org.junit.jupiter.api.Assumptions;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -17,12 +19,13 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import java.util.Comparator;
 
 /**
  * S3Proxy (a real S3 server) on 127.0.0.1 for tests, run as a separate JVM from the jar the build
@@ -36,6 +39,7 @@ public final class S3TestServer implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path dir;
+    private S3Client admin;
 
     private S3TestServer(Process process, int port, Path dir) {
         this.process = process;
@@ -112,12 +116,39 @@ public final class S3TestServer implements AutoCloseable {
                 .build();
     }
 
+    /**
+     * Settings that reach this server for the code under test: the smallest part size, so that multipart paths run
+     * on small objects, and retries that give up within milliseconds.
+     */
+    public S3Settings quickSettings(Map<String, String> env) {
+        return S3Settings.fromEnvironment(env, 2).withPartSize(S3Settings.MIN_PART_SIZE)
+                .withBackoff(new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)));
+    }
+
+    /** {@link #quickSettings(Map)} with this server's own environment. */
+    public S3Settings quickSettings() {
+        return quickSettings(environment());
+    }
+
+    /** A new bucket with a random name, for one test's objects. */
+    public synchronized String newBucket() {
+        if (admin == null) {
+            admin = client();
+        }
+        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
+        admin.createBucket(r -> r.bucket(b));
+        return b;
+    }
+
     public Path log() {
         return dir.resolve("s3proxy.log");
     }
 
     @Override
     public void close() throws InterruptedException {
+        if (admin != null) {
+            admin.close();
+        }
         process.destroy();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             process.destroyForcibly();

@@ -7,7 +7,6 @@ import io.quantflow.core.testing.HubTestServer;
 import io.quantflow.core.testing.S3TestServer;
 import software.amazon.awssdk.services.s3.S3Client;
 
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -47,9 +46,7 @@ final class PipelineServers implements AutoCloseable {
 
     /** A new, empty bucket. */
     String bucket() {
-        String b = "qf-" + UUID.randomUUID().toString().substring(0, 8);
-        admin.createBucket(r -> r.bucket(b));
-        return b;
+        return server.newBucket();
     }
 
     @Override
