@@ -88,7 +88,7 @@ public record ConversionOptions(List<OutputFormat> formats, QuantOptions quant, 
                 throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "--format " + f.id() + " needs --adapter (the LoRA adapter directory)");
             }
             if (f.adapterUse() == AdapterUse.REFUSED && withAdapter) {
-                throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, f.adapterRefusal());
+                throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, f.adapterRefusal("use --format"));
             }
             out.add(spec(f, formats.size()));
         }

@@ -22,8 +22,13 @@ public interface OutputFormat {
     /** Whether an adapter must, may or must not come with this format. */
     AdapterUse adapterUse();
 
-    /** The hint given when an adapter comes with a format that refuses one (see {@link AdapterUse#REFUSED}). */
-    default String adapterRefusal() {
+    /**
+     * The hint given when an adapter comes with a format that refuses one (see {@link AdapterUse#REFUSED}).
+     *
+     * @param askFor how the caller's users ask for another format: {@code use --format} (the CLI), {@code ask for}
+     *               (an event)
+     */
+    default String adapterRefusal(String askFor) {
         return id() + " does not take an adapter";
     }
 

@@ -32,8 +32,8 @@ public final class Bnb4bitFormat implements OutputFormat {
     }
 
     @Override
-    public String adapterRefusal() {
-        return "bnb-4bit quantizes the base alone; to merge the adapter and quantize, use --format merged-4bit";
+    public String adapterRefusal(String askFor) {
+        return "bnb-4bit quantizes the base alone; to merge the adapter and quantize, " + askFor + " merged-4bit";
     }
 
     @Override

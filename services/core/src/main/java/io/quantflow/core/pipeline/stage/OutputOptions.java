@@ -45,7 +45,7 @@ public final class OutputOptions {
             throw QuantflowException.of(Reason.FORMAT_NEEDS_ADAPTER, "output " + index + ": " + format.id() + " needs an adapter");
         }
         if (format.adapterUse() == AdapterUse.REFUSED && withAdapter) {
-            throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, format.adapterRefusal().replace("use --format", "ask for"));
+            throw QuantflowException.of(Reason.FORMAT_REFUSES_ADAPTER, format.adapterRefusal("ask for"));
         }
         if (o.dynamic() != null) {
             throw QuantflowException.of(Reason.DYNAMIC_NOT_IN_PIPELINE, "output " + index + ": dynamic is not run by the pipeline yet (it measures every"
