@@ -93,7 +93,7 @@ final class ConvertCommand implements Callable<Integer> {
         ConversionJob job = job();
         PrintStream err = System.err;
         if (verbose) {
-            err.println(Backends.explain(job.device()));
+            err.println(Backends.explain(job.options().device()));
             err.println("cpu quantizer: " + VectorizationProvider.get().describe());
         }
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
@@ -103,7 +103,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         List<Manifest> manifests = outcome.manifests();
         for (int i = 0; i < manifests.size(); i++) {
-            String where = manifests.size() == 1 ? job.target().uri() : job.target().uri() + "/" + job.formats().get(i).id();
+            String where = manifests.size() == 1 ? job.target().uri() : job.target().uri() + "/" + job.options().formats().get(i).id();
             Manifest m = manifests.get(i);
             String from = outcome.variant() != null ? outcome.variant().used() : job.source().uri();
             Summary.print(System.out, from, where, m);

@@ -92,25 +92,10 @@ public final class Converter {
             return new Request(source, null, target, ConversionOptions.bnb4bit(quant), ifExists, threads, null);
         }
 
-        public List<OutputFormat> formats() {
-            return options.formats();
-        }
 
-        public QuantOptions quant() {
-            return options.quant();
-        }
 
-        public DType dtype() {
-            return options.dtype();
-        }
 
-        public Device device() {
-            return options.device();
-        }
 
-        public DynamicBudget dynamic() {
-            return options.dynamic();
-        }
     }
 
     /** What was written: one manifest per output, in the order of the request's formats. */
@@ -144,7 +129,7 @@ public final class Converter {
             throw QuantflowException.of(Reason.TARGET_INVALID, "the target " + target + " and the source " + source
                     + " must not contain each other");
         }
-        Backends.require(request.device());
+        Backends.require(request.options().device());
         LocalTarget.check(target, request.ifExists());
         try (Checkpoint checkpoint = Checkpoint.open(source);
              LoraAdapter adapter = request.adapter() == null ? null : LoraAdapter.open(request.adapter())) {
@@ -159,12 +144,12 @@ public final class Converter {
                 t.setDaemon(true);
                 return t;
             });
-            try (TensorQuantizer accelerator = Backends.openAccelerator(request.device())) {
+            try (TensorQuantizer accelerator = Backends.openAccelerator(request.options().device())) {
                 String engine = accelerator != null ? accelerator.name()
                         : "cpu " + cpu + " x " + threads + (threads == 1 ? " thread" : " threads");
                 DynamicPlanner.Planned dynamic = null;
-                if (request.dynamic() != null) {
-                    dynamic = DynamicPlanner.plan(request.dynamic(), checkpoint.parameters(), shards, outputs, plan, pool, listener);
+                if (request.options().dynamic() != null) {
+                    dynamic = DynamicPlanner.plan(request.options().dynamic(), checkpoint.parameters(), shards, outputs, plan, pool, listener);
                     outputs = dynamic.outputs();
                     plan = dynamic.plan();
                 }

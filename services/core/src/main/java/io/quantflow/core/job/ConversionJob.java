@@ -1,8 +1,6 @@
 package io.quantflow.core.job;
 
 import io.quantflow.core.convert.ConversionOptions;
-import io.quantflow.core.convert.Device;
-import io.quantflow.core.convert.DynamicBudget;
 import io.quantflow.core.format.OutputFormat;
 import io.quantflow.core.quant.QuantOptions;
 import io.quantflow.core.safetensors.DType;
@@ -33,23 +31,8 @@ public record ConversionJob(ModelLocation source, ModelLocation adapter, ModelLo
         this(source, adapter, target, ConversionOptions.of(formats, quant, dtype), ifExists, threads, useCache, exactModelName);
     }
 
-    public List<OutputFormat> formats() {
-        return options.formats();
-    }
 
-    public QuantOptions quant() {
-        return options.quant();
-    }
 
-    public DType dtype() {
-        return options.dtype();
-    }
 
-    public Device device() {
-        return options.device();
-    }
 
-    public DynamicBudget dynamic() {
-        return options.dynamic();
-    }
 }

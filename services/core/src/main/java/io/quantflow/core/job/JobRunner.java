@@ -85,7 +85,7 @@ public final class JobRunner implements AutoCloseable {
     public Outcome run(ConversionJob job, Listener listener) {
         long t0 = System.nanoTime();
         job.options().outputs(job.adapter() != null);
-        Backends.require(job.device());
+        Backends.require(job.options().device());
         target(job).check();
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {
@@ -160,7 +160,7 @@ public final class JobRunner implements AutoCloseable {
     /** The pre-quantized variant as the output, when the operator maps the model to one and it fits the request. */
     private Optional<Outcome> tryVariant(ConversionJob job, Listener listener) {
         if (!(job.source() instanceof ModelLocation.Hub asked) || job.adapter() != null
-                || !job.formats().equals(List.of(Formats.BNB_4BIT))) {
+                || !job.options().formats().equals(List.of(Formats.BNB_4BIT))) {
             return Optional.empty();
         }
         Optional<ModelLocation.Hub> mapped = settings.variants().variantOf(asked.repo());
@@ -181,7 +181,7 @@ public final class JobRunner implements AutoCloseable {
         }
         HubFetcher hub = resolver.hub();
         HubFetcher.Snapshot meta = hub.fetchMetadata(variant, listener);
-        String why = PrequantizedCopy.mismatch(readConfig(meta.dir()), job.quant());
+        String why = PrequantizedCopy.mismatch(readConfig(meta.dir()), job.options().quant());
         if (why != null) {
             listener.note("not using the pre-quantized variant " + variant.uri() + " of " + asked.uri() + ": " + why
                     + "; quantizing " + asked.uri() + " itself");
@@ -227,8 +227,8 @@ public final class JobRunner implements AutoCloseable {
             rewritten.put(rel, m.servedFromCache(s, a, (System.nanoTime() - t0) / 1_000_000));
         }
         List<Manifest> ordered = new ArrayList<>();
-        for (OutputFormat f : job.formats()) {
-            String rel = job.formats().size() == 1 ? Manifest.FILE_NAME : f.id() + "/" + Manifest.FILE_NAME;
+        for (OutputFormat f : job.options().formats()) {
+            String rel = job.options().formats().size() == 1 ? Manifest.FILE_NAME : f.id() + "/" + Manifest.FILE_NAME;
             Manifest m = rewritten.get(rel);
             if (m == null) {
                 throw QuantflowException.of(Reason.CACHE_ENTRY_INCOMPLETE, "the conversion cache entry " + entry + " lacks " + rel);
