@@ -28,7 +28,7 @@ class PackageDependenciesTest {
     private static final Path SOURCES = Path.of("src/main/java/io/quantflow/core");
     private static final Pattern IMPORT = Pattern.compile("^import (?:static )?io\\.quantflow\\.core\\.([a-z0-9.]+?)\\.[A-Z]", Pattern.MULTILINE);
 
-    private static final Set<String> FORMATS = Set.of("format.bnb4bit", "format.lora", "format.merged16bit", "format.merged4bit");
+    private static final Set<String> FORMATS = Set.of("format.bnb4bit", "format.bnb8bit", "format.ct", "format.gguf", "format.lora", "format.merged16bit", "format.merged4bit");
 
     /** What each package may import (besides itself); the same as docs/architecture.md's table. */
     private static final Map<String, Set<String>> ALLOWED = new TreeMap<>(Map.ofEntries(
@@ -38,6 +38,7 @@ class PackageDependenciesTest {
             Map.entry("concurrent", Set.of("error")),
             Map.entry("safetensors", Set.of("error")),
             Map.entry("quant", Set.of("error", "json", "safetensors")),
+            Map.entry("ggml", Set.of()),
             Map.entry("merge", Set.of("quant", "safetensors")),
             Map.entry("lora", Set.of("error", "json", "quant", "safetensors")),
             Map.entry("quality", Set.of("quant")),
@@ -47,6 +48,9 @@ class PackageDependenciesTest {
             Map.entry("format.bnb4bit", Set.of("format", "error", "quality", "quant", "safetensors")),
             Map.entry("format.lora", Set.of("format", "error", "json", "lora", "safetensors")),
             Map.entry("format.merged16bit", Set.of("format")),
+            Map.entry("format.gguf", Set.of("format", "error", "ggml", "json", "quality", "quant", "safetensors")),
+            Map.entry("format.ct", Set.of("format", "error", "json", "quality", "quant", "safetensors")),
+            Map.entry("format.bnb8bit", Set.of("format", "error", "json", "quality", "quant", "safetensors")),
             Map.entry("format.merged4bit", Set.of("format", "format.bnb4bit")),
             Map.entry("gpu", Set.of("error", "quant", "safetensors")),
             Map.entry("transfer", Set.of("error", "util")),
