@@ -201,6 +201,34 @@ def convert(tensors, scheme, ignore):
     return out
 
 
+def args(num_bits, strategy, group_size=None, block_structure=None, dynamic=False, observer="memoryless_minmax",
+         scale_dtype=None):
+    """QuantizationArgs.model_dump() of a preset after validate_model_after (zp_dtype serializes to None when symmetric)."""
+    return {"num_bits": num_bits, "type": "float", "symmetric": True, "group_size": group_size, "strategy": strategy,
+            "block_structure": block_structure, "dynamic": dynamic, "actorder": None, "scale_dtype": scale_dtype,
+            "zp_dtype": None, "observer": observer, "observer_kwargs": {}}
+
+
+PRESETS = {  # compressed_tensors.quantization.quant_scheme, with the format compress_module infers
+    "FP8_DYNAMIC": ({"weights": args(8, "channel"), "input_activations": args(8, "token", dynamic=True, observer=None)},
+                    "float-quantized"),
+    "FP8_BLOCK": ({"weights": args(8, "block", block_structure=[128, 128]),
+                   "input_activations": args(8, "group", group_size=128, dynamic=True, observer=None)}, "float-quantized"),
+    "NVFP4A16": ({"weights": args(4, "tensor_group", group_size=16, scale_dtype="torch.float8_e4m3fn"),
+                  "input_activations": None}, "nvfp4-pack-quantized"),
+}
+
+
+def quantization_config(scheme, ignore):
+    """llmcompressor.entrypoints.model_free.save_utils.update_config for a preset name and an ignore list."""
+    group, fmt = PRESETS[scheme]
+    group = {"targets": ["Linear"], "weights": group["weights"], "input_activations": group["input_activations"],
+             "output_activations": None, "format": fmt}
+    return {"version": "0.18.0", "quant_method": "compressed-tensors", "transform_config": {},
+            "config_groups": {scheme: group}, "kv_cache_scheme": None, "format": fmt, "quantization_status": "compressed",
+            "global_compression_ratio": None, "ignore": ignore}
+
+
 def main():
     src, dst = Path(sys.argv[1]), Path(sys.argv[2])
     dst.mkdir(parents=True, exist_ok=True)
@@ -208,6 +236,9 @@ def main():
     ignore = ["lm_head", "model.embed_tokens"]
     for scheme in ("FP8_DYNAMIC", "FP8_BLOCK", "NVFP4A16"):
         save_file(convert(tensors, scheme, ignore), dst / f"tiny-llama-{scheme}.safetensors")
+        # quantflow lists the modules it keeps by name; embeddings are not Linear layers, so only lm_head is listed
+        with open(dst / f"tiny-llama-{scheme}.quantization_config.json", "w") as f:
+            json.dump(quantization_config(scheme, ["lm_head"]), f, indent=2, sort_keys=True)
     # random tensors of awkward shapes in each 16/32-bit dtype, with an all-zero row, a tiny row and an outlier
     gen = torch.Generator().manual_seed(15)
     for dtype, name in ((torch.bfloat16, "bf16"), (torch.float16, "f16"), (torch.float32, "f32")):

@@ -6,8 +6,8 @@ import io.quantflow.core.safetensors.DType;
 
 /**
  * NVFP4 quantization of groups of 16 values, in compressed-tensors' order of operations (the scalar reference).
- * The global scale of a weight (or of the weights that share it) is {@code dtype(448 * 6 / absmax)}, 1 when that
- * is not finite ({@code generate_gparam}, in the weight's dtype, then stored as float32). Each group's scale is
+ * The global scale of a weight (or of the weights that share it) is {@code dtype(dtype(1 / absmax) * 2688)} (Python's
+ * {@code 2688.0 / tensor} is {@code tensor.reciprocal() * 2688.0}), 1 when that is not finite ({@code generate_gparam}, in the weight's dtype, then stored as float32). Each group's scale is
  * {@code fp8(min(448, global * dtype(absmax / 6)))} (float32 product), 0.125 where that is zero
  * ({@code calculate_qparams}); a value's code is the FP4 rounding of {@code clamp(x / (scale / global), -6, 6)},
  * both divisions in float32 ({@code _quantize}).
@@ -28,7 +28,8 @@ public final class Nvfp4Groups {
             // torch.finfo(float16).tiny
             m = Math.max(absmax, 0x1p-14f);
         }
-        float g = DtypeEncoding.round(dtype, Fp8E4m3.MAX * Fp4E2m1.MAX / m);
+        // 448.0 * 6.0 / tensor is Tensor.__rtruediv__: tensor.reciprocal() * 2688, each rounded to the dtype
+        float g = DtypeEncoding.round(dtype, DtypeEncoding.round(dtype, 1f / m) * (Fp8E4m3.MAX * Fp4E2m1.MAX));
         return Float.isFinite(g) ? g : 1f;
     }
 
