@@ -88,10 +88,38 @@ public final class CtFormat implements OutputFormat {
     static List<String> ignore(OutputSpec output) {
         List<String> out = new ArrayList<>(List.of("lm_head"));
         if (output.quant() != null) {
-            for (String m : output.quant().skipModules()) {
+            for (String m : output.format().keptTogether(output.quant().skipModules())) {
                 String entry = m.equals("lm_head") ? m : "re:(.*\\.)?" + quote(m) + "(\\..*)?$";
                 if (!out.contains(entry)) {
                     out.add(entry);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The layers vLLM fuses into one (q/k/v, gate/up, w1/w3, wq_a/wkv_a_with_mqa): a kept one keeps the others. */
+    static final List<List<String>> FUSED = List.of(List.of("q_proj", "k_proj", "v_proj"), List.of("gate_proj", "up_proj"),
+            List.of("w1", "w3"), List.of("wq_a", "wkv_a_with_mqa"));
+
+    /** Each module name, then the modules fused with it (its last component replaced by its partners'). */
+    @Override
+    public List<String> keptTogether(List<String> skipModules) {
+        List<String> out = new ArrayList<>();
+        for (String m : skipModules) {
+            if (!out.contains(m)) {
+                out.add(m);
+            }
+            int dot = m.lastIndexOf('.');
+            String leaf = m.substring(dot + 1);
+            for (List<String> set : FUSED) {
+                if (set.contains(leaf)) {
+                    for (String partner : set) {
+                        String p = m.substring(0, dot + 1) + partner;
+                        if (!out.contains(p)) {
+                            out.add(p);
+                        }
+                    }
                 }
             }
         }
@@ -108,6 +136,16 @@ public final class CtFormat implements OutputFormat {
             b.append(c);
         }
         return b.toString();
+    }
+
+    @Override
+    public String quantizedAs(OutputSpec output) {
+        return scheme == CtScheme.NVFP4A16 ? "nvfp4" : "fp8-e4m3";
+    }
+
+    @Override
+    public String loadNote(OutputSpec output) {
+        return "needs compressed-tensors and a CUDA GPU";
     }
 
     @Override

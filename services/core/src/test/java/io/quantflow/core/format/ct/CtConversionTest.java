@@ -96,6 +96,18 @@ class CtConversionTest {
         assertEquals(source16, config, "the rest of config.json is the source's");
         Manifest m = Manifest.read(out.resolve(Manifest.FILE_NAME));
         assertEquals(14, m.output().quantizedTensors());
+        // the manifest's per-weight error is the decoder's
+        for (io.quantflow.core.quality.TensorQuality t : m.quality().tensors()) {
+            if (t.quantized()) {
+                assertEquals(scheme == CtScheme.NVFP4A16 ? "nvfp4" : "fp8-e4m3", t.storedAs(), t.name());
+                try (SafetensorsFile src = SafetensorsFile.open(source)) {
+                    float[] x = CtReference.decode(DType.BF16, Fixtures.bytes(src, t.name()));
+                    double rms = CtDecoder.relativeRms(scheme, DType.BF16, quantized, t.name(), src.header().tensor(t.name()).shape(), x);
+                    assertEquals(rms, t.relativeRms(), 1e-9 + rms * 1e-6, t.name());
+                }
+            }
+        }
+        assertEquals(14, m.quality().tensors().stream().filter(io.quantflow.core.quality.TensorQuality::quantized).count());
         assertTrue(Files.readString(out.resolve("README.md")).contains("vllm serve"));
     }
 
@@ -110,7 +122,42 @@ class CtConversionTest {
         }
         JsonNode ignore = JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("ignore");
         assertEquals(JSON.readTree("[\"lm_head\", \"re:(.*\\\\.)?mlp(\\\\..*)?$\"]"), ignore);
+        assertEquals(List.of("model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                "mlp", "up_proj", "gate_proj"), CtFormat.FP8_BLOCK.keptTogether(List.of("model.layers.0.self_attn.k_proj", "mlp", "up_proj")));
         assertEquals(8, Manifest.read(out.resolve(Manifest.FILE_NAME)).output().quantizedTensors());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ct-fp8-dynamic", "ct-nvfp4a16"})
+    void dynamicKeepsTheWorstWeightsAndIgnoresThem(String id) throws IOException {
+        OutputFormat format = Formats.parse(id);
+        Path base = convert(format, List.of());
+        long baseline = Manifest.read(base.resolve(Manifest.FILE_NAME)).output().weightBytes();
+        Path out = tmp.resolve("dyn-" + id);
+        QuantOptions q = new QuantOptions(QuantType.NF4, true, 64, DType.BF16, List.of());
+        new Converter().convert(new Converter.Request(Fixtures.path("tiny-llama/base-bf16"), null, out,
+                ConversionOptions.of(List.of(format), q, null), IfExists.FAIL, 2)
+                .withDynamic(io.quantflow.core.convert.DynamicBudget.ofBytes(baseline + 200_000)), Converter.Listener.NONE);
+        Manifest m = Manifest.read(out.resolve(Manifest.FILE_NAME));
+        List<String> kept = CtFormat.FP8_DYNAMIC.keptTogether(m.quality().dynamic().keptModules());
+        assertTrue(!kept.isEmpty() && m.output().quantizedTensors() == 14 - kept.size(), kept.toString());
+        assertTrue(m.output().weightBytes() <= baseline + 200_000);
+        JsonNode ignore = JSON.readTree(out.resolve("config.json").toFile()).path("quantization_config").path("ignore");
+        assertEquals(1 + kept.size(), ignore.size(), ignore.toString());
+        // vLLM fuses q/k/v and gate/up: a set is kept whole or quantized whole
+        try (SafetensorsFile f = SafetensorsFile.open(out.resolve("model.safetensors"))) {
+            for (String layer : List.of("model.layers.0", "model.layers.1")) {
+                for (List<String> set : CtFormat.FUSED.subList(0, 2)) {
+                    String parent = set.size() == 3 ? ".self_attn." : ".mlp.";
+                    long bf16 = set.stream().filter(s -> f.header().tensors().stream().anyMatch(t -> t.name().equals(
+                            layer + parent + s + ".weight") && t.dtype() == DType.BF16)).count();
+                    assertTrue(bf16 == 0 || bf16 == set.size(), layer + " " + set);
+                }
+            }
+        }
+        for (String k : kept) {
+            assertTrue(ignore.toString().contains(k.replace(".", "\\\\.")), k + " in " + ignore);
+        }
     }
 
     @Test
