@@ -21,24 +21,9 @@ public final class Fp4E2m1 {
      */
     public static int code(float x) {
         float a = Math.abs(x);
-        int idx;
-        if (a <= 0.25f) {
-            idx = 0;
-        } else if (a < 0.75f) {
-            idx = 1;
-        } else if (a <= 1.25f) {
-            idx = 2;
-        } else if (a < 1.75f) {
-            idx = 3;
-        } else if (a <= 2.5f) {
-            idx = 4;
-        } else if (a < 3.5f) {
-            idx = 5;
-        } else if (a <= 5f) {
-            idx = 6;
-        } else {
-            idx = 7;
-        }
+        // the index is how many of the rounding boundaries a passes (ties to the even mantissa): no branches
+        int idx = (a > 0.25f ? 1 : 0) + (a >= 0.75f ? 1 : 0) + (a > 1.25f ? 1 : 0) + (a >= 1.75f ? 1 : 0)
+                + (a > 2.5f ? 1 : 0) + (a >= 3.5f ? 1 : 0) + (a > 5f ? 1 : 0);
         return x < 0f ? idx | 8 : idx;
     }
 

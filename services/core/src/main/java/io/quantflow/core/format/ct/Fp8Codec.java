@@ -10,6 +10,7 @@ import io.quantflow.core.quality.AbsmaxOutliers;
 import io.quantflow.core.quality.MeasuredTensor;
 import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.ErrorSums;
+import io.quantflow.core.quant.VectorizationProvider;
 import io.quantflow.core.safetensors.DType;
 import io.quantflow.core.safetensors.TensorSpec;
 
@@ -31,14 +32,21 @@ public final class Fp8Codec implements WeightCodec {
 
     private final int tileRows;
     private final int tileCols;
+    private final boolean vector;
 
     /**
      * @param tileRows rows of a tile (1 per channel)
      * @param tileCols columns of a tile; 0 for the whole row
      */
     public Fp8Codec(int tileRows, int tileCols) {
+        this(tileRows, tileCols, VectorizationProvider.get().vector());
+    }
+
+    /** A codec on the Vector API path or the scalar reference (tests and benchmarks pick; conversions take the provider's choice). */
+    public Fp8Codec(int tileRows, int tileCols, boolean vector) {
         this.tileRows = tileRows;
         this.tileCols = tileCols;
+        this.vector = vector;
     }
 
     /** FP8_DYNAMIC's weights: one scale per output channel. */
@@ -64,7 +72,7 @@ public final class Fp8Codec implements WeightCodec {
 
     @Override
     public String engine() {
-        return "scalar";
+        return vector ? VectorFp8Tiles.name() : "scalar";
     }
 
     /** One FP8 weight: its tensors and how it is chunked. */
@@ -162,7 +170,11 @@ public final class Fp8Codec implements WeightCodec {
             float[] am = new float[tiles];
             float[] scales = new float[tiles];
             ErrorSums sums = new ErrorSums();
-            Fp8Tiles.quantize(c.values(), rows, w.cols, tileRows, w.tileCols, w.dtype, q, am, scales, sums);
+            if (vector) {
+                VectorFp8Tiles.quantize(c.values(), rows, w.cols, tileRows, w.tileCols, w.dtype, q, am, scales, sums);
+            } else {
+                Fp8Tiles.quantize(c.values(), rows, w.cols, tileRows, w.tileCols, w.dtype, q, am, scales, sums);
+            }
             System.arraycopy(am, 0, absmax, firstTile, tiles);
             out.write(w.name, c.start(), ByteBuffer.wrap(q, 0, c.n()));
             byte[] s = new byte[tiles * w.dtype.size()];

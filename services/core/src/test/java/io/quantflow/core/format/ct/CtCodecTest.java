@@ -95,7 +95,7 @@ class CtCodecTest {
                 double rms = m.error().relativeRms();
                 // the decoder's own measure, from the written bytes
                 double decoded = CtDecoder.relativeRms(c.scheme, c.dtype, e.tensors(), W, src.shape(), x);
-                assertEquals(decoded, rms, 1e-9 + rms * 1e-6, "measured error is the decoder's");
+                assertEquals(decoded, rms, 1e-9 + rms * 1e-5, "measured error is the decoder's (float lanes on the vector path)");
                 assertTrue(rms < bound(c.scheme), c + ": relative RMS " + rms);
             }
         }

@@ -103,7 +103,8 @@ class CtConversionTest {
                 try (SafetensorsFile src = SafetensorsFile.open(source)) {
                     float[] x = CtReference.decode(DType.BF16, Fixtures.bytes(src, t.name()));
                     double rms = CtDecoder.relativeRms(scheme, DType.BF16, quantized, t.name(), src.header().tensor(t.name()).shape(), x);
-                    assertEquals(rms, t.relativeRms(), 1e-9 + rms * 1e-6, t.name());
+                    // the Vector API path sums the squares in float lanes: the same to about 1e-6
+                    assertEquals(rms, t.relativeRms(), 1e-9 + rms * 1e-5, t.name());
                 }
             }
         }
