@@ -5,6 +5,7 @@ import io.quantflow.core.format.TensorSink;
 import io.quantflow.core.format.WeightCodec;
 import io.quantflow.core.format.WeightEncoding;
 import io.quantflow.core.format.bnb4bit.Bnb4bitCodec;
+import io.quantflow.core.format.bnb8bit.Bnb8bitCodec;
 import io.quantflow.core.format.ct.Fp8Codec;
 import io.quantflow.core.format.ct.Nvfp4Codec;
 import io.quantflow.core.quant.ErrorSums;
@@ -36,7 +37,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * One core encoding one bf16 weight ({@code [rows, cols]}, N(0, 0.02^2)) as the shard writer hands it to a codec,
  * chunk after chunk, nothing written: the compressed-tensors codecs (FP8 per channel and per block, scalar reference
- * and Vector API; NVFP4) against today's bitsandbytes nf4 codec (double quantization, scalar and Vector API) in the
+ * and Vector API; NVFP4) and bitsandbytes int8 against today's bitsandbytes nf4 codec (double quantization, scalar and Vector API) in the
  * same run. The bf16 bytes are decoded to float32 first where the codec takes floats (as the shard writer does);
  * nf4 takes the stored bf16 bytes itself. One operation is the whole weight.
  * Run: {@code java --add-modules jdk.incubator.vector -cp bench/target/quantflow-bench.jar org.openjdk.jmh.Main CtCodecBenchmark}.
@@ -52,7 +53,7 @@ public class CtCodecBenchmark {
     @Param("4096")
     public int cols;
 
-    @Param({"nf4-scalar", "nf4-vector", "fp8-dynamic-scalar", "fp8-dynamic-vector", "fp8-block-scalar", "fp8-block-vector", "nvfp4"})
+    @Param({"nf4-scalar", "nf4-vector", "fp8-dynamic-scalar", "fp8-dynamic-vector", "fp8-block-scalar", "fp8-block-vector", "nvfp4", "bnb-int8"})
     public String codec;
 
     private byte[] bf16;
@@ -76,6 +77,7 @@ public class CtCodecBenchmark {
             case "fp8-block-scalar" -> new Fp8Codec(128, 128, false);
             case "fp8-block-vector" -> new Fp8Codec(128, 128, true);
             case "nvfp4" -> new Nvfp4Codec();
+            case "bnb-int8" -> new Bnb8bitCodec();
             default -> throw new IllegalArgumentException(codec);
         };
         // the pool a weight's finishing work goes to: one thread, so that the whole weight is one core's work

@@ -22,7 +22,8 @@ import java.util.function.Supplier;
 final class ConversionFlags {
     @Option(names = "--format", defaultValue = "bnb-4bit", split = ",", paramLabel = "FORMAT",
             description = {"bnb-4bit (default), merged-16bit, merged-4bit or lora; several, comma-separated, read the source once and go to TARGET/<format>.",
-                    "For vLLM and SGLang: ct-fp8-dynamic, ct-fp8-block or ct-nvfp4a16 (compressed-tensors; --skip-modules and --dynamic apply)."})
+                    "For vLLM and SGLang: ct-fp8-dynamic, ct-fp8-block or ct-nvfp4a16 (compressed-tensors; --skip-modules and --dynamic apply);",
+                    "bnb-8bit: bitsandbytes LLM.int8."})
     List<String> formats = new ArrayList<>();
 
     @Option(names = "--dtype", description = "bfloat16 or float16: the dtype of merged outputs (default: the base's).")

@@ -4,10 +4,12 @@ import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.VectorLanes;
 import io.quantflow.core.safetensors.DType;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -20,6 +22,8 @@ final class VectorFp8Tiles {
     private static final VectorSpecies<Float> F = VectorLanes.FLOAT;
     private static final VectorSpecies<Integer> I = F.withLanes(int.class);
     private static final int L = F.length();
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+    private static final float MIN_NORMAL = 0x1p-6f;
     private static final float DENORM_MAGIC = Float.intBitsToFloat(141 << 23);
 
     private VectorFp8Tiles() {
@@ -37,7 +41,6 @@ final class VectorFp8Tiles {
         }
         boolean bf16 = dtype == DType.BF16;
         int tilesPerRow = (cols + tileCols - 1) / tileCols;
-        int[] codes = new int[L];
         double se = 0;
         double sv = 0;
         float maxErr = 0f;
@@ -72,6 +75,7 @@ final class VectorFp8Tiles {
                         IntVector sign = bits.and(0x80000000);
                         IntVector abs = bits.lanewise(VectorOperators.XOR, sign);
                         VectorMask<Integer> sub = abs.compare(VectorOperators.LT, 121 << 23);
+                        VectorMask<Float> subF = d.abs().compare(VectorOperators.LT, MIN_NORMAL);
                         // normal: round the mantissa to 3 bits, ties to even
                         IntVector rounded = abs.add(abs.lanewise(VectorOperators.LSHR, 20).and(1)).add(0x7FFFF);
                         IntVector normal = rounded.add((7 - 127) << 23).lanewise(VectorOperators.LSHR, 20).and(0xff);
@@ -81,11 +85,8 @@ final class VectorFp8Tiles {
                         IntVector subnormal = magic.reinterpretAsInts().sub(141 << 23).and(0xff);
                         FloatVector subnormalValue = magic.sub(DENORM_MAGIC);
                         IntVector code = normal.blend(subnormal, sub).or(sign.lanewise(VectorOperators.LSHR, 24));
-                        code.intoArray(codes, 0);
-                        for (int k = 0; k < L; k++) {
-                            q[i + k] = (byte) codes[k];
-                        }
-                        FloatVector value = normalValue.blend(subnormalValue, sub.cast(F))
+                        ((ByteVector) code.convertShape(VectorOperators.I2B, B, 0)).intoArray(q, i);
+                        FloatVector value = normalValue.blend(subnormalValue, subF)
                                 .reinterpretAsInts().or(sign).reinterpretAsFloats();
                         FloatVector deq = value.mul(vs);
                         if (bf16) {
