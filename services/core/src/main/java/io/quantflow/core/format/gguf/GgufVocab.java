@@ -6,7 +6,7 @@ import io.quantflow.core.error.Reason;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -87,9 +87,11 @@ public final class GgufVocab {
         JsonNode vocabSize = files.hparam("vocab_size");
         long size = vocabSize != null && vocabSize.isIntegralNumber() ? vocabSize.longValue() : 32000;
         if (size == 32016) { // CodeLlama: its infill tokens; of them gguf-py writes only the end-of-turn one
-            SpecialVocab infill = new SpecialVocab(files, false, java.util.List.of("prefix", "suffix", "middle", "eot"), null);
-            Map.of("prefix", 32007L, "suffix", 32008L, "middle", 32009L, "eot", 32010L).entrySet().stream()
-                    .sorted(Map.Entry.comparingByValue()).forEach(e -> infill.setSpecialToken(e.getKey(), e.getValue()));
+            SpecialVocab infill = new SpecialVocab(files, false, List.of("prefix", "suffix", "middle", "eot"), null);
+            infill.setSpecialToken("prefix", 32007);
+            infill.setSpecialToken("suffix", 32008);
+            infill.setSpecialToken("middle", 32009);
+            infill.setSpecialToken("eot", 32010);
             infill.addTo(kv);
         }
         if (size == 49152) { // Granite's small models
@@ -136,6 +138,6 @@ public final class GgufVocab {
 
     /** The number of tokens written (config.json's vocab_size where the tokenizer is padded to it). */
     public int tokenCount() {
-        return ((java.util.List<?>) kv.get("tokenizer.ggml.tokens").value()).size();
+        return ((List<?>) kv.get("tokenizer.ggml.tokens").value()).size();
     }
 }

@@ -59,14 +59,6 @@ final class SpecialVocab {
         }
     }
 
-    Map<String, Long> specialTokenIds() {
-        return specialTokenIds;
-    }
-
-    void setMerges(List<String> merges) {
-        this.merges = List.copyOf(merges);
-    }
-
     /** gguf-py's {@code _set_special_token}: the first id of a type wins; ids out of range are skipped. */
     void setSpecialToken(String type, JsonNode id) {
         if (id == null || !id.isIntegralNumber()) {
@@ -163,21 +155,16 @@ final class SpecialVocab {
             case "StripAccents" -> normalizerStripAccents = true;
             case "BertNormalizer" -> {
                 if (normalizer.has("lowercase")) {
-                    normalizerLowercase = pyBool(normalizer.get("lowercase"));
+                    normalizerLowercase = truthy(normalizer.get("lowercase")); // Python packs a bool by its truth
                 }
                 if (normalizer.has("strip_accents")) {
-                    normalizerStripAccents = pyBool(normalizer.get("strip_accents"));
+                    normalizerStripAccents = truthy(normalizer.get("strip_accents"));
                 }
             }
             case "Sequence" -> normalizer.path("normalizers").forEach(this::parseNormalizer);
             default -> {
             }
         }
-    }
-
-    /** A JSON value written as a GGUF bool, as Python's struct packs it ("?": its truth). */
-    private static boolean pyBool(JsonNode v) {
-        return truthy(v);
     }
 
     private void loadFromTokenizerJson() {
