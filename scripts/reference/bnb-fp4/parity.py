@@ -59,7 +59,8 @@ def emulate_fp4(x32, blocksize, rcp):
         bits = absmax.view(np.uint32)
         e = (bits >> 23).astype(np.int64)
         inv = np.ldexp(rcp[bits & 0x7FFFFF], (127 - e)).astype(np.float32)
-        inv[absmax == 0] = np.inf
+        inv[inv < np.finfo(np.float32).tiny] = 0  # .ftz: a subnormal result, and 1/inf, are 0
+        inv[e == 0] = np.inf                        # zero or subnormal absmax: 1/0
     y = (xb * inv[:, None]).reshape(-1)[:n]
     codes = fp4_codes(y)
     if codes.size % 2:
