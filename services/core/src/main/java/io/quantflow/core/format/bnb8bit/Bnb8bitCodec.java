@@ -28,6 +28,18 @@ public final class Bnb8bitCodec implements WeightCodec {
     /** Chunks are also whole multiples of this many values (whole blocks of other outputs' codecs). */
     static final int CHUNK_ALIGN = 4096;
 
+    private final boolean gpu;
+
+    /** The codec conversions use: bitsandbytes' CUDA arithmetic ({@link Int8Rows}). */
+    public Bnb8bitCodec() {
+        this(true);
+    }
+
+    /** @param gpu the CUDA kernel's division (true) or the CPU reference's (false, for tests against it) */
+    public Bnb8bitCodec(boolean gpu) {
+        this.gpu = gpu;
+    }
+
     @Override
     public Weight weight(String name, DType dtype, long[] shape) {
         if (shape.length != 2) {
@@ -36,7 +48,7 @@ public final class Bnb8bitCodec implements WeightCodec {
         if (shape[0] * shape[1] > Integer.MAX_VALUE - 8) {
             throw QuantflowException.of(Reason.TENSOR_TOO_LARGE, name + " has too many elements to quantize to 8 bits");
         }
-        return new Weight(name, dtype, (int) shape[0], (int) shape[1]);
+        return new Weight(name, dtype, (int) shape[0], (int) shape[1], gpu);
     }
 
     @Override
@@ -50,12 +62,14 @@ public final class Bnb8bitCodec implements WeightCodec {
         private final DType dtype;
         private final int rows;
         private final int cols;
+        private final boolean gpu;
 
-        Weight(String name, DType dtype, int rows, int cols) {
+        Weight(String name, DType dtype, int rows, int cols, boolean gpu) {
             this.name = name;
             this.dtype = dtype;
             this.rows = rows;
             this.cols = cols;
+            this.gpu = gpu;
         }
 
         @Override
@@ -124,7 +138,7 @@ public final class Bnb8bitCodec implements WeightCodec {
             int first = (int) (c.start() / w.cols);
             byte[] q = c.scratch().apply(c.n());
             ErrorSums sums = new ErrorSums();
-            Int8Rows.quantize(c.values(), rows, w.cols, w.dtype, q, scb, first, sums);
+            Int8Rows.quantize(c.values(), rows, w.cols, w.dtype, w.gpu, q, scb, first, sums);
             out.write(w.name, c.start(), ByteBuffer.wrap(q, 0, c.n()));
             ByteBuffer s = ByteBuffer.allocate(rows * 4).order(ByteOrder.LITTLE_ENDIAN);
             s.asFloatBuffer().put(scb, first, rows);

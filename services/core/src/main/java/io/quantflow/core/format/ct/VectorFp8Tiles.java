@@ -4,12 +4,10 @@ import io.quantflow.core.quant.DtypeEncoding;
 import io.quantflow.core.quant.ErrorSums;
 import io.quantflow.core.quant.VectorLanes;
 import io.quantflow.core.safetensors.DType;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -22,7 +20,6 @@ final class VectorFp8Tiles {
     private static final VectorSpecies<Float> F = VectorLanes.FLOAT;
     private static final VectorSpecies<Integer> I = F.withLanes(int.class);
     private static final int L = F.length();
-    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
     private static final float MIN_NORMAL = 0x1p-6f;
     private static final float DENORM_MAGIC = Float.intBitsToFloat(141 << 23);
 
@@ -40,6 +37,7 @@ final class VectorFp8Tiles {
             return;
         }
         boolean bf16 = dtype == DType.BF16;
+        int[] codes = new int[L];
         int tilesPerRow = (cols + tileCols - 1) / tileCols;
         double se = 0;
         double sv = 0;
@@ -85,7 +83,11 @@ final class VectorFp8Tiles {
                         IntVector subnormal = magic.reinterpretAsInts().sub(141 << 23).and(0xff);
                         FloatVector subnormalValue = magic.sub(DENORM_MAGIC);
                         IntVector code = normal.blend(subnormal, sub).or(sign.lanewise(VectorOperators.LSHR, 24));
-                        ((ByteVector) code.convertShape(VectorOperators.I2B, B, 0)).intoArray(q, i);
+                        // int lanes to bytes through an array: the I2B conversion is not intrinsified on every CPU
+                        code.intoArray(codes, 0);
+                        for (int k = 0; k < L; k++) {
+                            q[i + k] = (byte) codes[k];
+                        }
                         FloatVector value = normalValue.blend(subnormalValue, subF)
                                 .reinterpretAsInts().or(sign).reinterpretAsFloats();
                         FloatVector deq = value.mul(vs);
