@@ -1,12 +1,14 @@
 // Reference bytes of ggml's quantizers for quantflow's tests (io.quantflow.core.ggml).
 //
 //   ggml_quants_ref MODE TYPE in.f32 out.bin
+//   ggml_quants_ref deq TYPE in.bin out.f32
 //
 // Reads little-endian float32 values (a multiple of 256) from in.f32 and writes them quantized as TYPE
-// (f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K) to out.bin. MODE "chunk" goes through ggml_quantize_chunk with no
+// (f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_K, q5_K, q6_K) to out.bin. MODE "chunk" goes through ggml_quantize_chunk with no
 // importance matrix, exactly as llama-quantize does (rows of 256 values); MODE "ref" calls the
 // quantize_row_*_ref functions (and the fp16/bf16 row converters) directly, so that ggml-quants.c can be linked in
-// compiled with other flags (ggml_refs.sh builds both to measure what float contraction changes).
+// compiled with other flags (ggml_refs.sh builds both to measure what float contraction changes). MODE "deq" reads
+// TYPE blocks and writes what ggml's to_float (dequantize_row_*) makes of them.
 #include "ggml.h"
 #include "ggml-quants.h"
 
@@ -19,6 +21,8 @@ static enum ggml_type parse_type(const char * s) {
     if (!strcmp(s, "bf16")) return GGML_TYPE_BF16;
     if (!strcmp(s, "q8_0")) return GGML_TYPE_Q8_0;
     if (!strcmp(s, "q4_0")) return GGML_TYPE_Q4_0;
+    if (!strcmp(s, "q5_0")) return GGML_TYPE_Q5_0;
+    if (!strcmp(s, "q5_1")) return GGML_TYPE_Q5_1;
     if (!strcmp(s, "q4_K")) return GGML_TYPE_Q4_K;
     if (!strcmp(s, "q5_K")) return GGML_TYPE_Q5_K;
     if (!strcmp(s, "q6_K")) return GGML_TYPE_Q6_K;
@@ -33,6 +37,23 @@ int main(int argc, char ** argv) {
     }
     const int chunk = !strcmp(argv[1], "chunk");
     const enum ggml_type type = parse_type(argv[2]);
+    if (!strcmp(argv[1], "deq")) {
+        FILE * q = fopen(argv[3], "rb");
+        if (!q) { perror(argv[3]); return 1; }
+        fseek(q, 0, SEEK_END);
+        const long qbytes = ftell(q);
+        fseek(q, 0, SEEK_SET);
+        const int64_t nv = qbytes / ggml_type_size(type) * ggml_blck_size(type);
+        void * qd = malloc(qbytes);
+        float * f = malloc(nv * sizeof(float));
+        if (fread(qd, 1, qbytes, q) != (size_t) qbytes) { perror("read"); return 1; }
+        fclose(q);
+        ggml_get_type_traits(type)->to_float(qd, f, nv);
+        FILE * o = fopen(argv[4], "wb");
+        if (!o || fwrite(f, sizeof(float), nv, o) != (size_t) nv) { perror(argv[4]); return 1; }
+        fclose(o);
+        return 0;
+    }
     FILE * in = fopen(argv[3], "rb");
     if (!in) { perror(argv[3]); return 1; }
     fseek(in, 0, SEEK_END);
@@ -57,6 +78,8 @@ int main(int argc, char ** argv) {
             case GGML_TYPE_BF16: ggml_fp32_to_bf16_row_ref(x, y, n); break;
             case GGML_TYPE_Q8_0: quantize_row_q8_0_ref(x, y, n); break;
             case GGML_TYPE_Q4_0: quantize_row_q4_0_ref(x, y, n); break;
+            case GGML_TYPE_Q5_0: quantize_row_q5_0_ref(x, y, n); break;
+            case GGML_TYPE_Q5_1: quantize_row_q5_1_ref(x, y, n); break;
             case GGML_TYPE_Q4_K: quantize_row_q4_K_ref(x, y, n); break;
             case GGML_TYPE_Q5_K: quantize_row_q5_K_ref(x, y, n); break;
             case GGML_TYPE_Q6_K: quantize_row_q6_K_ref(x, y, n); break;

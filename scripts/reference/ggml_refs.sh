@@ -26,13 +26,17 @@ mkdir -p "$OUT"
 cp "$WORK/cases.txt" "$OUT/cases.txt"
 gzip -9n < "$WORK/inputs.f32" > "$OUT/inputs.f32.gz"
 gzip -9n < "$WORK/specials.f32" > "$OUT/specials.f32.gz"
-for t in f16 bf16 q8_0 q4_0 q4_K q5_K q6_K; do
+for t in f16 bf16 q8_0 q4_0 q5_0 q5_1 q4_K q5_K q6_K; do
     "$WORK/ref_default" chunk $t "$WORK/inputs.f32" "$WORK/$t.bin"
     "$WORK/ref_default" ref $t "$WORK/inputs.f32" "$WORK/$t.ref.bin"
     cmp "$WORK/$t.bin" "$WORK/$t.ref.bin"   # ggml_quantize_chunk (llama-quantize's call) == quantize_row_*_ref
     gzip -9n < "$WORK/$t.bin" > "$OUT/$t.bin.gz"
     "$WORK/ref_fma" ref $t "$WORK/inputs.f32" "$WORK/$t.fma.bin"
     "$PYTHON" "$HERE/ggml_block_diff.py" $t "$WORK/$t.bin" "$WORK/$t.fma.bin"
+    # what ggml's dequantizer makes of the first 16384 values' blocks
+    head -c $(( $(stat -c %s "$WORK/$t.bin") * 16384 / ($(stat -c %s "$WORK/inputs.f32") / 4) )) "$WORK/$t.bin" > "$WORK/$t.head.bin"
+    "$WORK/ref_default" deq $t "$WORK/$t.head.bin" "$WORK/$t.deq.f32"
+    gzip -9n < "$WORK/$t.deq.f32" > "$OUT/$t.deq.f32.gz"
 done
 for t in f16 bf16; do
     "$WORK/ref_default" chunk $t "$WORK/specials.f32" "$WORK/specials.$t.bin"

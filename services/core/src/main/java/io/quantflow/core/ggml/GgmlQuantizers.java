@@ -7,7 +7,8 @@ package io.quantflow.core.ggml;
  *
  * <p>Types: {@link GgmlType#F32}, {@link GgmlType#F16} (ggml's rounding: to nearest even, NaN to {@code 0x7e00} with
  * the sign kept), {@link GgmlType#BF16} (to nearest even, NaN made quiet keeping sign and payload),
- * {@link GgmlType#Q8_0}, {@link GgmlType#Q4_0}, {@link GgmlType#Q4_K}, {@link GgmlType#Q5_K} and
+ * {@link GgmlType#Q8_0}, {@link GgmlType#Q4_0}, {@link GgmlType#Q5_0} and {@link GgmlType#Q5_1} (the fallbacks of
+ * the k-quants for rows that are not a multiple of 256), {@link GgmlType#Q4_K}, {@link GgmlType#Q5_K} and
  * {@link GgmlType#Q6_K}. Output is little-endian, one block after another, {@code type.rowBytes(n)} bytes.
  *
  * <p>{@link #quantize} runs the Vector API search where {@link GgmlVectorization} chose it (the scale searches of
@@ -26,7 +27,7 @@ public final class GgmlQuantizers {
     /** Whether {@link #quantize} can write {@code type}. */
     public static boolean supports(GgmlType type) {
         return switch (type) {
-            case F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K -> true;
+            case F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> true;
             default -> false;
         };
     }
@@ -69,6 +70,8 @@ public final class GgmlQuantizers {
             }
             case Q8_0 -> q.quantizeQ8_0(src, srcOff, n, dst, dstOff);
             case Q4_0 -> q.quantizeQ4_0(src, srcOff, n, dst, dstOff);
+            case Q5_0 -> q.quantizeQ5_0(src, srcOff, n, dst, dstOff);
+            case Q5_1 -> q.quantizeQ5_1(src, srcOff, n, dst, dstOff);
             case Q4_K -> q.quantizeQ4_K(src, srcOff, n, dst, dstOff);
             case Q5_K -> q.quantizeQ5_K(src, srcOff, n, dst, dstOff);
             case Q6_K -> q.quantizeQ6_K(src, srcOff, n, dst, dstOff);
@@ -100,6 +103,8 @@ public final class GgmlQuantizers {
             }
             case Q8_0 -> ScalarGgmlQuantizer.dequantizeQ8_0(src, srcOff, n, dst, dstOff);
             case Q4_0 -> ScalarGgmlQuantizer.dequantizeQ4_0(src, srcOff, n, dst, dstOff);
+            case Q5_0 -> ScalarGgmlQuantizer.dequantizeQ5_0(src, srcOff, n, dst, dstOff);
+            case Q5_1 -> ScalarGgmlQuantizer.dequantizeQ5_1(src, srcOff, n, dst, dstOff);
             case Q4_K -> ScalarGgmlQuantizer.dequantizeQ4_K(src, srcOff, n, dst, dstOff);
             case Q5_K -> ScalarGgmlQuantizer.dequantizeQ5_K(src, srcOff, n, dst, dstOff);
             case Q6_K -> ScalarGgmlQuantizer.dequantizeQ6_K(src, srcOff, n, dst, dstOff);

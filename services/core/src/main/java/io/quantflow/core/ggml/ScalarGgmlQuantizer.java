@@ -77,6 +77,71 @@ class ScalarGgmlQuantizer {
         }
     }
 
+    void quantizeQ5_0(float[] x, int xo, int k, byte[] y, int yo) {
+        int nb = k / 32;
+        for (int i = 0; i < nb; i++) {
+            int xb = xo + i * 32;
+            int yb = yo + i * 22;
+            float amax = 0.0f;
+            float max = 0.0f;
+            for (int j = 0; j < 32; j++) {
+                float v = x[xb + j];
+                if (amax < Math.abs(v)) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = max / -16;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            putShort(y, yb, fp32ToFp16(d));
+            int qh = 0;
+            for (int j = 0; j < 16; ++j) {
+                float x0 = x[xb + j] * id;
+                float x1 = x[xb + 16 + j] * id;
+                int xi0 = Math.min(31, (byte) cvtt(x0 + 16.5f)) & 0xFF;
+                int xi1 = Math.min(31, (byte) cvtt(x1 + 16.5f)) & 0xFF;
+                y[yb + 6 + j] = (byte) ((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                qh |= ((xi0 & 0x10) >>> 4) << j;
+                qh |= ((xi1 & 0x10) >>> 4) << (j + 16);
+            }
+            GgmlFloats.putInt(y, yb + 2, qh);
+        }
+    }
+
+    void quantizeQ5_1(float[] x, int xo, int k, byte[] y, int yo) {
+        int nb = k / 32;
+        for (int i = 0; i < nb; i++) {
+            int xb = xo + i * 32;
+            int yb = yo + i * 24;
+            float min = Float.MAX_VALUE;
+            float max = -Float.MAX_VALUE;
+            for (int j = 0; j < 32; j++) {
+                float v = x[xb + j];
+                if (v < min) {
+                    min = v;
+                }
+                if (v > max) {
+                    max = v;
+                }
+            }
+            float d = (max - min) / ((1 << 5) - 1);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            putShort(y, yb, fp32ToFp16(d));
+            putShort(y, yb + 2, fp32ToFp16(min));
+            int qh = 0;
+            for (int j = 0; j < 16; ++j) {
+                float x0 = (x[xb + j] - min) * id;
+                float x1 = (x[xb + 16 + j] - min) * id;
+                int xi0 = cvtt(x0 + 0.5f) & 0xFF;
+                int xi1 = cvtt(x1 + 0.5f) & 0xFF;
+                y[yb + 8 + j] = (byte) ((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+                qh |= ((xi0 & 0x10) >>> 4) << j;
+                qh |= ((xi1 & 0x10) >>> 4) << (j + 16);
+            }
+            GgmlFloats.putInt(y, yb + 4, qh);
+        }
+    }
+
     // ---------------------------------------------------------------- helpers of the k-quants
 
     /**
@@ -461,6 +526,37 @@ class ScalarGgmlQuantizer {
                 int q = x[b + 2 + j] & 0xFF;
                 y[yo + i * 32 + j] = ((q & 0x0F) - 8) * d;
                 y[yo + i * 32 + j + 16] = ((q >> 4) - 8) * d;
+            }
+        }
+    }
+
+    static void dequantizeQ5_0(byte[] x, int xo, int k, float[] y, int yo) {
+        for (int i = 0; i < k / 32; i++) {
+            int b = xo + i * 22;
+            float d = fp16ToFp32(getShort(x, b));
+            int qh = GgmlFloats.getInt(x, b + 2);
+            for (int j = 0; j < 16; ++j) {
+                int xh0 = ((qh >>> j) << 4) & 0x10;
+                int xh1 = (qh >>> (j + 12)) & 0x10;
+                int q = x[b + 6 + j] & 0xFF;
+                y[yo + i * 32 + j] = (((q & 0x0F) | xh0) - 16) * d;
+                y[yo + i * 32 + j + 16] = (((q >> 4) | xh1) - 16) * d;
+            }
+        }
+    }
+
+    static void dequantizeQ5_1(byte[] x, int xo, int k, float[] y, int yo) {
+        for (int i = 0; i < k / 32; i++) {
+            int b = xo + i * 24;
+            float d = fp16ToFp32(getShort(x, b));
+            float m = fp16ToFp32(getShort(x, b + 2));
+            int qh = GgmlFloats.getInt(x, b + 4);
+            for (int j = 0; j < 16; ++j) {
+                int xh0 = ((qh >>> j) << 4) & 0x10;
+                int xh1 = (qh >>> (j + 12)) & 0x10;
+                int q = x[b + 8 + j] & 0xFF;
+                y[yo + i * 32 + j] = ((q & 0x0F) | xh0) * d + m;
+                y[yo + i * 32 + j + 16] = ((q >> 4) | xh1) * d + m;
             }
         }
     }

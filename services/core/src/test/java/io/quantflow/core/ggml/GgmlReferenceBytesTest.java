@@ -29,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 class GgmlReferenceBytesTest {
     enum Type {
         F16(GgmlType.F16, "f16"), BF16(GgmlType.BF16, "bf16"), Q8_0(GgmlType.Q8_0, "q8_0"), Q4_0(GgmlType.Q4_0, "q4_0"),
+        Q5_0(GgmlType.Q5_0, "q5_0"), Q5_1(GgmlType.Q5_1, "q5_1"),
         Q4_K(GgmlType.Q4_K, "q4_K"), Q5_K(GgmlType.Q5_K, "q5_K"), Q6_K(GgmlType.Q6_K, "q6_K");
 
         final GgmlType type;
@@ -84,6 +85,22 @@ class GgmlReferenceBytesTest {
                 fail(String.format(Locale.ROOT, "%s of bits 0x%08x: ggml 0x%02x%02x, quantflow 0x%02x%02x", t,
                         Float.floatToRawIntBits(specials[i]), expected[2 * i + 1], expected[2 * i], actual[2 * i + 1],
                         actual[2 * i]));
+            }
+        }
+    }
+
+    /** What ggml's dequantize_row_* (to_float) makes of the blocks of the first 16384 values, bit for bit. */
+    @ParameterizedTest
+    @EnumSource(Type.class)
+    void dequantizeGivesGgmlFloats(Type t) throws IOException {
+        float[] expected = floats(gunzip(t.file + ".deq.f32.gz"));
+        assertEquals(16384, expected.length);
+        byte[] blocks = gunzip(t.file + ".bin.gz");
+        float[] actual = new float[3 + expected.length];
+        GgmlQuantizers.dequantize(t.type, blocks, 0, expected.length, actual, 3);
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[3 + i])) {
+                fail(t + " value " + i + " (" + caseOf(i) + "): ggml " + expected[i] + ", quantflow " + actual[3 + i]);
             }
         }
     }
