@@ -7,12 +7,13 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API path of the k-quants' scale search ({@code make_qkx2_quants} of Q4_K and Q5_K), giving the same
- * bytes as {@link ScalarGgmlQuantizer}.
+ * The Vector API path of the k-quants' scale searches ({@code make_qkx2_quants} of Q4_K and Q5_K,
+ * {@code make_qx_quants} of Q6_K), giving the same bytes as {@link ScalarGgmlQuantizer}.
  *
  * <p>The search cannot be split across its candidate scales: each candidate starts from the min the previous
  * improvement chose. So each lane takes one 32-value sub-block and runs the whole search for it, the lanes side by
- * side (8 sub-blocks, one super-block, in 256 bits; two super-blocks in 512 bits). Every lane does the C code's float
+ * side (8 sub-blocks, one super-block, in 256 bits; two super-blocks in 512 bits; Q6_K's 16-value sub-blocks
+ * likewise). Every lane does the C code's float
  * operations in the C code's order (the sums run over the values one by one, as in C), and the branches become
  * masks, so each lane's result is the scalar one bit for bit. The values are transposed first, so that value
  * {@code i} of every lane's sub-block is one vector.
@@ -48,6 +49,120 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
     void quantizeQ5_K(float[] x, int xo, int k, byte[] y, int yo) {
         searchRow(x, xo, k, 31, -0.5f, 0.1f, 15);
         super.quantizeQ5_K(x, xo, k, y, yo);
+    }
+
+    @Override
+    void quantizeQ6_K(float[] x, int xo, int k, byte[] y, int yo) {
+        searchRowQ6(x, xo, k);
+        super.quantizeQ6_K(x, xo, k, y, yo);
+    }
+
+    /** The searched scales and levels of the Q6_K super-block at {@code x[xb..]}, from {@link #searchRowQ6}. */
+    @Override
+    void searchQ6Scales(float[] x, int xb) {
+        int sb = (xb - rowStart) / 16;
+        System.arraycopy(rowScales, sb, scales, 0, QK_K / 16);
+        System.arraycopy(rowL, xb - rowStart, bigL, 0, QK_K);
+    }
+
+    /** {@code make_qx_quants(16, 32, x, L, 1, NULL)} of every 16-value sub-block of {@code x[xo..xo+k)}, {@link #LANES} at a time. */
+    private void searchRowQ6(float[] x, int xo, int k) {
+        int subBlocks = k / 16;
+        if (rowScales.length < subBlocks) {
+            rowScales = new float[subBlocks];
+            rowMins = new float[subBlocks];
+        }
+        if (rowL.length < k) {
+            rowL = new byte[k];
+        }
+        rowStart = xo;
+        for (int g = 0; g < subBlocks; g += LANES) {
+            int lanes = Math.min(LANES, subBlocks - g);
+            for (int j = 0; j < LANES; j++) {
+                int src = xo + 16 * (g + j);
+                for (int i = 0; i < 16; i++) {
+                    xt[i * LANES + j] = j < lanes ? x[src + i] : 0f;
+                }
+            }
+            searchLanesQ6();
+            for (int j = 0; j < lanes; j++) {
+                rowScales[g + j] = laneScale[j];
+                int dst = 16 * (g + j);
+                for (int i = 0; i < 16; i++) {
+                    rowL[dst + i] = (byte) laneL[i * LANES + j];
+                }
+            }
+        }
+    }
+
+    private static final IntVector Q6_LO = IntVector.broadcast(I, -32);
+    private static final IntVector Q6_HI = IntVector.broadcast(I, 31);
+
+    /** nearest_int, clamped to -32..31 (make_qx_quants with nmax 32). */
+    private static IntVector signedLevels(FloatVector iscale, FloatVector x) {
+        IntVector bits = iscale.mul(x).add(12582912.f).reinterpretAsInts();
+        return bits.and(MANTISSA).sub(HALF).max(Q6_LO).min(Q6_HI);
+    }
+
+    /**
+     * {@code make_qx_quants} with nmax 32, rmse_type 1 and no weights, one 16-value sub-block a lane, on the
+     * transposed values in {@link #xt}: scales into {@link #laneScale}, levels (0..63) into {@link #laneL}.
+     */
+    private void searchLanesQ6() {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector max = zero;
+        FloatVector amax = zero;
+        for (int i = 0; i < 16; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+            FloatVector ax = xi.abs();
+            VectorMask<Float> above = ax.compare(VectorOperators.GT, amax);
+            amax = amax.blend(ax, above);
+            max = max.blend(xi, above);
+        }
+        VectorMask<Float> tiny = amax.compare(VectorOperators.LT, GROUP_MAX_EPS);
+        FloatVector iscale = FloatVector.broadcast(F, (float) -32).div(max);
+        FloatVector sumlx = zero;
+        FloatVector suml2 = zero;
+        for (int i = 0; i < 16; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+            FloatVector l = toFloat(signedLevels(iscale, xi));
+            FloatVector w = xi.mul(xi);
+            sumlx = sumlx.add(w.mul(xi).mul(l));
+            suml2 = suml2.add(w.mul(l).mul(l));
+        }
+        FloatVector scale = sumlx.div(suml2).blend(zero, suml2.compare(VectorOperators.EQ, zero));
+        FloatVector best = scale.mul(sumlx);
+        FloatVector lIscale = iscale;
+        for (int is = -9; is <= 9; ++is) {
+            if (is == 0) {
+                continue;
+            }
+            FloatVector stepIscale = FloatVector.broadcast(F, -(32 + 0.1f * is)).div(max);
+            sumlx = zero;
+            suml2 = zero;
+            for (int i = 0; i < 16; i++) {
+                FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+                FloatVector l = toFloat(signedLevels(stepIscale, xi));
+                FloatVector w = xi.mul(xi);
+                sumlx = sumlx.add(w.mul(xi).mul(l));
+                suml2 = suml2.add(w.mul(l).mul(l));
+            }
+            VectorMask<Float> better = suml2.compare(VectorOperators.GT, zero)
+                    .and(sumlx.mul(sumlx).compare(VectorOperators.GT, best.mul(suml2)));
+            if (!better.anyTrue()) {
+                continue;
+            }
+            lIscale = lIscale.blend(stepIscale, better);
+            scale = scale.blend(sumlx.div(suml2), better);
+            best = best.blend(scale.mul(sumlx), better);
+        }
+        scale.blend(zero, tiny).intoArray(laneScale, 0);
+        IntVector nmax = IntVector.broadcast(I, 32);
+        VectorMask<Integer> tinyI = tiny.cast(I);
+        for (int i = 0; i < 16; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+            signedLevels(lIscale, xi).add(nmax).blend(ZERO, tinyI).intoArray(laneL, i * LANES);
+        }
     }
 
     /** The searched scales, mins and levels of the super-block at {@code x[xb..]}, from {@link #searchRow}. */
@@ -88,14 +203,18 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
         }
     }
 
-    private static IntVector levels(FloatVector iscale, FloatVector xMinusMin, int nmax) {
+    private static final IntVector MANTISSA = IntVector.broadcast(I, 0x007fffff);
+    private static final IntVector HALF = IntVector.broadcast(I, 0x00400000);
+    private static final IntVector ZERO = IntVector.zero(I);
+
+    private static IntVector levels(FloatVector iscale, FloatVector xMinusMin, IntVector nmax) {
         // nearest_int: add 1.5 * 2^23 and read the mantissa
         IntVector bits = iscale.mul(xMinusMin).add(12582912.f).reinterpretAsInts();
-        return bits.and(0x007fffff).sub(0x00400000).max(0).min(nmax);
+        return bits.and(MANTISSA).sub(HALF).max(ZERO).min(nmax);
     }
 
     private static FloatVector toFloat(IntVector l) {
-        return (FloatVector) l.convert(VectorOperators.I2F, 0);
+        return (FloatVector) l.convertShape(VectorOperators.I2F, F, 0);
     }
 
     /**
@@ -103,6 +222,7 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
      * values in {@link #xt}; results in {@link #laneScale}, {@link #laneMin} (the negated min) and {@link #laneL}.
      */
     private void searchLanes(int nmax, float rmin, float rdelta, int nstep) {
+        IntVector nmaxV = IntVector.broadcast(I, nmax);
         // weights: av_x = sqrtf(sum_x2/32), w = av_x + |x|
         FloatVector sumX2 = FloatVector.zero(F);
         for (int i = 0; i < 32; i++) {
@@ -137,7 +257,7 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
         FloatVector bestError = zero;
         for (int i = 0; i < 32; i++) {
             FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-            FloatVector l = toFloat(levels(iscale, xi.sub(min), nmax));
+            FloatVector l = toFloat(levels(iscale, xi.sub(min), nmaxV));
             FloatVector diff = scale.mul(l).add(min).sub(xi);
             bestError = bestError.add(FloatVector.fromArray(F, wt, i * LANES).mul(diff.mul(diff)));
         }
@@ -152,7 +272,7 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
             FloatVector sumXl = zero;
             for (int i = 0; i < 32; i++) {
                 FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-                FloatVector l = toFloat(levels(stepIscale, xi.sub(min), nmax));
+                FloatVector l = toFloat(levels(stepIscale, xi.sub(min), nmaxV));
                 l.intoArray(lt, i * LANES);
                 FloatVector wl = FloatVector.fromArray(F, wt, i * LANES).mul(l);
                 sumL = sumL.add(wl);
@@ -190,7 +310,7 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
         VectorMask<Integer> flatI = flat.cast(I);
         for (int i = 0; i < 32; i++) {
             FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-            levels(lIscale, xi.sub(lMin), nmax).blend(flatInts, flatI).intoArray(laneL, i * LANES);
+            levels(lIscale, xi.sub(lMin), nmaxV).blend(flatInts, flatI).intoArray(laneL, i * LANES);
         }
     }
 }
