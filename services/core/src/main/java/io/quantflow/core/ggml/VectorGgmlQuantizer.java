@@ -207,6 +207,39 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
     private static final IntVector HALF = IntVector.broadcast(I, 0x00400000);
     private static final IntVector ZERO = IntVector.zero(I);
 
+    private final float[] sums = new float[3 * LANES];
+
+    /** Pass 1 of a candidate scale: the levels of every value into {@link #lt}, their weighted sums into {@link #sums}. */
+    private void stepSums(FloatVector stepIscale, FloatVector min, IntVector nmaxV) {
+        FloatVector sumL = FloatVector.zero(F);
+        FloatVector sumL2 = sumL;
+        FloatVector sumXl = sumL;
+        for (int i = 0; i < 32; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+            FloatVector l = toFloat(levels(stepIscale, xi.sub(min), nmaxV));
+            l.intoArray(lt, i * LANES);
+            FloatVector wl = FloatVector.fromArray(F, wt, i * LANES).mul(l);
+            sumL = sumL.add(wl);
+            sumL2 = sumL2.add(wl.mul(l));
+            sumXl = sumXl.add(wl.mul(xi));
+        }
+        sumL.intoArray(sums, 0);
+        sumL2.intoArray(sums, LANES);
+        sumXl.intoArray(sums, 2 * LANES);
+    }
+
+    /** Pass 2 of a candidate scale: its weighted squared error over the levels in {@link #lt}, into {@link #sums}. */
+    private void stepError(FloatVector thisScale, FloatVector thisMin) {
+        FloatVector curError = FloatVector.zero(F);
+        for (int i = 0; i < 32; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+            FloatVector l = FloatVector.fromArray(F, lt, i * LANES);
+            FloatVector diff = thisScale.mul(l).add(thisMin).sub(xi);
+            curError = curError.add(FloatVector.fromArray(F, wt, i * LANES).mul(diff.mul(diff)));
+        }
+        curError.intoArray(sums, 0);
+    }
+
     private static IntVector levels(FloatVector iscale, FloatVector xMinusMin, IntVector nmax) {
         // nearest_int: add 1.5 * 2^23 and read the mantissa
         IntVector bits = iscale.mul(xMinusMin).add(12582912.f).reinterpretAsInts();
@@ -267,18 +300,10 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
         for (int is = 0; is <= nstep; ++is) {
             float numerator = rmin + rdelta * is + nmax;
             FloatVector stepIscale = FloatVector.broadcast(F, numerator).div(max.sub(min));
-            FloatVector sumL = zero;
-            FloatVector sumL2 = zero;
-            FloatVector sumXl = zero;
-            for (int i = 0; i < 32; i++) {
-                FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-                FloatVector l = toFloat(levels(stepIscale, xi.sub(min), nmaxV));
-                l.intoArray(lt, i * LANES);
-                FloatVector wl = FloatVector.fromArray(F, wt, i * LANES).mul(l);
-                sumL = sumL.add(wl);
-                sumL2 = sumL2.add(wl.mul(l));
-                sumXl = sumXl.add(wl.mul(xi));
-            }
+            stepSums(stepIscale, min, nmaxV);
+            FloatVector sumL = FloatVector.fromArray(F, sums, 0);
+            FloatVector sumL2 = FloatVector.fromArray(F, sums, LANES);
+            FloatVector sumXl = FloatVector.fromArray(F, sums, 2 * LANES);
             FloatVector d = sumW.mul(sumL2).sub(sumL.mul(sumL));
             VectorMask<Float> positive = d.compare(VectorOperators.GT, zero);
             if (!positive.anyTrue()) {
@@ -289,13 +314,8 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
             VectorMask<Float> minAbove = thisMin.compare(VectorOperators.GT, zero);
             thisMin = thisMin.blend(zero, minAbove);
             thisScale = thisScale.blend(sumXl.div(sumL2), minAbove);
-            FloatVector curError = zero;
-            for (int i = 0; i < 32; i++) {
-                FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-                FloatVector l = FloatVector.fromArray(F, lt, i * LANES);
-                FloatVector diff = thisScale.mul(l).add(thisMin).sub(xi);
-                curError = curError.add(FloatVector.fromArray(F, wt, i * LANES).mul(diff.mul(diff)));
-            }
+            stepError(thisScale, thisMin);
+            FloatVector curError = FloatVector.fromArray(F, sums, 0);
             VectorMask<Float> better = positive.and(curError.compare(VectorOperators.LT, bestError));
             bestError = bestError.blend(curError, better);
             scale = scale.blend(thisScale, better);
