@@ -13,10 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The search cannot be split across its candidate scales: each candidate starts from the min the previous
  * improvement chose. So each lane takes one 32-value sub-block and runs the whole search for it, the lanes side by
  * side (8 sub-blocks, one super-block, in 256 bits; two super-blocks in 512 bits; Q6_K's 16-value sub-blocks
- * likewise). Every lane does the C code's float
- * operations in the C code's order (the sums run over the values one by one, as in C), and the branches become
- * masks, so each lane's result is the scalar one bit for bit. The values are transposed first, so that value
- * {@code i} of every lane's sub-block is one vector.
+ * likewise). Every lane does the C code's float operations in the C code's order (the sums run over the values one
+ * by one, as in C), and the branches become masks, so each lane's result is the scalar one bit for bit. The values
+ * are transposed first, so that value {@code i} of every lane's sub-block is one vector. The passes over the values
+ * are small methods of their own: inside one large method the JIT compiled them several times slower.
  */
 final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
     private static final VectorSpecies<Float> F = GgmlVectorLanes.FLOAT;
@@ -104,6 +104,21 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
         return bits.and(MANTISSA).sub(HALF).max(Q6_LO).min(Q6_HI);
     }
 
+    /** {@code sum w*x*l} and {@code sum w*l*l} (w = x*x) of the levels of one candidate scale, into {@link #sums}. */
+    private void q6Sums(FloatVector iscale) {
+        FloatVector sumlx = FloatVector.zero(F);
+        FloatVector suml2 = sumlx;
+        for (int i = 0; i < 16; i++) {
+            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
+            FloatVector l = toFloat(signedLevels(iscale, xi));
+            FloatVector w = xi.mul(xi);
+            sumlx = sumlx.add(w.mul(xi).mul(l));
+            suml2 = suml2.add(w.mul(l).mul(l));
+        }
+        sumlx.intoArray(sums, 0);
+        suml2.intoArray(sums, LANES);
+    }
+
     /**
      * {@code make_qx_quants} with nmax 32, rmse_type 1 and no weights, one 16-value sub-block a lane, on the
      * transposed values in {@link #xt}: scales into {@link #laneScale}, levels (0..63) into {@link #laneL}.
@@ -121,15 +136,9 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
         }
         VectorMask<Float> tiny = amax.compare(VectorOperators.LT, GROUP_MAX_EPS);
         FloatVector iscale = FloatVector.broadcast(F, (float) -32).div(max);
-        FloatVector sumlx = zero;
-        FloatVector suml2 = zero;
-        for (int i = 0; i < 16; i++) {
-            FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-            FloatVector l = toFloat(signedLevels(iscale, xi));
-            FloatVector w = xi.mul(xi);
-            sumlx = sumlx.add(w.mul(xi).mul(l));
-            suml2 = suml2.add(w.mul(l).mul(l));
-        }
+        q6Sums(iscale);
+        FloatVector sumlx = FloatVector.fromArray(F, sums, 0);
+        FloatVector suml2 = FloatVector.fromArray(F, sums, LANES);
         FloatVector scale = sumlx.div(suml2).blend(zero, suml2.compare(VectorOperators.EQ, zero));
         FloatVector best = scale.mul(sumlx);
         FloatVector lIscale = iscale;
@@ -138,15 +147,9 @@ final class VectorGgmlQuantizer extends ScalarGgmlQuantizer {
                 continue;
             }
             FloatVector stepIscale = FloatVector.broadcast(F, -(32 + 0.1f * is)).div(max);
-            sumlx = zero;
-            suml2 = zero;
-            for (int i = 0; i < 16; i++) {
-                FloatVector xi = FloatVector.fromArray(F, xt, i * LANES);
-                FloatVector l = toFloat(signedLevels(stepIscale, xi));
-                FloatVector w = xi.mul(xi);
-                sumlx = sumlx.add(w.mul(xi).mul(l));
-                suml2 = suml2.add(w.mul(l).mul(l));
-            }
+            q6Sums(stepIscale);
+            sumlx = FloatVector.fromArray(F, sums, 0);
+            suml2 = FloatVector.fromArray(F, sums, LANES);
             VectorMask<Float> better = suml2.compare(VectorOperators.GT, zero)
                     .and(sumlx.mul(sumlx).compare(VectorOperators.GT, best.mul(suml2)));
             if (!better.anyTrue()) {
