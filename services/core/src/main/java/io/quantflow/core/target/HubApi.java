@@ -214,8 +214,9 @@ final class HubApi {
 
     /** The basic transfer: one PUT of the whole file, retried whole. */
     void putWhole(String href, JsonNode header, Path file, long size, LongConsumer sent) {
+        long[] counted = {0};
         call("uploading " + file.getFileName(), () -> {
-            HttpRequest.Builder b = request(URI.create(href)).PUT(slice(file, 0, size, sent));
+            HttpRequest.Builder b = request(URI.create(href)).PUT(slice(file, 0, size, sent, counted));
             headers(b, header);
             return b;
         }, 200, 201);
@@ -223,8 +224,9 @@ final class HubApi {
 
     /** One part of a multipart transfer: a PUT of {@code length} bytes at {@code offset}, retried on its own; its ETag. */
     String putPart(String href, Path file, long offset, long length, int part, LongConsumer sent) {
+        long[] counted = {0};
         HttpResponse<byte[]> r = call("uploading part " + part + " of " + file.getFileName(),
-                () -> request(URI.create(href)).PUT(slice(file, offset, length, sent)), 200, 201);
+                () -> request(URI.create(href)).PUT(slice(file, offset, length, sent, counted)), 200, 201);
         String etag = r.headers().firstValue("ETag").orElse("");
         if (etag.isEmpty()) {
             throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, "the storage gave no ETag for part " + part + " of " + file.getFileName());
@@ -440,9 +442,11 @@ final class HubApi {
         return u.getPort() >= 0 ? u.getPort() : u.getScheme().equalsIgnoreCase("https") ? 443 : 80;
     }
 
-    /** {@code length} bytes of a file from {@code offset}, counted to {@code sent} as they go (a retry counts them back). */
-    private static HttpRequest.BodyPublisher slice(Path file, long offset, long length, LongConsumer sent) {
-        long[] counted = {0};
+    /**
+     * {@code length} bytes of a file from {@code offset}, counted to {@code sent} as they go; {@code counted} is shared by
+     * the attempts of one upload, so that a retry first takes back what the failed attempt counted.
+     */
+    private static HttpRequest.BodyPublisher slice(Path file, long offset, long length, LongConsumer sent, long[] counted) {
         return HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(() -> {
             if (counted[0] != 0) {
                 sent.accept(-counted[0]);

@@ -68,6 +68,7 @@ public final class HubTarget implements Target {
     private boolean repoMissing;
     private boolean branchMissing;
     private boolean checked;
+    private boolean staged;
     private final Map<String, Added> added = new ConcurrentHashMap<>();
     private final Map<String, byte[]> manifests = new LinkedHashMap<>();
     private Published published;
@@ -200,9 +201,10 @@ public final class HubTarget implements Target {
 
     @Override
     public void stage() {
-        if (head != null) {
+        if (staged) {
             throw new IllegalStateException("staged already");
         }
+        staged = true;
         check();
         if (repoMissing) {
             boolean created = call(() -> api.createRepo(repo, options.createPrivate()));
@@ -511,7 +513,7 @@ public final class HubTarget implements Target {
     }
 
     private void requireStaged() {
-        if (head == null || !checked) {
+        if (head == null || !staged) {
             throw new IllegalStateException("not staged");
         }
     }
