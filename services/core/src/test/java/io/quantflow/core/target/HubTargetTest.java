@@ -56,7 +56,11 @@ class HubTargetTest {
     }
 
     HubSettings settings(String token) {
-        return new HubSettings(URI.create(hub.endpoint()), Secret.of(token), 3, new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)),
+        return settingsFor(hub, token);
+    }
+
+    HubSettings settingsFor(HubTestServer server, String token) {
+        return new HubSettings(URI.create(server.endpoint()), Secret.of(token), 3, new Backoff(3, Duration.ofMillis(1), Duration.ofMillis(5)),
                 Duration.ofSeconds(20));
     }
 

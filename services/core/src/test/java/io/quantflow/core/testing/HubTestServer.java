@@ -53,7 +53,7 @@ import java.util.stream.Stream;
  */
 public final class HubTestServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern API = Pattern.compile("/api/models/(.+)/revision/([^/]+)");
+    private static final Pattern API = Pattern.compile("/api/models/([^/]+/[^/]+|[^/]+)(?:/revision/([^/]+))?");
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-(\\d*)");
 
     private final HttpServer hub;
@@ -263,8 +263,9 @@ public final class HubTestServer implements AutoCloseable {
         }
     }
 
+    /** The storage server, on another host name than the Hub (as the Hub's CDN is): clients keep the Hub's headers and token to the Hub. */
     String cdnBase() {
-        return "http://127.0.0.1:" + cdn.getAddress().getPort();
+        return "http://localhost:" + cdn.getAddress().getPort();
     }
 
     /** Serves every top-level file of {@code dir} as the repository {@code id}; safetensors files are LFS files. */
@@ -347,7 +348,7 @@ public final class HubTestServer implements AutoCloseable {
                 if (!readable(ex, repo, auth, false)) {
                     return;
                 }
-                Snapshot snap = repo.snapshot(decode(api.group(2)));
+                Snapshot snap = repo.snapshot(api.group(2) == null ? "main" : decode(api.group(2)));
                 if (snap == null) {
                     error(ex, 404, "RevisionNotFound");
                     return;
