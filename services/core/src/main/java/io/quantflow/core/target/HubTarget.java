@@ -352,11 +352,14 @@ public final class HubTarget implements Target {
         }
     }
 
-    /** What names these files at this target: the same artifact published again is the same id. */
+    /**
+     * What names this exact commit content at this target (every file's sha256, the manifests' too): an attempt whose
+     * answer was lost finds its commit by it. A later run writes other manifests (timings), so it is another publication.
+     */
     private String publishId() {
         StringBuilder s = new StringBuilder(repo.key()).append('\n').append(branch).append('\n');
         new TreeMap<>(added).forEach((p, a) -> s.append(p).append(' ').append(a.sha256()).append('\n'));
-        new TreeMap<>(manifests).keySet().forEach(p -> s.append(p).append('\n'));
+        new TreeMap<>(manifests).forEach((p, m) -> s.append(p).append(' ').append(Digests.sha256(m)).append('\n'));
         return Digests.sha256(s.toString()).substring(0, 32);
     }
 
