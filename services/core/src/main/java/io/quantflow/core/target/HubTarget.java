@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
 
 /**
  * A Hugging Face Hub model repository at a branch ({@code hf://org/name[@branch]}), written as
- * {@code huggingface_hub} writes it (docs/adr/0011-targets.md, docs/adr/0014-hub-target.md):
+ * {@code huggingface_hub} writes it (docs/adr/0011-targets.md, docs/adr/0015-hub-target.md):
  * <ul>
  * <li>check: a token is set, whoami says it may write the namespace (role {@code write}, or a fine-grained
  * token with {@code repo.write} there), and with {@link IfExists#FAIL} the branch holds no weights and no
