@@ -586,7 +586,9 @@ public final class HubTestServer implements AutoCloseable {
     /**
      * Runs the server until stopped, for trying the command line by hand:
      * {@code HubTestServer [--gated TOKEN] org/name=DIR ...} serves each DIR as org/name (those after
-     * --gated TOKEN as gated models needing that token) and prints the endpoint.
+     * --gated TOKEN as gated models needing that token) and prints the endpoint. For the write side:
+     * {@code --token TOKEN:user:read|write}, {@code --multipart THRESHOLD:PART_SIZE} (bytes), {@code --spool DIR}
+     * (parts on disk, objects checked but not kept: for measuring uploads of gigabytes).
      */
     public static void main(String[] args) throws Exception {
         HubTestServer server = new HubTestServer();
@@ -594,6 +596,20 @@ public final class HubTestServer implements AutoCloseable {
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--gated")) {
                 gatedToken = args[++i];
+                continue;
+            }
+            if (args[i].equals("--token")) {
+                String[] t = args[++i].split(":");
+                server.addToken(t[0], t[1], t[2]);
+                continue;
+            }
+            if (args[i].equals("--spool")) {
+                server.writes().spool(Path.of(args[++i]));
+                continue;
+            }
+            if (args[i].equals("--multipart")) {
+                String[] m = args[++i].split(":");
+                server.writes().multipart(Long.parseLong(m[0]), Long.parseLong(m[1]));
                 continue;
             }
             int eq = args[i].indexOf('=');

@@ -9,6 +9,8 @@ import com.sun.net.httpserver.HttpExchange;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -56,7 +58,9 @@ public final class HubWrites {
             + "*.gguf filter=lfs diff=lfs merge=lfs -text\n*.pt filter=lfs diff=lfs merge=lfs -text\n";
 
     private final HubTestServer server;
-    private final Map<String, byte[]> objects = new ConcurrentHashMap<>();
+    /** LFS objects by repository and oid (the Hub keeps them per repository): their bytes, or null when spooled away. */
+    private final Map<String, Stored> objects = new ConcurrentHashMap<>();
+    private volatile Path spool;
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
     private volatile long multipartThreshold = 16L << 20;
     private volatile long partSize = 8L << 20;
@@ -68,7 +72,24 @@ public final class HubWrites {
     private final AtomicInteger partsStored = new AtomicInteger();
 
     /** An upload the batch API handed out. */
-    private record Pending(String oid, long size, boolean multipart, Map<Integer, byte[]> parts) {
+    private record Pending(String repo, String oid, long size, boolean multipart, Map<Integer, byte[]> parts, Map<Integer, Path> spooled) {
+    }
+
+    /** An object the Hub holds: its bytes, or only its size when spooled (checked, then not kept). */
+    private record Stored(byte[] bytes, long size) {
+    }
+
+    private static String key(String repo, String oid) {
+        return repo.toLowerCase(Locale.ROOT) + "|" + oid;
+    }
+
+    /**
+     * For measuring: parts go to files under {@code dir} and objects are checked (size, sha256) but not kept, so that
+     * a model of gigabytes fits; committed LFS files are then listed, not served.
+     */
+    public HubWrites spool(Path dir) {
+        this.spool = dir;
+        return this;
     }
 
     HubWrites(HubTestServer server) {
@@ -108,7 +129,7 @@ public final class HubWrites {
 
     /** Whether the Hub's LFS storage holds this object. */
     public boolean holds(String oid) {
-        return objects.containsKey(oid);
+        return objects.keySet().stream().anyMatch(k -> k.endsWith("|" + oid));
     }
 
     /** Commits made so far, on every repository. */
@@ -152,8 +173,8 @@ public final class HubWrites {
                     batch(ex, repo);
                 } else {
                     JsonNode b = JSON.readTree(ex.getRequestBody().readAllBytes());
-                    byte[] o = objects.get(b.path("oid").asText());
-                    HubTestServer.send(ex, o != null && o.length == b.path("size").asLong() ? 200 : 404, "application/json",
+                    Stored o = objects.get(key(repo.id, b.path("oid").asText()));
+                    HubTestServer.send(ex, o != null && o.size() == b.path("size").asLong() ? 200 : 404, "application/json",
                             "{}".getBytes(StandardCharsets.UTF_8), Map.of());
                 }
             }
@@ -325,14 +346,14 @@ public final class HubWrites {
                 obj.putObject("error").put("code", 422).put("message", "the oid is not a sha256");
                 continue;
             }
-            byte[] held = objects.get(oid);
-            if (held != null && held.length == size) {
+            Stored held = objects.get(key(repo.id, oid));
+            if (held != null && held.size() == size) {
                 continue;
             }
             String id = UUID.randomUUID().toString();
             boolean multipart = size >= multipartThreshold;
             anyMultipart |= multipart;
-            pending.put(id, new Pending(oid, size, multipart, new ConcurrentHashMap<>()));
+            pending.put(id, new Pending(repo.id, oid, size, multipart, new ConcurrentHashMap<>(), new ConcurrentHashMap<>()));
             ObjectNode actions = obj.putObject("actions");
             ObjectNode upload = actions.putObject("upload");
             if (multipart) {
@@ -382,7 +403,7 @@ public final class HubWrites {
                     HubTestServer.error(ex, 400, "BadDigest");
                     return;
                 }
-                objects.put(p.oid(), body);
+                objects.put(key(p.repo(), p.oid()), new Stored(spool == null ? body : null, body.length));
                 pending.remove(parts[0]);
                 partsStored.incrementAndGet();
                 HubTestServer.send(ex, 200, "text/plain", new byte[0], Map.of("ETag", "\"" + md5(body) + "\""));
@@ -394,7 +415,14 @@ public final class HubWrites {
                 HubTestServer.error(ex, 400, "InvalidPart");
                 return;
             }
-            p.parts().put(n, body);
+            if (spool != null) {
+                Path f = Files.createDirectories(spool).resolve(parts[0] + "-" + n);
+                Files.write(f, body);
+                p.spooled().put(n, f);
+                p.parts().put(n, md5(body).getBytes(StandardCharsets.US_ASCII));
+            } else {
+                p.parts().put(n, body);
+            }
             partsStored.incrementAndGet();
             HubTestServer.send(ex, 200, "text/plain", new byte[0], Map.of("ETag", "\"" + md5(body) + "\""));
         }
@@ -416,21 +444,31 @@ public final class HubWrites {
             HubTestServer.error(ex, 400, "InvalidPart");
             return;
         }
+        MessageDigest sha = sha256Digest();
+        long size = 0;
         for (int i = 0; i < count; i++) {
             byte[] part = p.parts().get(i + 1);
             JsonNode given = parts.get(i);
-            if (part == null || given.path("partNumber").asInt() != i + 1 || !given.path("etag").asText().equals("\"" + md5(part) + "\"")) {
+            String etag = part == null ? null : spool != null ? new String(part, StandardCharsets.US_ASCII) : md5(part);
+            if (part == null || given.path("partNumber").asInt() != i + 1 || !given.path("etag").asText().equals("\"" + etag + "\"")) {
                 HubTestServer.error(ex, 400, "InvalidPart");
                 return;
             }
-            all.write(part);
+            byte[] bytes = spool != null ? Files.readAllBytes(p.spooled().get(i + 1)) : part;
+            sha.update(bytes);
+            size += bytes.length;
+            if (spool == null) {
+                all.write(bytes);
+            }
         }
-        byte[] bytes = all.toByteArray();
-        if (bytes.length != p.size() || !sha256(bytes).equals(p.oid())) {
+        if (size != p.size() || !HexFormat.of().formatHex(sha.digest()).equals(p.oid())) {
             HubTestServer.error(ex, 400, "BadDigest");
             return;
         }
-        objects.put(p.oid(), bytes);
+        for (Path f : p.spooled().values()) {
+            Files.deleteIfExists(f);
+        }
+        objects.put(key(p.repo(), p.oid()), new Stored(spool == null ? all.toByteArray() : null, size));
         pending.remove(id);
         json(ex, 200, JSON.createObjectNode());
     }
@@ -475,8 +513,9 @@ public final class HubWrites {
                         files.put(path, new HubTestServer.FileEntry(path, content, HubTestServer.gitBlobId(content), null, false));
                     }
                     case "lfsFile" -> {
-                        byte[] content = objects.get(v.path("oid").asText());
-                        if (content == null) {
+                        Stored stored = objects.get(key(repo.id, v.path("oid").asText()));
+                        byte[] content = stored == null ? null : stored.bytes() != null ? stored.bytes() : new byte[0];
+                        if (stored == null) {
                             HubTestServer.send(ex, 400, "application/json", ("{\"error\":\"Your push was rejected because an LFS pointer"
                                     + " pointed to a file that does not exist: " + path + "\"}").getBytes(StandardCharsets.UTF_8), Map.of());
                             return;
@@ -581,6 +620,14 @@ public final class HubWrites {
 
     private static String sha256(byte[] b) {
         return HubTestServer.sha256(b);
+    }
+
+    private static MessageDigest sha256Digest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static String md5(byte[] b) {
