@@ -25,8 +25,9 @@ def main(argv):
     api = HfApi(endpoint=os.environ["HF_ENDPOINT"], token=os.environ.get("HF_TOKEN"))
     if argv[0] == "upload":
         repo, folder = argv[1], argv[2]
-        api.create_repo(repo, private="--private" in argv, exist_ok=True)
         t0 = time.perf_counter()
+        api.whoami()
+        api.create_repo(repo, private="--private" in argv, exist_ok=True)
         info = api.upload_folder(repo_id=repo, folder_path=folder, commit_message="upload by huggingface_hub")
         print(info.oid)
         print("seconds %.3f" % (time.perf_counter() - t0), file=sys.stderr)

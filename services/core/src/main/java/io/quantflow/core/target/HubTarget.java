@@ -63,6 +63,7 @@ public final class HubTarget implements Target {
     private final HubApi api;
     private final String branch;
     private final boolean hasToken;
+    private final int partsAtOnce;
     private RepoId repo;
     private HubApi.Revision head;
     private boolean repoMissing;
@@ -101,6 +102,7 @@ public final class HubTarget implements Target {
                     + " (hf://org/name@branch) or none for main");
         }
         this.hasToken = settings.token() != null;
+        this.partsAtOnce = settings.parallel();
     }
 
     @Override
@@ -282,13 +284,7 @@ public final class HubTarget implements Target {
                 throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, "the Hub asked for " + parts.size() + " parts of " + chunk
                         + " bytes for " + path + " (" + size + " bytes)");
             }
-            List<String> etags = new ArrayList<>();
-            for (int i = 0; i < parts.size(); i++) {
-                long offset = i * chunk;
-                int n = i + 1;
-                etags.add(call(() -> api.putPart(parts.get(n - 1).getValue(), file, offset, Math.min(chunk, size - offset), n,
-                        listener::uploaded)));
-            }
+            List<String> etags = uploadParts(parts, file, size, chunk);
             call(() -> {
                 api.complete(href, oid, etags);
                 return null;
@@ -307,6 +303,46 @@ public final class HubTarget implements Target {
             });
         }
         objectsUploaded++;
+    }
+
+    /**
+     * The parts of a multipart transfer, {@code partsAtOnce} at a time (each retried on its own); their ETags in
+     * order. The first failure stops the parts not started yet.
+     */
+    private List<String> uploadParts(List<Map.Entry<Integer, String>> parts, Path file, long size, long chunk) {
+        String[] etags = new String[parts.size()];
+        java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(partsAtOnce);
+        java.util.concurrent.atomic.AtomicReference<RuntimeException> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        try (java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < parts.size(); i++) {
+                try {
+                    slots.acquire();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw QuantflowException.of(Reason.INTERRUPTED, "interrupted while uploading " + file.getFileName(), e);
+                }
+                if (failed.get() != null) {
+                    slots.release();
+                    break;
+                }
+                long offset = i * chunk;
+                int n = i + 1;
+                pool.submit(() -> {
+                    try {
+                        etags[n - 1] = call(() -> api.putPart(parts.get(n - 1).getValue(), file, offset, Math.min(chunk, size - offset), n,
+                                listener::uploaded));
+                    } catch (RuntimeException e) {
+                        failed.compareAndSet(null, e);
+                    } finally {
+                        slots.release();
+                    }
+                });
+            }
+        }
+        if (failed.get() != null) {
+            throw failed.get();
+        }
+        return List.of(etags);
     }
 
     @Override
