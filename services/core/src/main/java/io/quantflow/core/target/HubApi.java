@@ -11,7 +11,6 @@ import io.quantflow.core.source.RepoId;
 import io.quantflow.core.transfer.Secret;
 import io.quantflow.core.util.Exceptions;
 
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -20,7 +19,6 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -212,26 +210,53 @@ final class HubApi {
         return out;
     }
 
-    /** The basic transfer: one PUT of the whole file, retried whole. */
+    /** The basic transfer: one PUT of the whole file, retried whole; {@code sent} hears its bytes once it is stored. */
     void putWhole(String href, JsonNode header, Path file, long size, LongConsumer sent) {
-        long[] counted = {0};
         call("uploading " + file.getFileName(), () -> {
-            HttpRequest.Builder b = request(URI.create(href)).PUT(slice(file, 0, size, sent, counted));
+            HttpRequest.Builder b;
+            try {
+                b = request(URI.create(href)).PUT(HttpRequest.BodyPublishers.ofFile(file));
+            } catch (java.io.FileNotFoundException e) {
+                throw new UncheckedIOException(e);
+            }
             headers(b, header);
             return b;
         }, 200, 201);
+        sent.accept(size);
     }
 
-    /** One part of a multipart transfer: a PUT of {@code length} bytes at {@code offset}, retried on its own; its ETag. */
+    /**
+     * One part of a multipart transfer: a PUT of {@code length} bytes at {@code offset} (read once, sent from memory),
+     * retried on its own; its ETag. {@code sent} hears the part's bytes once it is stored.
+     */
     String putPart(String href, Path file, long offset, long length, int part, LongConsumer sent) {
-        long[] counted = {0};
+        byte[] bytes = read(file, offset, length);
         HttpResponse<byte[]> r = call("uploading part " + part + " of " + file.getFileName(),
-                () -> request(URI.create(href)).PUT(slice(file, offset, length, sent, counted)), 200, 201);
+                () -> request(URI.create(href)).PUT(HttpRequest.BodyPublishers.ofByteArray(bytes)), 200, 201);
         String etag = r.headers().firstValue("ETag").orElse("");
         if (etag.isEmpty()) {
             throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, "the storage gave no ETag for part " + part + " of " + file.getFileName());
         }
+        sent.accept(length);
         return etag;
+    }
+
+    private static byte[] read(Path file, long offset, long length) {
+        if (length > Integer.MAX_VALUE - 16) {
+            throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, "the Hub asked for parts of " + length + " bytes; at most 2 GB are sent at once");
+        }
+        byte[] bytes = new byte[(int) length];
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (buf.hasRemaining()) {
+                if (ch.read(buf, offset + buf.position()) < 0) {
+                    throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, file + " ended before byte " + (offset + length) + " while uploading it");
+                }
+            }
+        } catch (IOException e) {
+            throw QuantflowException.ioFailure("cannot read " + file, e);
+        }
+        return bytes;
     }
 
     /** Completes a multipart transfer: the parts' ETags in order. */
@@ -440,49 +465,6 @@ final class HubApi {
 
     private static int port(URI u) {
         return u.getPort() >= 0 ? u.getPort() : u.getScheme().equalsIgnoreCase("https") ? 443 : 80;
-    }
-
-    /**
-     * {@code length} bytes of a file from {@code offset}, counted to {@code sent} as they go; {@code counted} is shared by
-     * the attempts of one upload, so that a retry first takes back what the failed attempt counted.
-     */
-    private static HttpRequest.BodyPublisher slice(Path file, long offset, long length, LongConsumer sent, long[] counted) {
-        return HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(() -> {
-            if (counted[0] != 0) {
-                sent.accept(-counted[0]);
-                counted[0] = 0;
-            }
-            try {
-                FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
-                ch.position(offset);
-                InputStream in = Channels.newInputStream(ch);
-                return new FilterInputStream(in) {
-                    long left = length;
-
-                    @Override
-                    public int read() throws IOException {
-                        byte[] one = new byte[1];
-                        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-                    }
-
-                    @Override
-                    public int read(byte[] buf, int off, int len) throws IOException {
-                        if (left <= 0) {
-                            return -1;
-                        }
-                        int n = super.read(buf, off, (int) Math.min(len, left));
-                        if (n > 0) {
-                            left -= n;
-                            counted[0] += n;
-                            sent.accept(n);
-                        }
-                        return n;
-                    }
-                };
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }), length);
     }
 
     private static JsonNode parse(byte[] body) {

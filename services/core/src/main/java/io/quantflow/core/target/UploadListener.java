@@ -2,11 +2,11 @@ package io.quantflow.core.target;
 
 /** Hears what publishing to a remote target uploads; every method has a no-op default. Called from several threads. */
 public interface UploadListener {
-    /** Uploading starts: {@code bytes} to send in all (what the target already holds is not counted). */
+    /** Uploading starts: the artifact's {@code bytes} in all. */
     default void uploadStarted(String what, long bytes) {
     }
 
-    /** {@code bytes} more were sent (negative when a part is sent again after a failure). */
+    /** {@code bytes} more are at the target: a file or a part stored, or found there already (never counted twice). */
     default void uploaded(long bytes) {
     }
 
