@@ -73,8 +73,8 @@ public final class HubTarget implements Target {
     private final Map<String, Added> added = new ConcurrentHashMap<>();
     private final Map<String, byte[]> manifests = new LinkedHashMap<>();
     private Published published;
-    private volatile int objectsUploaded;
-    private volatile int objectsHeld;
+    private final java.util.concurrent.atomic.AtomicInteger objectsUploaded = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger objectsHeld = new java.util.concurrent.atomic.AtomicInteger();
 
     /** A file of the commit: regular ones carry their bytes, LFS ones their sha256. */
     private record Added(String path, long size, String sha256, byte[] content) {
@@ -122,11 +122,11 @@ public final class HubTarget implements Target {
 
     /** Objects uploaded and objects the Hub held already, so far. */
     public int objectsUploaded() {
-        return objectsUploaded;
+        return objectsUploaded.get();
     }
 
     public int objectsHeld() {
-        return objectsHeld;
+        return objectsHeld.get();
     }
 
     @Override
@@ -263,7 +263,7 @@ public final class HubTarget implements Target {
                 .filter(x -> x.oid().equals(oid)).findFirst()
                 .orElseThrow(() -> QuantflowException.of(Reason.HUB_UPLOAD_FAILED, "the Hub's LFS batch answer lacks " + path));
         if (o.actions() == null || !o.actions().has("upload")) {
-            objectsHeld++;
+            objectsHeld.incrementAndGet();
             listener.uploaded(size);
             LOG.fine(() -> path + ": the Hub holds it already");
             return;
@@ -302,7 +302,7 @@ public final class HubTarget implements Target {
                 return null;
             });
         }
-        objectsUploaded++;
+        objectsUploaded.incrementAndGet();
     }
 
     /**
