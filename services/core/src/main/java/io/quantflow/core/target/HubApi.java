@@ -42,6 +42,7 @@ final class HubApi {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long MAX_ANSWER = 64L << 20;
     static final String LFS_TYPE = "application/vnd.git-lfs+json";
+    private static final int IO_SLICE = 256 << 10;
 
     private final HubSettings settings;
     private final HttpClient http;
@@ -268,7 +269,10 @@ final class HubApi {
                 c.setRequestProperty("Authorization", "Bearer " + token.reveal());
             }
             try (java.io.OutputStream out = c.getOutputStream()) {
-                out.write(body);
+                // slices: a socket write from the heap goes through a temporary direct buffer of the write's size
+                for (int off = 0; off < body.length; off += IO_SLICE) {
+                    out.write(body, off, Math.min(IO_SLICE, body.length - off));
+                }
             }
             int status = c.getResponseCode();
             try (InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream()) {
@@ -294,10 +298,12 @@ final class HubApi {
             throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, "the Hub asked for parts of " + length + " bytes; at most 2 GB are sent at once");
         }
         byte[] bytes = new byte[(int) length];
-        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            while (buf.hasRemaining()) {
-                if (ch.read(buf, offset + buf.position()) < 0) {
+            for (int pos = 0; pos < bytes.length; ) {
+                // slices, for the same reason as the socket writes
+                int n = ch.read(java.nio.ByteBuffer.wrap(bytes, pos, Math.min(IO_SLICE, bytes.length - pos)), offset + pos);
+                pos += Math.max(n, 0);
+                if (n < 0) {
                     throw QuantflowException.of(Reason.HUB_UPLOAD_FAILED, file + " ended before byte " + (offset + length) + " while uploading it");
                 }
             }

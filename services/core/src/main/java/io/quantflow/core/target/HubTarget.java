@@ -313,7 +313,13 @@ public final class HubTarget implements Target {
         String[] etags = new String[parts.size()];
         java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(partsAtOnce);
         java.util.concurrent.atomic.AtomicReference<RuntimeException> failed = new java.util.concurrent.atomic.AtomicReference<>();
-        try (java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        // platform threads: each keeps its temporary direct buffers for file and socket I/O from part to part
+        try (java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(
+                Math.min(partsAtOnce, parts.size()), r -> {
+                    Thread t = new Thread(r, "quantflow-upload-part");
+                    t.setDaemon(true);
+                    return t;
+                })) {
             for (int i = 0; i < parts.size(); i++) {
                 try {
                     slots.acquire();
