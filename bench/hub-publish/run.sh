@@ -10,7 +10,8 @@
 #
 # Environment: BENCH_WORK (default bench/target/hub-publish: the model and the spool), BENCH_PARALLEL (files at
 # once for both clients; default 5, huggingface_hub's default), BENCH_PART (bytes per part, default 16 MiB; files
-# of at least one part go multipart).
+# of at least one part go multipart), BENCH_PARTS_AT_ONCE (quantflow's parts of one file at once, default 1;
+# huggingface_hub sends them one at a time).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -28,6 +29,7 @@ shape=${1:-llama-1b}
 work=${BENCH_WORK:-$root/bench/target/hub-publish}
 parallel=${BENCH_PARALLEL:-5}
 part=${BENCH_PART:-16777216}
+parts_at_once=${BENCH_PARTS_AT_ONCE:-1}
 mkdir -p "$work" bench/results
 
 scripts/hf-client-venv.sh >&2
@@ -59,7 +61,7 @@ out=bench/results/hub-publish-$(date +%Y-%m-%d).txt
 files=$(find "$model" -type f | wc -l)
 bytes=$(du -sb "$model" | cut -f1)
 {
-    echo "# bench/hub-publish/run.sh $shape: $files files, $bytes bytes ($(du -sh "$model" | cut -f1)); parts of $part bytes; $parallel files at once"
+    echo "# bench/hub-publish/run.sh $shape: $files files, $bytes bytes ($(du -sh "$model" | cut -f1)); parts of $part bytes; $parallel files at once; quantflow sends $parts_at_once part(s) of a file at once"
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)'); $(nproc) cores; load before: $(uptime | sed 's/.*load average[s]*: *//')"
     echo "# huggingface_hub $(.venv-hf/bin/python services/core/src/test/resources/hub/hf_client.py check), no hf_xet; $("$QF_JAVA" -version 2>&1 | head -1)"
     echo "# seconds: 'inside' = from whoami to the commit (as each client times itself); 'wall' = the process, start-up included"
@@ -78,7 +80,7 @@ run() {
     printf "%-28s %10.2f %10.2f %10.1f\n" "$name ($repo)" "$inside" "$wall" "$(echo "$bytes / 1048576 / $inside" | bc -l)" | tee -a "$out"
 }
 
-qf() { run quantflow "$1" "$QF_JAVA" -cp "$cp" io.quantflow.core.testing.HubPublishMain "$model" "hf://bench/$1" "$parallel"; }
+qf() { run quantflow "$1" "$QF_JAVA" -cp "$cp" io.quantflow.core.testing.HubPublishMain "$model" "hf://bench/$1" "$parallel" "$parts_at_once"; }
 py() { run huggingface_hub "$1" .venv-hf/bin/python services/core/src/test/resources/hub/hf_client.py upload "bench/$1" "$model"; }
 
 qf qf-1

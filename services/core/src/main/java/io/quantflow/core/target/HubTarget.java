@@ -102,7 +102,7 @@ public final class HubTarget implements Target {
                     + " (hf://org/name@branch) or none for main");
         }
         this.hasToken = settings.token() != null;
-        this.partsAtOnce = settings.parallel();
+        this.partsAtOnce = options.partsAtOnce();
     }
 
     @Override

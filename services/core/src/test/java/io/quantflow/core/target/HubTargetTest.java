@@ -196,7 +196,7 @@ class HubTargetTest {
         // one object finishes, the other dies after some parts (the storage goes away for good)
         hub.writes().breakStorageAfter(7);
         HubTarget first = new HubTarget(settings(WRITE), (ModelLocation.Hub) ModelLocation.parse("hf://me/resume"), IfExists.FAIL,
-                HubPublishOptions.DEFAULTS, UploadListener.NONE);
+                HubPublishOptions.DEFAULTS.withPartsAtOnce(3), UploadListener.NONE);
         QuantflowException killed = assertThrows(QuantflowException.class, () -> {
             first.check();
             first.stage();
@@ -247,7 +247,7 @@ class HubTargetTest {
         Path dir = artifact(tmp.resolve("a"), 4);
         hub.failNext(2, new HubTestServer.Failure(429, null));
         hub.writes().failStorage(2, 500);
-        HubTarget.Published p = publish(target("hf://me/retry", WRITE, IfExists.FAIL, HubPublishOptions.DEFAULTS), dir);
+        HubTarget.Published p = publish(target("hf://me/retry", WRITE, IfExists.FAIL, HubPublishOptions.DEFAULTS.withPartsAtOnce(4)), dir);
         assertEquals(hub.repo("me/retry").commit(), p.commit());
         assertSameFiles(dir, hub.repo("me/retry"), "main");
     }
