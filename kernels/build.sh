@@ -7,7 +7,8 @@
 #
 # IEEE arithmetic only: no fast math, correctly rounded division and square root, no flush of
 # subnormals to zero, no contraction of multiplies and adds into FMAs. The kernels also spell out
-# their rounding (__fmul_rn, __frcp_rn), so the PTX keeps that meaning under any JIT options.
+# their rounding (__fmul_rn), so the PTX keeps that meaning under any JIT options; the one approximate
+# instruction, the reciprocal bitsandbytes takes (rcp.approx.ftz.f32), is written as PTX.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 out="$here/../services/core/src/main/resources/io/quantflow/core/gpu"

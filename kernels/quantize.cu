@@ -4,11 +4,13 @@
 //
 // Arithmetic is IEEE float32 throughout, as in the Java reference (ScalarBlockwiseQuantizer):
 //   absmax = largest |x| of the block, NaN ignored (fmaxf skips NaN; a block of zeros/NaN gives +0)
-//   inv    = __frcp_rn(absmax)      correctly rounded reciprocal, identical to 1.0f / absmax
+//   inv    = rcp.approx.ftz(absmax) the GPU's approximate reciprocal, which bitsandbytes' kernels take
+//                                   (built with --use_fast_math); the Java side reads it from a table
+//                                   measured on the GPU (BnbReciprocal)
 //   s      = __fmul_rn(x, inv)      rounded product, never contracted into an FMA
 //   code   = the reference's code of s, looked up in a table (below)
-// No fast math, no flush to zero: every operation above is written with an explicit rounding mode,
-// so the PTX means the same thing whatever options the driver's JIT compiler is given.
+// No fast math, no flush to zero but in that one instruction: every other operation above is written with an
+// explicit rounding mode, so the PTX means the same thing whatever options the driver's JIT compiler is given.
 //
 // The code table. A value's 4-bit code depends only on s, and the thresholds between codes are
 // few and far apart: within each group of floats that share their top 11 bits (sign, exponent and
@@ -172,7 +174,8 @@ __device__ __forceinline__ void quantize4(const void* in, uint32_t n, int log2Bl
         if ((threadIdx.x & (threadsPerBlock - 1)) == 0 && e0 < n) {
             absmax[e0 >> log2Blocksize] = m;
         }
-        const float inv = __frcp_rn(m);
+        float inv;
+        asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(inv) : "f"(m));
 
         uint32_t word = 0u;
 #pragma unroll

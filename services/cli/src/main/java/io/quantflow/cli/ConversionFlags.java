@@ -21,7 +21,9 @@ import java.util.function.Supplier;
 /** The output options of {@code convert} and {@code submit}: formats, 4-bit options, dtype, --dynamic, --if-exists, --device. */
 final class ConversionFlags {
     @Option(names = "--format", defaultValue = "bnb-4bit", split = ",", paramLabel = "FORMAT",
-            description = "bnb-4bit (default), merged-16bit, merged-4bit or lora; several, comma-separated, read the source once and go to TARGET/<format>.")
+            description = {"bnb-4bit (default), merged-16bit, merged-4bit or lora; several, comma-separated, read the source once and go to TARGET/<format>.",
+                    "For vLLM and SGLang: ct-fp8-dynamic, ct-fp8-block or ct-nvfp4a16 (compressed-tensors; --skip-modules and --dynamic apply);",
+                    "bnb-8bit: bitsandbytes LLM.int8."})
     List<String> formats = new ArrayList<>();
 
     @Option(names = "--dtype", description = "bfloat16 or float16: the dtype of merged outputs (default: the base's).")

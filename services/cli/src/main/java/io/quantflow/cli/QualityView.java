@@ -63,7 +63,17 @@ record QualityView(Manifest manifest, Quality quality, List<String> modules, Lis
 
     String quantLabel() {
         Manifest.Options o = manifest.options();
-        return o.quantType() + (o.doubleQuant() ? "+dq" : "");
+        String other = storedAsOtherThanBnb(manifest);
+        return other != null ? other : o.quantType() + (o.doubleQuant() ? "+dq" : "");
+    }
+
+    /** What the quantized weights are stored as when that is not the 4-bit options' type (compressed-tensors: fp8-e4m3, nvfp4); else null. */
+    static String storedAsOtherThanBnb(Manifest m) {
+        if (m.quality() == null || m.options() == null) {
+            return null;
+        }
+        return m.quality().tensors().stream().filter(t -> t.quantized()).map(t -> t.storedAs())
+                .filter(s -> !s.equals(m.options().quantType())).findFirst().orElse(null);
     }
 
     /** {@code 75.9M params: 304 MB fp32 / 152 MB bf16 -> 42.6 MB nf4+dq}. */

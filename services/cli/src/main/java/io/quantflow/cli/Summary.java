@@ -18,8 +18,13 @@ final class Summary {
     static void print(PrintStream out, Object source, Object target, Manifest m) {
         Manifest.Options o = m.options();
         if (o != null) {
-            out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
-                    m.format(), o.quantType(), o.doubleQuant() ? "+double quant" : "", o.blocksize());
+            String other = QualityView.storedAsOtherThanBnb(m);
+            if (other != null) {
+                out.printf(Locale.ROOT, "converted %s -> %s (%s, weights in %s)%n", source, target, m.format(), other);
+            } else {
+                out.printf(Locale.ROOT, "converted %s -> %s (%s %s%s, blocksize %d)%n", source, target,
+                        m.format(), o.quantType(), o.doubleQuant() ? "+double quant" : "", o.blocksize());
+            }
             out.printf(Locale.ROOT, "  %d tensors quantized (%s parameters), %d kept in 16 bit%n",
                     m.output().quantizedTensors(), Numbers.count(m.output().quantizedParameters()), m.output().keptTensors());
         } else {

@@ -76,6 +76,25 @@ class CliTest {
     }
 
     @Test
+    void convertsToCompressedTensorsForVllmAndReportsIt() throws IOException {
+        Path out = tmp.resolve("ct");
+        Run r = run("convert", fixture("tiny-llama/base-bf16").toString(), "--out", out.toString(),
+                "--format", "ct-fp8-dynamic,ct-nvfp4a16", "--skip-modules", "mlp.down_proj");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("(ct-fp8-dynamic, weights in fp8-e4m3)"), r.out());
+        assertTrue(r.out().contains("(ct-nvfp4a16, weights in nvfp4)"), r.out());
+        assertTrue(r.out().contains("12 tensors quantized"), r.out());
+        String config = Files.readString(out.resolve("ct-nvfp4a16/config.json"));
+        assertTrue(config.contains("\"quant_method\": \"compressed-tensors\"") && config.contains("mlp\\\\.down_proj"), config);
+        assertTrue(Files.readString(out.resolve("ct-fp8-dynamic/README.md")).contains("python -m sglang.launch_server"));
+        Run report = run("report", out.resolve("ct-nvfp4a16").toString(), "--html", tmp.resolve("r.html").toString(),
+                "--png", tmp.resolve("r.png").toString());
+        assertEquals(0, report.exit(), report.err());
+        assertTrue(report.out().contains("nvfp4"), report.out());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
     void aNonEmptyTargetIsRefusedAndLeftUntouched() throws IOException {
         Path src = tinyModel();
         Path out = Files.createDirectories(tmp.resolve("taken"));

@@ -27,7 +27,7 @@ public final class ConversionPlan {
             if (!o.hasWeights()) {
                 continue;
             }
-            ModuleSelector selector = new ModuleSelector(o.quant() == null ? List.of() : o.quant().skipModules());
+            ModuleSelector selector = new ModuleSelector(o.quant() == null ? List.of() : o.format().keptTogether(o.quant().skipModules()));
             List<ShardPlan> list = new ArrayList<>();
             for (SourceShard s : shards) {
                 list.add(new ShardPlan(s, o, selector));
@@ -86,7 +86,7 @@ public final class ConversionPlan {
      * follow from shapes, so this answers for models that are not on disk.
      */
     public static long estimateWeightBytes(List<TensorSpec> tensors, OutputSpec output) {
-        ModuleSelector selector = new ModuleSelector(output.quant() == null ? List.of() : output.quant().skipModules());
+        ModuleSelector selector = new ModuleSelector(output.quant() == null ? List.of() : output.format().keptTogether(output.quant().skipModules()));
         WeightCodec codec = output.format().codec(output);
         long bytes = 0;
         for (TensorSpec s : tensors) {

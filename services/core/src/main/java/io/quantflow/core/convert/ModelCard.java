@@ -60,7 +60,7 @@ public final class ModelCard {
         s.append(o.format().cardDescription(o));
         s.append("\n## Load it\n\n```python\nfrom transformers import AutoModelForCausalLM\n\n");
         s.append("model = AutoModelForCausalLM.from_pretrained(\"path/to/this/model\"")
-                .append(o.quantizes() ? ", device_map=\"auto\")  # needs bitsandbytes and a CUDA GPU\n" : ")\n");
+                .append(o.quantizes() ? ", device_map=\"auto\")  # " + o.format().loadNote(o) + "\n" : ")\n");
         s.append("```\n\n");
         s.append(o.quantizes() ? "The quantization config is in config.json. " : "")
                 .append("quantflow-manifest.json lists every file with its size and sha256, and the options")

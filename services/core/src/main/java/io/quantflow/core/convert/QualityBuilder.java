@@ -50,7 +50,7 @@ public final class QualityBuilder {
             String storedAs = null;
             if (plan.role(t.name()) == TensorRole.QUANTIZE) {
                 kind = OutputTensor.Kind.QUANTIZED;
-                storedAs = plan.output().quant().quantType().id();
+                storedAs = plan.output().format().quantizedAs(plan.output());
             } else if (t.values() != null && LINEAR.quantize(t.name(), t.shape(), t.values().dtype())) {
                 kind = OutputTensor.Kind.KEPT_LINEAR;
                 storedAs = plan.writtenDtype(t.name()).torchName();

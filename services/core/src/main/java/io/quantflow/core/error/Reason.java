@@ -92,6 +92,10 @@ public enum Reason {
     QUANT_TENSOR_MISSING(ErrorCode.INVALID_CHECKPOINT),
     /** A 4-bit weight's tensor has the wrong dtype or size, or a quant_map that is not the code book. */
     QUANT_TENSOR_MISMATCH(ErrorCode.INVALID_CHECKPOINT),
+    /** A model without the tokenizer files a GGUF file is made from (tokenizer.json or tokenizer.model). */
+    TOKENIZER_MISSING(ErrorCode.INVALID_CHECKPOINT),
+    /** A tokenizer file (tokenizer.json, tokenizer.model, tokenizer_config.json) that is malformed or contradicts itself. */
+    TOKENIZER_MALFORMED(ErrorCode.INVALID_CHECKPOINT),
 
     // ------------------------------------------------------------------ INVALID_CHECKPOINT: LoRA adapters
     /** An adapter directory without adapter_config.json. */
@@ -148,6 +152,8 @@ public enum Reason {
     ADAPTER_TYPE_UNSUPPORTED(ErrorCode.UNSUPPORTED_MODEL),
     /** A LoRA on a layer kind quantflow does not merge (convolutions, DoRA on embeddings or Conv1D). */
     ADAPTER_LAYER_UNSUPPORTED(ErrorCode.UNSUPPORTED_MODEL),
+    /** A tokenizer GGUF cannot describe: an unknown tokenizer model or pre-tokenizer, or an architecture without vocab rules. */
+    TOKENIZER_UNSUPPORTED(ErrorCode.UNSUPPORTED_MODEL),
 
     // ------------------------------------------------------------------ TARGET_EXISTS
     /** The target already holds files and the request does not overwrite. */

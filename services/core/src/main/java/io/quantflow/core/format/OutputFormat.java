@@ -109,6 +109,24 @@ public interface OutputFormat {
     /** The model card's tags after {@code quantflow} (Hub metadata). */
     List<String> cardTags(OutputSpec output);
 
+    /**
+     * The modules to keep in 16 bit when {@code skipModules} are asked for: with the modules an engine fuses with them
+     * (vLLM loads q/k/v and gate/up as one layer, which must be quantized alike).
+     */
+    default List<String> keptTogether(List<String> skipModules) {
+        return skipModules;
+    }
+
+    /** What the manifest says a quantized weight is stored as ({@code nf4}, {@code fp8-e4m3}). */
+    default String quantizedAs(OutputSpec output) {
+        return output.quant().quantType().id();
+    }
+
+    /** The comment after the model card's {@code from_pretrained} line of a format that quantizes (what loading needs). */
+    default String loadNote(OutputSpec output) {
+        return "needs bitsandbytes and a CUDA GPU";
+    }
+
     /** The model card's paragraph saying what the files are, one line ending in a newline. */
     String cardDescription(OutputSpec output);
 

@@ -56,7 +56,7 @@ public final class DoubleQuantizer {
                 }
             }
             nestedAbsmax[b - from] = m;
-            float inv = 1.0f / m;
+            float inv = BnbReciprocal.of(m);
             int base = start - from * NESTED_BLOCKSIZE;
             if (VECTOR) {
                 VectorDynamicMap.encode(absmax, start, len, offset, inv, codes, base);

@@ -22,7 +22,7 @@ public final class ScalarBlockwiseQuantizer implements BlockwiseQuantizer {
             int len = Math.min(blocksize, n - start);
             float amax = blockAbsmax(src, srcOff + start, len);
             absmax[absmaxOff + b] = amax;
-            quantizeBlock(type, src, srcOff + start, len, 1.0f / amax, packed, packedOff + start / 2);
+            quantizeBlock(type, src, srcOff + start, len, BnbReciprocal.of(amax), packed, packedOff + start / 2);
         }
     }
 

@@ -201,7 +201,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             }
             float amax = Float.intBitsToFloat(maxBits);
             absmax[absmaxOff + b] = amax;
-            float inv = 1.0f / amax;
+            float inv = BnbReciprocal.of(amax);
             if (buckets != null && inv > 0f && inv < Float.POSITIVE_INFINITY) {
                 for (int j = 0; j < blocksize; j += L) {
                     FloatVector x = FloatVector.fromArray(F, src, off + j).mul(inv);
@@ -242,7 +242,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 int maxBits = m.reduceLanes(VectorOperators.MAX);
                 if (maxBits <= 0x7F80) {
                     float amax = Float.intBitsToFloat(maxBits << 16);
-                    float inv = 1.0f / amax;
+                    float inv = BnbReciprocal.of(amax);
                     if (inv > 0f && inv < Float.POSITIVE_INFINITY) {
                         absmax[absmaxOff + b] = amax;
                         for (int j = 0; j < blocksize; j += L) {
@@ -263,7 +263,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     /** The scalar reference for one block; returns its absmax. */
     private float scalarBlock(float[] src, int off, int len, byte[] packed, int out) {
         float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
-        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, packed, out);
+        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, BnbReciprocal.of(amax), packed, out);
         return amax;
     }
 
@@ -360,7 +360,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 continue;
             }
             absmax[absmaxOff + b] = amax;
-            float inv = 1.0f / amax;
+            float inv = BnbReciprocal.of(amax);
             // the in-register measure works on x / absmax, whose squares neither overflow nor underflow
             // here; far outside weights' range (or below 8 lanes) the reference measures the block
             boolean measureHere = errors != null && L >= 8 && amax >= 0x1p-24f && amax <= 0x1p24f;
@@ -435,7 +435,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
     private void measuredScalarBlock(float[] src, int off, int len, int blocksize, Dest dst, int b, DType dtype, ErrorSums errors) {
         float amax = ScalarBlockwiseQuantizer.blockAbsmax(src, off, len);
         dst.absmax()[dst.absmaxAt(b)] = amax;
-        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, 1.0f / amax, dst.packed(), dst.packedAt(b, blocksize));
+        ScalarBlockwiseQuantizer.quantizeBlock(type, src, off, len, BnbReciprocal.of(amax), dst.packed(), dst.packedAt(b, blocksize));
         if (errors != null) {
             QuantErrors.measure(src, off, len, blocksize, dst.packed(), dst.packedAt(b, blocksize), dst.absmax(), dst.absmaxAt(b),
                     type, dtype, errors);
@@ -511,7 +511,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
                 continue;
             }
             absmax[absmaxOff + b] = amax;
-            float inv = 1.0f / amax;
+            float inv = BnbReciprocal.of(amax);
             IntVector table = IntVector.fromArray(I, tables, k * L);
             FloatVector squaredError = FloatVector.zero(F);
             FloatVector squaredValue = FloatVector.zero(F);
@@ -596,7 +596,7 @@ public final class VectorBlockwiseQuantizer implements BlockwiseQuantizer {
             float amax = Float.intBitsToFloat(maxBits << 16);
             int out = dst.packedAt(b, blocksize);
             dst.absmax()[dst.absmaxAt(b)] = amax;
-            codesBlock(tmp, 0, blocksize, 1.0f / amax, dst.packed(), out, s.codes);
+            codesBlock(tmp, 0, blocksize, BnbReciprocal.of(amax), dst.packed(), out, s.codes);
             QuantErrors.measure(tmp, 0, len, blocksize, dst.packed(), out, dst.absmax(), dst.absmaxAt(b), type, dtype, errors);
         }
     }

@@ -91,6 +91,17 @@ class PipelineEquivalenceTest {
         assertSameFiles(source(source), null, List.of(Formats.BNB_4BIT), quant, null);
     }
 
+    static Stream<Arguments> compressedTensors() {
+        return Stream.of("tiny", "tiny-sharded", "synthetic-sharded").flatMap(s -> Stream.of(
+                Arguments.of(s, Formats.CT_FP8_DYNAMIC), Arguments.of(s, Formats.CT_FP8_BLOCK), Arguments.of(s, Formats.CT_NVFP4A16)));
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource
+    void compressedTensors(String source, OutputFormat format) throws IOException {
+        assertSameFiles(source(source), null, List.of(format), NF4_BS128_SKIP, null);
+    }
+
     @ParameterizedTest(name = "{0} {1} {2} dtype {3}")
     @MethodSource
     void merged(String source, List<OutputFormat> formats, QuantOptions quant, DType dtype) throws IOException {

@@ -85,7 +85,7 @@ class QuantizerEquivalenceTest {
         }
     }
 
-    /** What both must produce, computed here independently: absmax ignoring NaN, then the tree on x * (1/absmax). */
+    /** What both must produce, computed here independently: absmax ignoring NaN, then the tree on x times bitsandbytes' reciprocal of absmax (BnbReciprocal). */
     private static void checkAgainstReference(QuantType q, float[] x, int n, int blocksize, Result r, String where) {
         int blocks = (n + blocksize - 1) / blocksize;
         for (int b = 0; b < blocks; b++) {
@@ -98,7 +98,7 @@ class QuantizerEquivalenceTest {
             assertEquals(Float.floatToRawIntBits(m), Float.floatToRawIntBits(r.absmax[b]), where + ": absmax of block " + b);
         }
         for (int i = 0; i < n; i++) {
-            float inv = 1.0f / r.absmax[i / blocksize];
+            float inv = BnbReciprocal.of(r.absmax[i / blocksize]);
             int expected = q.encode(x[i] * inv);
             int actual = nibble(r.packed, 0, i);
             if (expected != actual) {
@@ -107,7 +107,7 @@ class QuantizerEquivalenceTest {
             }
         }
         if ((n & 1) == 1) {
-            float inv = 1.0f / r.absmax[(n - 1) / blocksize];
+            float inv = BnbReciprocal.of(r.absmax[(n - 1) / blocksize]);
             assertEquals(q.encode(0.0f * inv), nibble(r.packed, 0, n), where + ": padding nibble is the code of 0.0 in the last block");
         }
     }
