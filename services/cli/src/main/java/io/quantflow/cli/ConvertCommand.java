@@ -11,6 +11,8 @@ import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.VariantMap;
 import io.quantflow.core.storage.S3Settings;
+import io.quantflow.core.target.HubPublishOptions;
+import io.quantflow.core.target.HubTarget;
 import io.quantflow.core.target.IfExists;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,8 +36,14 @@ final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOURCE", description = "The model: a directory (config.json and model.safetensors, or shards with model.safetensors.index.json), hf://org/name[@revision], s3://bucket/prefix or file:///dir.")
     String source;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Output directory (must not exist or be empty) or s3://bucket/prefix (must hold no objects).")
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Output directory (must not exist or be empty), s3://bucket/prefix (must hold no objects) or hf://org/name[@branch] (a Hub repository that holds no weights; HF_TOKEN with the write role).")
     String target;
+
+    @Option(names = "--private", description = "With --out hf://: create the repository private when it does not exist yet.")
+    boolean privateRepo;
+
+    @Option(names = "--create-pr", description = "With --out hf://: commit to a new pull request instead of the branch.")
+    boolean createPr;
 
     @Option(names = "--adapter", paramLabel = "ADAPTER", description = "A PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors) to merge or export: a directory, hf://, s3:// or file://.")
     String adapter;
@@ -118,6 +126,11 @@ final class ConvertCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  cached: %s%n", outcome.cached()
                     ? "true (from the conversion cache; --no-cache converts again)" : "false");
         }
+        if (outcome.published() != null) {
+            HubTarget.Published p = outcome.published();
+            System.out.printf(Locale.ROOT, "  published: hf://%s@%s commit %s%s%n", p.repo(), p.branch(), p.commit(),
+                    p.pullRequestUrl() == null ? "" : " (pull request " + p.pullRequestUrl() + ")");
+        }
         return 0;
     }
 
@@ -145,6 +158,11 @@ final class ConvertCommand implements Callable<Integer> {
         ModelLocation src = ModelLocation.parse(source);
         ModelLocation out = ModelLocation.parse(target);
         ModelLocation ad = adapter == null ? null : ModelLocation.parse(adapter);
-        return new ConversionJob(src, ad, out, options, ifExists, threads, !noCache, exactModelName);
+        if ((privateRepo || createPr) && !(out instanceof ModelLocation.Hub)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), (privateRepo ? "--private" : "--create-pr")
+                    + " applies to an hf:// target only");
+        }
+        return new ConversionJob(src, ad, out, options, ifExists, threads, !noCache, exactModelName,
+                new HubPublishOptions(privateRepo, createPr, null));
     }
 }

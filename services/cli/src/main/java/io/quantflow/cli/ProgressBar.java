@@ -43,9 +43,20 @@ final class ProgressBar {
         int width = 30;
         int filled = (int) Math.round(f * width);
         double secs = (now - startNanos) / 1e9;
-        out.print(String.format(Locale.ROOT, "\r%s [%s%s] %3.0f%% %s/%s %s/s ", label, "#".repeat(filled),
-                ".".repeat(width - filled), f * 100, Sizes.human(done), Sizes.human(total), Sizes.human((long) (done / secs))));
+        out.print(String.format(Locale.ROOT, "\r%s [%s%s] %3.0f%% %s/%s %s/s ETA %s ", label, "#".repeat(filled),
+                ".".repeat(width - filled), f * 100, Sizes.human(done), Sizes.human(total), Sizes.human((long) (done / secs)),
+                eta(done, total, secs)));
         out.flush();
+    }
+
+    /** The time left at the rate so far, as m:ss (h:mm:ss from an hour), or --:-- before anything moved. */
+    static String eta(long done, long total, double secs) {
+        if (done <= 0 || secs <= 0) {
+            return "--:--";
+        }
+        long left = Math.max(0, Math.round((total - done) / (done / secs)));
+        return left >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", left / 3600, left / 60 % 60, left % 60)
+                : String.format(Locale.ROOT, "%d:%02d", left / 60, left % 60);
     }
 
     synchronized void done() {

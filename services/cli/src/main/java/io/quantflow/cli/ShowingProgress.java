@@ -21,6 +21,8 @@ final class ShowingProgress {
         ProgressBar bar = new ProgressBar(err, "converting");
         AtomicReference<ProgressBar> download = new AtomicReference<>();
         AtomicLong downloaded = new AtomicLong();
+        AtomicReference<ProgressBar> upload = new AtomicReference<>();
+        AtomicLong uploadedBytes = new AtomicLong();
         JobRunner.Listener listener = new JobRunner.Listener() {
             @Override
             public void started(long totalBytes) {
@@ -60,6 +62,34 @@ final class ShowingProgress {
             }
 
             @Override
+            public void uploadStarted(String what, long bytes) {
+                synchronized (err) {
+                    err.println("uploading to " + what + " (" + Sizes.human(bytes) + ")");
+                }
+                ProgressBar b = new ProgressBar(err, "uploading");
+                b.total(bytes);
+                uploadedBytes.set(0);
+                upload.set(b);
+            }
+
+            @Override
+            public void uploaded(long bytes) {
+                ProgressBar b = upload.get();
+                long done = uploadedBytes.addAndGet(bytes);
+                if (b != null) {
+                    b.update(done);
+                }
+            }
+
+            @Override
+            public void uploadFinished() {
+                ProgressBar b = upload.getAndSet(null);
+                if (b != null) {
+                    b.done();
+                }
+            }
+
+            @Override
             public void downloadFinished() {
                 ProgressBar b = download.getAndSet(null);
                 if (b != null) {
@@ -74,6 +104,10 @@ final class ShowingProgress {
             ProgressBar b = download.getAndSet(null);
             if (b != null) {
                 b.done();
+            }
+            ProgressBar u = upload.getAndSet(null);
+            if (u != null) {
+                u.done();
             }
         }
     }

@@ -54,8 +54,14 @@ final class SubmitCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOURCE", description = "The model: s3://bucket/prefix, hf://org/name[@revision] or a local directory.")
     String source;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "s3://BUCKET/PREFIX", description = "Where the pipeline writes the artifact.")
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "TARGET", description = "Where the pipeline writes the artifact: s3://bucket/prefix, or hf://org/name[@branch] (one commit; the publisher's HF_TOKEN needs the write role).")
     String target;
+
+    @Option(names = "--private", description = "With --out hf://: the pipeline creates the repository private when it does not exist yet.")
+    boolean privateRepo;
+
+    @Option(names = "--create-pr", description = "With --out hf://: the pipeline commits to a new pull request instead of the branch.")
+    boolean createPr;
 
     @Option(names = "--adapter", paramLabel = "ADAPTER", description = "A PEFT LoRA adapter: s3://, hf:// or a local directory (uploaded first).")
     String adapter;
@@ -95,8 +101,18 @@ final class SubmitCommand implements Callable<Integer> {
         Map<String, String> env = parent == null ? System.getenv() : parent.environment();
         IfExists ifExists = conversion.ifExists(spec);
         ConversionOptions checked = conversion.options(spec);
-        if (!(ModelLocation.parse(target) instanceof ModelLocation.S3 out)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--out must be s3://bucket/prefix: the pipeline writes to the object store");
+        ModelLocation out = ModelLocation.parse(target);
+        if (out instanceof ModelLocation.Local) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--out must be s3://bucket/prefix or hf://org/name[@branch]:"
+                    + " the pipeline writes to the object store or the Hub");
+        }
+        if ((privateRepo || createPr) && !(out instanceof ModelLocation.Hub)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), (privateRepo ? "--private" : "--create-pr")
+                    + " applies to an hf:// target only");
+        }
+        if (download != null && out instanceof ModelLocation.Hub) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--download copies from the object store; with --out hf://"
+                    + " the artifact is in the Hub repository (download it from there)");
         }
         if (download != null && Files.exists(download) && !isEmptyDir(download)) {
             throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, download + " already holds files; --download needs a new or empty directory");
@@ -110,7 +126,8 @@ final class SubmitCommand implements Callable<Integer> {
                 String src = stageIfLocal(source, false, s3, stack.workBucket(), staging + "source/", err);
                 String ad = adapter == null ? null : stageIfLocal(adapter, true, s3, stack.workBucket(), staging + "adapter/", err);
                 ConversionRequest request = new ConversionRequest(rid, src, ad, OutputOptions.requests(checked),
-                        new TargetRef(out.uri(), ifExists.name().toLowerCase(Locale.ROOT)));
+                        new TargetRef(out.uri(), ifExists.name().toLowerCase(Locale.ROOT), privateRepo ? Boolean.TRUE : null,
+                                createPr ? Boolean.TRUE : null));
                 CloudEvent answer = submit(stack.bootstrap(), request, err);
                 if (EventTypes.FAILED.equals(answer.type())) {
                     Answers.Failed f = answer.data(Answers.Failed.class);
@@ -122,6 +139,11 @@ final class SubmitCommand implements Callable<Integer> {
                     for (Manifest.FileEntry f : o.manifest().files()) {
                         System.out.printf(Locale.ROOT, "  %s  %s%n", f.sha256(), f.path());
                     }
+                }
+                if (done.commit() != null) {
+                    System.out.printf(Locale.ROOT, "  published: hf://%s@%s commit %s%s%n", done.commit().repo(), done.commit().branch(),
+                            done.commit().commit(), done.commit().pullRequestUrl() == null ? "" : " (pull request "
+                                    + done.commit().pullRequestUrl() + ")");
                 }
                 if (download != null) {
                     download(s3, done, err);
@@ -193,7 +215,9 @@ final class SubmitCommand implements Callable<Integer> {
     }
 
     private static void printProgress(Answers.Progress p, PrintStream err) {
-        if (p.shard() == null) {
+        if (p.stage() == Stage.PUBLISH && p.shard() == null) {
+            err.printf(Locale.ROOT, "publish: uploaded %s of %s%n", Sizes.human(p.bytesDone()), Sizes.human(p.bytesTotal()));
+        } else if (p.shard() == null) {
             err.printf(Locale.ROOT, "%s: planned (%s of weights)%n", p.stage(), Sizes.human(p.bytesTotal()));
         } else if (p.stage() == Stage.PUBLISH) {
             err.printf(Locale.ROOT, "publish: %d of %d shards in%n", p.bytesDone(), p.bytesTotal());

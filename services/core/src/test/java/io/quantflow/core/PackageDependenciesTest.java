@@ -56,7 +56,7 @@ class PackageDependenciesTest {
             Map.entry("transfer", Set.of("error", "util")),
             Map.entry("storage", Set.of("error", "transfer", "util")),
             Map.entry("source", Set.of("checkpoint", "error", "storage", "transfer", "util")),
-            Map.entry("target", Set.of("error", "source", "storage", "util")),
+            Map.entry("target", Set.of("error", "source", "storage", "transfer", "util")),
             Map.entry("convert", Set.of("checkpoint", "concurrent", "error", "format", "gpu", "json", "lora", "merge", "model",
                     "quality", "quant", "safetensors", "target", "util")),
             Map.entry("cache", Set.of("convert", "error", "format", "quant", "safetensors", "target", "util")),

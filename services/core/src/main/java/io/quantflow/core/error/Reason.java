@@ -42,6 +42,10 @@ public enum Reason {
     HUB_UNAUTHORIZED(ErrorCode.ACCESS_DENIED),
     /** S3 refused the credentials or the operation. */
     S3_ACCESS_DENIED(ErrorCode.ACCESS_DENIED),
+    /** Publishing to the Hub without a token (HF_TOKEN). */
+    HUB_TOKEN_MISSING(ErrorCode.ACCESS_DENIED),
+    /** A Hub token that may not write the target repository (a read token, another namespace, a fine-grained token without write access). */
+    HUB_TOKEN_CANNOT_WRITE(ErrorCode.ACCESS_DENIED),
 
     // ------------------------------------------------------------------ INVALID_CHECKPOINT: safetensors files
     /** A safetensors file shorter than its 8-byte length prefix or than the header it announces. */
@@ -254,6 +258,8 @@ public enum Reason {
     RETRIES_EXHAUSTED(ErrorCode.INTERNAL),
     /** The Hub answered with a status quantflow does not expect. */
     HUB_ERROR(ErrorCode.INTERNAL),
+    /** The Hub refused an upload or a commit in a way quantflow does not expect (a missing LFS object, a malformed answer). */
+    HUB_UPLOAD_FAILED(ErrorCode.INTERNAL),
     /** S3 answered with an error quantflow does not expect. */
     S3_ERROR(ErrorCode.INTERNAL),
     /** S3 cannot be reached. */

@@ -21,9 +21,11 @@ import io.quantflow.core.source.ResolvedSource;
 import io.quantflow.core.source.SourceListener;
 import io.quantflow.core.source.SourceResolver;
 import io.quantflow.core.target.ArtifactFiles;
+import io.quantflow.core.target.HubTarget;
 import io.quantflow.core.target.IfExists;
 import io.quantflow.core.target.Target;
 import io.quantflow.core.target.Targets;
+import io.quantflow.core.target.UploadListener;
 import io.quantflow.core.util.FileTrees;
 import io.quantflow.core.util.Sizes;
 
@@ -54,7 +56,7 @@ public final class JobRunner implements AutoCloseable {
     private final ConversionCache cache;
 
     /** Hears about fetching, converting and uploading. */
-    public interface Listener extends Converter.Listener, SourceListener {
+    public interface Listener extends Converter.Listener, SourceListener, UploadListener {
         Listener NONE = new Listener() {
         };
     }
@@ -65,7 +67,11 @@ public final class JobRunner implements AutoCloseable {
      * @param cached  the output came from the conversion cache
      * @param variant the pre-quantized model used instead of the one asked for, or null
      */
-    public record Outcome(ModelLocation target, List<Manifest> manifests, boolean cached, Manifest.Variant variant) {
+    public record Outcome(ModelLocation target, List<Manifest> manifests, boolean cached, Manifest.Variant variant,
+                          HubTarget.Published published) {
+        public Outcome(ModelLocation target, List<Manifest> manifests, boolean cached, Manifest.Variant variant) {
+            this(target, manifests, cached, variant, null);
+        }
     }
 
     public JobRunner(JobSettings settings) {
@@ -86,7 +92,7 @@ public final class JobRunner implements AutoCloseable {
         long t0 = System.nanoTime();
         job.options().outputs(job.adapter() != null);
         Backends.require(job.options().device());
-        target(job).check();
+        target(job, listener).check();
         Optional<Outcome> variant = tryVariant(job, listener);
         if (variant.isPresent()) {
             return variant.get();
@@ -100,7 +106,9 @@ public final class JobRunner implements AutoCloseable {
             Optional<Path> hit = cache.lookup(key);
             if (hit.isPresent()) {
                 listener.note("the conversion cache holds this conversion (" + key.substring(0, 12) + "): not converting again");
-                return new Outcome(job.target(), fromCache(hit.get(), job, source, adapter, t0, listener), true, null);
+                HubTarget.Published[] published = {null};
+                List<Manifest> ms = fromCache(hit.get(), job, source, adapter, t0, listener, published);
+                return new Outcome(job.target(), ms, true, null, published[0]);
             }
         }
         // a local target is written once: the converter streams into its staging directory; any other
@@ -118,8 +126,8 @@ public final class JobRunner implements AutoCloseable {
             default -> {
                 Path entry = cache.entry(key);
                 Converter.Result r = new Converter().convert(request(job, source, adapter, entry, IfExists.OVERWRITE, provenance), listener);
-                publish(job, entry, Map.of(), listener);
-                yield new Outcome(job.target(), r.manifests(), false, null);
+                HubTarget.Published p = publish(job, entry, Map.of(), listener);
+                yield new Outcome(job.target(), r.manifests(), false, null, p);
             }
         };
     }
@@ -131,29 +139,46 @@ public final class JobRunner implements AutoCloseable {
     }
 
     /** The job's target, not staged (an S3 client is made only for an S3 target). */
-    private Target target(ConversionJob job) {
-        return Targets.of(job.target(), job.ifExists(), resolver::s3);
+    private Target target(ConversionJob job, UploadListener listener) {
+        return Targets.of(job.target(), job.ifExists(), resolver::s3, settings::hub, job.hub(), listener);
     }
 
     /**
      * Publishes the artifact in {@code dir} (every file, then the manifests) to the job's target.
      *
      * @param replaced manifests to publish instead of the artifact's own (relative path to local file)
+     * @return where a Hub target committed, else null
      */
-    private void publish(ConversionJob job, Path dir, Map<String, Path> replaced, Listener listener) {
-        try (Target out = target(job)) {
+    private HubTarget.Published publish(ConversionJob job, Path dir, Map<String, Path> replaced, Listener listener) {
+        try (Target out = target(job, listener)) {
             int parallel = 1;
-            if (job.target() instanceof ModelLocation.S3) {
-                List<String> files = ArtifactFiles.list(dir);
-                long bytes = 0;
+            long bytes = 0;
+            List<String> files = ArtifactFiles.list(dir);
+            if (!(job.target() instanceof ModelLocation.Local)) {
                 for (String f : files) {
                     bytes += dir.resolve(f).toFile().length();
                 }
                 listener.note("uploading " + files.size() + " files (" + Sizes.human(bytes) + ") to " + out.uri());
-                parallel = resolver.s3().settings().parallel();
+                parallel = job.target() instanceof ModelLocation.S3 ? resolver.s3().settings().parallel() : settings.hub().parallel();
             }
             out.stage();
-            Targets.publish(out, dir, replaced, parallel);
+            if (out instanceof HubTarget) {
+                listener.uploadStarted(out.uri(), bytes);
+            }
+            try {
+                Targets.publish(out, dir, replaced, parallel);
+            } finally {
+                if (out instanceof HubTarget) {
+                    listener.uploadFinished();
+                }
+            }
+            if (out instanceof HubTarget h) {
+                HubTarget.Published p = h.published();
+                listener.note((p.reused() ? "the commit had landed already: " : "committed ") + p.commit() + " to " + out.uri()
+                        + (p.pullRequestUrl() == null ? "" : " as a pull request: " + p.pullRequestUrl()));
+                return p;
+            }
+            return null;
         }
     }
 
@@ -193,25 +218,26 @@ public final class JobRunner implements AutoCloseable {
         HubFetcher.Snapshot snap = hub.fetch(variant, listener);
         Manifest.Variant v = new Manifest.Variant(asked.uri(), used, file);
         Provenance p = Provenance.ofSource(variant.uri(), snap.commit(), ContentHash.ofCommit(snap.commit()));
+        HubTarget.Published[] published = {null};
         Manifest m = switch (job.target()) {
             case ModelLocation.Local t -> PrequantizedCopy.copy(snap.dir(), t.dir(), job.ifExists(), p, v);
             default -> {
                 Path staging = staging();
                 try {
                     Manifest written = PrequantizedCopy.copy(snap.dir(), staging.resolve("out"), IfExists.FAIL, p, v);
-                    publish(job, staging.resolve("out"), Map.of(), listener);
+                    published[0] = publish(job, staging.resolve("out"), Map.of(), listener);
                     yield written;
                 } finally {
                     FileTrees.delete(staging);
                 }
             }
         };
-        return Optional.of(new Outcome(job.target(), List.of(m), false, v));
+        return Optional.of(new Outcome(job.target(), List.of(m), false, v, published[0]));
     }
 
     /** Writes a cached artifact to the target with manifests that say so. */
     private List<Manifest> fromCache(Path entry, ConversionJob job, ResolvedSource source, ResolvedSource adapter, long t0,
-                                     Listener listener) {
+                                     Listener listener, HubTarget.Published[] published) {
         List<String> manifestFiles = ArtifactFiles.manifests(entry);
         Map<String, Manifest> rewritten = new LinkedHashMap<>();
         for (String rel : manifestFiles) {
@@ -245,7 +271,7 @@ public final class JobRunner implements AutoCloseable {
                 e.getValue().write(p);
                 replaced.put(e.getKey(), p);
             }
-            publish(job, entry, replaced, listener);
+            published[0] = publish(job, entry, replaced, listener);
         } catch (IOException e) {
             throw QuantflowException.ioFailure("staging the manifests in " + staging, e);
         } finally {

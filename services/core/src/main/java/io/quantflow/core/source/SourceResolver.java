@@ -66,6 +66,11 @@ public final class SourceResolver implements AutoCloseable {
     }
 
     /** The Hub fetcher (made on first use). */
+    /** How this resolver reaches the Hub (endpoint, token): a Hub target of the same request uses the same. */
+    public HubSettings hubSettings() {
+        return hubSettings;
+    }
+
     public synchronized HubFetcher hub() {
         if (hub == null) {
             hub = new HubFetcher(new HubClient(hubSettings), new HubCache(cacheRoot.resolve("hub")));

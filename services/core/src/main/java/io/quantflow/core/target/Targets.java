@@ -2,6 +2,7 @@ package io.quantflow.core.target;
 
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import io.quantflow.core.source.HubSettings;
 import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.storage.S3Storage;
 
@@ -29,11 +30,23 @@ public final class Targets {
      * @param s3 asked only for an S3 location
      */
     public static Target of(ModelLocation location, IfExists ifExists, Supplier<S3Storage> s3) {
+        return of(location, ifExists, s3, null, HubPublishOptions.DEFAULTS, UploadListener.NONE);
+    }
+
+    /**
+     * The target a location names, not staged: a local directory, an S3 prefix or a Hub repository.
+     *
+     * @param hub      asked only for a Hub location; null where the Hub is not a target (INVALID_REQUEST)
+     * @param listener hears what a remote target uploads
+     */
+    public static Target of(ModelLocation location, IfExists ifExists, Supplier<S3Storage> s3, Supplier<HubSettings> hub,
+                            HubPublishOptions options, UploadListener listener) {
         return switch (location) {
             case ModelLocation.Local l -> LocalTarget.of(l.dir(), ifExists);
             case ModelLocation.S3 s -> new S3Target(s3.get(), s, ifExists);
+            case ModelLocation.Hub h when hub != null -> new HubTarget(hub.get(), h, ifExists, options, listener);
             case ModelLocation.Hub h -> throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, h.uri()
-                    + ": quantflow does not write to the Hub; give a directory or an s3:// prefix as --out");
+                    + ": this command does not write to the Hub; give a directory or an s3:// prefix");
         };
     }
 

@@ -227,8 +227,9 @@ class JobRunnerTest {
             QuantflowException hubTarget = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
                     ModelLocation.parse("hf://tiny/llama"), null, ModelLocation.parse("hf://me/out"), List.of(Formats.BNB_4BIT),
                     QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));
-            assertEquals(ErrorCode.INVALID_REQUEST, hubTarget.code());
-            assertEquals(Reason.LOCATION_NOT_ALLOWED, hubTarget.reason());
+            // the Hub is a target now: without a token it is refused before anything is fetched
+            assertEquals(ErrorCode.ACCESS_DENIED, hubTarget.code());
+            assertEquals(Reason.HUB_TOKEN_MISSING, hubTarget.reason());
             QuantflowException noAdapter = assertThrows(QuantflowException.class, () -> r.run(new ConversionJob(
                     ModelLocation.parse("hf://tiny/llama"), null, new ModelLocation.Local(tmp.resolve("m")),
                     List.of(Formats.MERGED_16BIT), QuantOptions.defaults(), null, IfExists.FAIL, 2, true, false), listener));

@@ -47,11 +47,13 @@ import java.util.stream.Stream;
  * </ul>
  * It can require a token (private or gated repos), break a file's download halfway, serve a
  * corrupted file, and answer every request with a given status and {@code X-Error-Code}. Every
- * request is recorded.
+ * request is recorded. The write side ({@link HubWrites}: whoami, repository and branch creation,
+ * preupload, the LFS batch API with basic and multipart transfers, NDJSON commits, pull request refs,
+ * the tree and commit listings) keeps what is committed, and the read side serves it.
  */
 public final class HubTestServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern API = Pattern.compile("/api/models/(.+)/revision/([^/]+)");
+    private static final Pattern API = Pattern.compile("/api/models/([^/]+/[^/]+|[^/]+)(?:/revision/([^/]+))?");
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-(\\d*)");
 
     private final HttpServer hub;
@@ -61,8 +63,10 @@ public final class HubTestServer implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private final Map<String, Repo> repos = new ConcurrentHashMap<>();
+    final Map<String, Repo> repos = new ConcurrentHashMap<>();
     private final Map<String, Blob> blobs = new ConcurrentHashMap<>();
+    final Map<String, Account> accounts = new ConcurrentHashMap<>();
+    final HubWrites writes = new HubWrites(this);
     private final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
     private volatile Failure failure;
     private volatile Failure nextFailure;
@@ -79,8 +83,14 @@ public final class HubTestServer implements AutoCloseable {
     /** How a repository is served. */
     public static final class Repo {
         final String id;
-        final String commit;
-        final Map<String, FileEntry> files = new TreeMap<>();
+        /** The head of main and its files (what the read side served before refs existed). */
+        volatile String commit;
+        volatile Map<String, FileEntry> files = new TreeMap<>();
+        /** Branches and pull request refs ({@code refs/pr/N}) to their head; every commit by id. */
+        final Map<String, Snapshot> refs = new ConcurrentHashMap<>();
+        final Map<String, Snapshot> commits = new ConcurrentHashMap<>();
+        volatile boolean isPrivate;
+        int pullRequests;
         String token;
         boolean gated;
         final Map<String, AtomicInteger> breaks = new ConcurrentHashMap<>();
@@ -93,6 +103,10 @@ public final class HubTestServer implements AutoCloseable {
         Repo(String id, String commit) {
             this.id = id;
             this.commit = commit;
+        }
+
+        Repo(String id) {
+            this.id = id;
         }
 
         /** Only requests with {@code Authorization: Bearer token} may read it; others get 401 RepoNotFound (a private repo). */
@@ -153,13 +167,61 @@ public final class HubTestServer implements AutoCloseable {
         public FileEntry file(String name) {
             return files.get(name);
         }
+
+        /** The head of a branch or pull request ref, or null. */
+        public Snapshot ref(String name) {
+            return refs.get(name);
+        }
+
+        /** What a revision (branch, ref or commit id) points at, or null. */
+        Snapshot snapshot(String rev) {
+            Snapshot s = refs.get(rev);
+            return s != null ? s : commits.get(rev);
+        }
+
+        /** The commits of a branch, newest first. */
+        public List<Snapshot> history(String branch) {
+            List<Snapshot> out = new ArrayList<>();
+            for (Snapshot s = refs.get(branch); s != null; s = s.parent() == null ? null : commits.get(s.parent())) {
+                out.add(s);
+            }
+            return out;
+        }
+
+        public boolean isPrivate() {
+            return isPrivate;
+        }
+
+        synchronized void setRef(String name, Snapshot s) {
+            commits.put(s.id(), s);
+            refs.put(name, s);
+            if (name.equals("main")) {
+                files = s.files();
+                commit = s.id();
+            }
+        }
+    }
+
+    /** One commit: its id, parent, title and message, and the files it holds. */
+    public record Snapshot(String id, String parent, String title, String message, Map<String, FileEntry> files) {
+    }
+
+    /** A token's account: its user, role ("read", "write" or "fineGrained") and organisations. */
+    public record Account(String user, String role, List<String> orgs) {
+        boolean mayWrite(String namespace) {
+            return role.equals("write") && (user.equalsIgnoreCase(namespace) || orgs.stream().anyMatch(namespace::equalsIgnoreCase));
+        }
+
+        boolean mayRead(String namespace) {
+            return user.equalsIgnoreCase(namespace) || orgs.stream().anyMatch(namespace::equalsIgnoreCase);
+        }
     }
 
     /** A served file: git blob id, and sha256 for LFS files. */
     public record FileEntry(String name, byte[] bytes, String gitBlobId, String sha256, boolean lfs) {
     }
 
-    private record Blob(Repo repo, String name) {
+    private record Blob(Repo repo, FileEntry entry) {
     }
 
     public HubTestServer() throws IOException {
@@ -170,6 +232,7 @@ public final class HubTestServer implements AutoCloseable {
         cdn.setExecutor(pool);
         hub.createContext("/", this::handleHub);
         cdn.createContext("/", this::handleCdn);
+        cdn.createContext("/upload/", writes::handleStorage);
         hub.start();
         cdn.start();
     }
@@ -178,8 +241,31 @@ public final class HubTestServer implements AutoCloseable {
         return "http://127.0.0.1:" + hub.getAddress().getPort();
     }
 
+    /** Makes {@code token} an access token of {@code user} with the role "read" or "write", member of {@code orgs}. */
+    public void addToken(String token, String user, String role, String... orgs) {
+        accounts.put(token, new Account(user, role, List.of(orgs)));
+    }
+
+    /** The write side: repository creation, preupload, LFS, commits and their failures. */
+    public HubWrites writes() {
+        return writes;
+    }
+
+    /** The repository, or null. */
+    public Repo repo(String id) {
+        return repos.get(id.toLowerCase(Locale.ROOT));
+    }
+
+    /** Serves a committed LFS file's bytes from the storage server, as the Hub's CDN does. */
+    void serveBlob(Repo repo, FileEntry e) {
+        if (e.lfs()) {
+            blobs.put(e.sha256(), new Blob(repo, e));
+        }
+    }
+
+    /** The storage server, on another host name than the Hub (as the Hub's CDN is): clients keep the Hub's headers and token to the Hub. */
     String cdnBase() {
-        return "http://127.0.0.1:" + cdn.getAddress().getPort();
+        return "http://localhost:" + cdn.getAddress().getPort();
     }
 
     /** Serves every top-level file of {@code dir} as the repository {@code id}; safetensors files are LFS files. */
@@ -204,11 +290,12 @@ public final class HubTestServer implements AutoCloseable {
             md.update(e.gitBlobId().getBytes(StandardCharsets.US_ASCII));
         });
         Repo repo = new Repo(id, HexFormat.of().formatHex(md.digest()));
-        repo.files.putAll(entries);
+        Map<String, FileEntry> tree = new TreeMap<>(entries);
+        repo.setRef("main", new Snapshot(repo.commit, null, "initial commit", "", Collections.unmodifiableMap(tree)));
         repos.put(id.toLowerCase(Locale.ROOT), repo);
         for (FileEntry e : entries.values()) {
             if (e.lfs()) {
-                blobs.put(e.sha256(), new Blob(repo, e.name()));
+                blobs.put(e.sha256(), new Blob(repo, e));
             }
         }
         return repo;
@@ -223,6 +310,12 @@ public final class HubTestServer implements AutoCloseable {
     public void failNext(int n, Failure f) {
         this.nextFailure = f;
         failuresLeft.set(n);
+    }
+
+    void record(String serverName, HttpExchange ex) {
+        String auth = ex.getRequestHeaders().getFirst("Authorization");
+        requests.add(new Request(serverName, ex.getRequestMethod(), ex.getRequestURI().getRawPath(), ex.getRequestHeaders().getFirst("Range"),
+                auth != null, auth));
     }
 
     public List<Request> requests() {
@@ -255,12 +348,15 @@ public final class HubTestServer implements AutoCloseable {
                 if (!readable(ex, repo, auth, false)) {
                     return;
                 }
-                String rev = decode(api.group(2));
-                if (!rev.equals("main") && !rev.equals(repo.commit)) {
+                Snapshot snap = repo.snapshot(api.group(2) == null ? "main" : decode(api.group(2)));
+                if (snap == null) {
                     error(ex, 404, "RevisionNotFound");
                     return;
                 }
-                send(ex, 200, "application/json", repoJson(repo).getBytes(StandardCharsets.UTF_8), Map.of());
+                send(ex, 200, "application/json", repoJson(repo, snap).getBytes(StandardCharsets.UTF_8), Map.of());
+                return;
+            }
+            if (writes.handle(ex, path, auth)) {
                 return;
             }
             int resolve = path.indexOf("/resolve/");
@@ -277,17 +373,18 @@ public final class HubTestServer implements AutoCloseable {
                 }
                 String rev = decode(rest.substring(0, slash));
                 String file = decode(rest.substring(slash + 1));
-                if (!rev.equals("main") && !rev.equals(repo.commit)) {
+                Snapshot snap = repo.snapshot(rev);
+                if (snap == null) {
                     error(ex, 404, "RevisionNotFound");
                     return;
                 }
-                FileEntry e = repo.files.get(file);
+                FileEntry e = snap.files().get(file);
                 if (e == null) {
                     error(ex, 404, "EntryNotFound");
                     return;
                 }
                 Headers h = ex.getResponseHeaders();
-                h.add("X-Repo-Commit", repo.commit);
+                h.add("X-Repo-Commit", snap.id());
                 if (e.lfs()) {
                     h.add("X-Linked-Etag", "\"" + e.sha256() + "\"");
                     h.add("X-Linked-Size", Long.toString(e.bytes().length));
@@ -314,7 +411,7 @@ public final class HubTestServer implements AutoCloseable {
                 error(ex, 404, null);
                 return;
             }
-            body(ex, b.repo(), b.repo().files.get(b.name()));
+            body(ex, b.repo(), b.entry());
         }
     }
 
@@ -324,7 +421,11 @@ public final class HubTestServer implements AutoCloseable {
             error(ex, auth == null ? 401 : 404, "RepoNotFound");
             return false;
         }
-        if (repo.token == null || ("Bearer " + repo.token).equals(auth)) {
+        if (repo.token == null && !repo.isPrivate || repo.token != null && ("Bearer " + repo.token).equals(auth)) {
+            return true;
+        }
+        Account account = auth == null ? null : accounts.get(auth.substring(auth.indexOf(' ') + 1));
+        if (repo.isPrivate && account != null && account.mayRead(repo.id.split("/")[0])) {
             return true;
         }
         if (repo.gated) {
@@ -400,7 +501,7 @@ public final class HubTestServer implements AutoCloseable {
         out.write(bytes, (int) start, (int) length);
     }
 
-    private static void error(HttpExchange ex, int status, String errorCode) throws IOException {
+    static void error(HttpExchange ex, int status, String errorCode) throws IOException {
         byte[] body = ("{\"error\":\"" + (errorCode == null ? "error" : errorCode) + "\"}").getBytes(StandardCharsets.UTF_8);
         if (errorCode != null) {
             ex.getResponseHeaders().add("X-Error-Code", errorCode);
@@ -409,7 +510,7 @@ public final class HubTestServer implements AutoCloseable {
         send(ex, status, "application/json", body, Map.of());
     }
 
-    private static void send(HttpExchange ex, int status, String type, byte[] body, Map<String, String> headers) throws IOException {
+    static void send(HttpExchange ex, int status, String type, byte[] body, Map<String, String> headers) throws IOException {
         ex.getResponseHeaders().add("Content-Type", type);
         headers.forEach(ex.getResponseHeaders()::add);
         if (ex.getRequestMethod().equals("HEAD")) {
@@ -422,19 +523,19 @@ public final class HubTestServer implements AutoCloseable {
         }
     }
 
-    private String repoJson(Repo repo) {
+    private String repoJson(Repo repo, Snapshot snap) {
         ObjectNode root = JSON.createObjectNode();
-        root.put("_id", repo.commit.substring(0, 24));
+        root.put("_id", snap.id().substring(0, 24));
         root.put("id", repo.id);
-        root.put("sha", repo.commit);
-        root.put("private", repo.token != null && !repo.gated);
+        root.put("sha", snap.id());
+        root.put("private", repo.isPrivate || repo.token != null && !repo.gated);
         if (repo.gated) {
             root.put("gated", "manual");
         } else {
             root.put("gated", false);
         }
         ArrayNode siblings = root.putArray("siblings");
-        for (FileEntry e : repo.files.values()) {
+        for (FileEntry e : snap.files().values()) {
             ObjectNode s = siblings.addObject();
             s.put("rfilename", e.name());
             if (repo.bareListing) {
@@ -456,7 +557,7 @@ public final class HubTestServer implements AutoCloseable {
         }
     }
 
-    private static String decode(String s) {
+    static String decode(String s) {
         return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
@@ -485,7 +586,9 @@ public final class HubTestServer implements AutoCloseable {
     /**
      * Runs the server until stopped, for trying the command line by hand:
      * {@code HubTestServer [--gated TOKEN] org/name=DIR ...} serves each DIR as org/name (those after
-     * --gated TOKEN as gated models needing that token) and prints the endpoint.
+     * --gated TOKEN as gated models needing that token) and prints the endpoint. For the write side:
+     * {@code --token TOKEN:user:read|write}, {@code --multipart THRESHOLD:PART_SIZE} (bytes), {@code --spool DIR}
+     * (parts on disk, objects checked but not kept: for measuring uploads of gigabytes).
      */
     public static void main(String[] args) throws Exception {
         HubTestServer server = new HubTestServer();
@@ -493,6 +596,20 @@ public final class HubTestServer implements AutoCloseable {
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--gated")) {
                 gatedToken = args[++i];
+                continue;
+            }
+            if (args[i].equals("--token")) {
+                String[] t = args[++i].split(":");
+                server.addToken(t[0], t[1], t[2]);
+                continue;
+            }
+            if (args[i].equals("--spool")) {
+                server.writes().spool(Path.of(args[++i]));
+                continue;
+            }
+            if (args[i].equals("--multipart")) {
+                String[] m = args[++i].split(":");
+                server.writes().multipart(Long.parseLong(m[0]), Long.parseLong(m[1]));
                 continue;
             }
             int eq = args[i].indexOf('=');

@@ -11,7 +11,16 @@ public final class Answers {
     }
 
     /** {@code conversion-completed}: one entry per output, in the request's order. */
-    public record Completed(String requestId, boolean cached, List<CompletedOutput> outputs) {
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Completed(String requestId, boolean cached, List<CompletedOutput> outputs, HubCommit commit) {
+        public Completed(String requestId, boolean cached, List<CompletedOutput> outputs) {
+            this(requestId, cached, outputs, null);
+        }
+    }
+
+    /** The commit that published a request to an hf:// target. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record HubCommit(String repo, String branch, String commit, String pullRequestUrl) {
     }
 
     public record CompletedOutput(String format, String uri, Manifest manifest) {

@@ -25,7 +25,10 @@ import io.quantflow.core.source.ModelLocation;
 import io.quantflow.core.source.SourceResolver;
 import io.quantflow.core.storage.ObjectInfo;
 import io.quantflow.core.storage.Role;
+import io.quantflow.core.target.HubPublishOptions;
+import io.quantflow.core.target.HubTarget;
 import io.quantflow.core.target.IfExists;
+import io.quantflow.core.target.UploadListener;
 import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
@@ -159,18 +162,26 @@ public final class FetchStage {
         if (resolved.stream().map(OutputRequest::format).distinct().count() != resolved.size()) {
             throw QuantflowException.of(Reason.FORMAT_REPEATED, "a format is asked for twice; each format at most once per request");
         }
-        ModelLocation.S3 target = s3Location(request.target().uri(), "target");
+        ModelLocation target = targetLocation(request.target().uri());
         IfExists ifExists = ifExists(request.target());
         List<String> uris = new ArrayList<>();
         for (OutputRequest o : resolved) {
             uris.add(resolved.size() == 1 ? target.uri() : target.uri() + "/" + o.format());
         }
-        if (ifExists == IfExists.FAIL && !store.s3().bucket(Role.TARGET, target.bucket()).isEmpty(target.keyPrefix())) {
+        if (target instanceof ModelLocation.S3 s3 && ifExists == IfExists.FAIL
+                && !store.s3().bucket(Role.TARGET, s3.bucket()).isEmpty(s3.keyPrefix())) {
             throw QuantflowException.of(Reason.TARGET_NOT_EMPTY, target.uri() + " already holds files; ask for ifExists: overwrite"
                     + " to replace them");
         }
         Path scratch = store.scratch(requestId + "-fetch");
         try (SourceResolver resolver = resolvers.apply(scratch.resolve("cache"))) {
+            if (target instanceof ModelLocation.Hub hub) {
+                // the token may write the repository, which holds no weights (unless this request committed them: a redelivery)
+                try (HubTarget t = new HubTarget(resolver.hubSettings(), hub, ifExists, hubOptions(request.target(), requestId),
+                        UploadListener.NONE)) {
+                    t.check();
+                }
+            }
             StoredModel.Located source = models.locate(requestId, request.source(), "source", resolver, scratch);
             StoredModel.Located adapter = withAdapter ? models.locate(requestId, request.adapter(), "adapter", resolver, scratch) : null;
             Path headers = scratch.resolve("headers");
@@ -210,7 +221,8 @@ public final class FetchStage {
                         lora.config().useDora(), request.adapter(), adapter.contentHash());
                 ShardWork.AdapterRef adapterRef = adapter == null ? null : new ShardWork.AdapterRef(adapter.bucket(), adapter.prefix());
                 List<String> adapterFiles = adapter == null ? List.of() : adapter.objects().stream().map(o -> StoredModel.name(o.key())).toList();
-                TargetRef targetRef = new TargetRef(target.uri(), ifExists.name().toLowerCase());
+                TargetRef targetRef = new TargetRef(target.uri(), ifExists.name().toLowerCase(), request.target().createPrivate(),
+                        request.target().createPr());
                 Plan plan = new Plan(requestId, requestHash, t0, System.currentTimeMillis() - t0,
                         new ObjectRef(source.bucket(), files.get(Checkpoint.CONFIG_FILE).key()), checkpoint.indexed(), other,
                         adapterRef, adapterFiles, ms, summary.bnb4bit(), ma, outputs, targetRef);
@@ -230,13 +242,13 @@ public final class FetchStage {
         for (Plan.PlannedOutput o : plan.outputs()) {
             OutputFormat format = Formats.parse(o.options().format());
             List<Stage> itinerary = OutputOptions.itinerary(format);
-            ModelLocation.S3 out = s3Location(o.uri(), "target");
+            ModelLocation.S3 out = hubTarget(plan) ? null : s3Location(o.uri(), "target");
             if (!format.hasWeights()) {
                 String file = LoraAdapter.WEIGHTS_FILE;
                 ObjectRef in = new ObjectRef(plan.adapter().bucket(), plan.adapter().prefix() + file);
                 ShardWork item = new ShardWork(plan.requestId(), o.options(), new ShardWork.Shard(0, 1, file, in,
                         Math.max(1, store.s3().bucket(Role.SOURCE, in.bucket()).head(in.key()).size()), null), plan.adapter(), itinerary, 0,
-                        Map.of(Stage.PUBLISH, new ObjectRef(out.bucket(), out.keyPrefix() + file)), plan.target());
+                        Map.of(Stage.PUBLISH, publishRef(plan, o, format, out, file)), plan.target());
                 bus.send(item.stage().topic(), plan.requestId(), event(item));
                 continue;
             }
@@ -246,7 +258,7 @@ public final class FetchStage {
                 ObjectInfo info = files.get(file);
                 Map<Stage, ObjectRef> keys = new LinkedHashMap<>();
                 for (Stage stage : itinerary) {
-                    keys.put(stage, stage == Stage.PUBLISH ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
+                    keys.put(stage, stage == Stage.PUBLISH ? publishRef(plan, o, format, out, file)
                             : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + stage.wire() + "/" + file));
                 }
                 boolean merges = format.mergesAdapter();
@@ -263,6 +275,43 @@ public final class FetchStage {
 
     static CloudEvent event(ShardWork item) {
         return CloudEvent.of(EventTypes.SHARD_WORK, SOURCE, item.eventId(), item.requestId(), item);
+    }
+
+    private static boolean hubTarget(Plan plan) {
+        return plan.target().uri().startsWith("hf://");
+    }
+
+    /**
+     * Where the publisher puts a shard: its key at an S3 target; for a Hub target (which has no keys before the
+     * commit) a key in the work bucket that names it.
+     */
+    private ObjectRef publishRef(Plan plan, Plan.PlannedOutput o, OutputFormat format, ModelLocation.S3 out, String file) {
+        return out != null ? new ObjectRef(out.bucket(), out.keyPrefix() + file)
+                : store.ref(plan.requestId(), o.index() + "-" + format.id() + "/" + Stage.PUBLISH.wire() + "/" + file);
+    }
+
+    /** The target: an S3 prefix or a Hub repository at a branch. */
+    private static ModelLocation targetLocation(String uri) {
+        ModelLocation l;
+        try {
+            l = ModelLocation.parse(uri);
+        } catch (IllegalArgumentException | QuantflowException e) {
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the target " + uri + " is not an s3://bucket/prefix or hf://org/name"
+                    + " location: " + e.getMessage());
+        }
+        if (l instanceof ModelLocation.Hub h && !h.repo().id().contains("/")) {
+            throw QuantflowException.of(Reason.LOCATION_INVALID, "the target " + uri + " must name its namespace: hf://org/name[@branch]");
+        }
+        if (l instanceof ModelLocation.Local) {
+            throw QuantflowException.of(Reason.LOCATION_NOT_ALLOWED, "the target must be an s3://bucket/prefix or hf://org/name location,"
+                    + " not " + uri);
+        }
+        return l;
+    }
+
+    /** How a Hub target is written: the request's options, and its id naming the commit (a redelivery finds it). */
+    static HubPublishOptions hubOptions(TargetRef t, String requestId) {
+        return new HubPublishOptions(Boolean.TRUE.equals(t.createPrivate()), Boolean.TRUE.equals(t.createPr()), requestId);
     }
 
     private static ModelLocation.S3 s3Location(String uri, String what) {

@@ -23,8 +23,11 @@ import io.quantflow.core.pipeline.events.Stage;
 import io.quantflow.core.pipeline.events.Topics;
 import io.quantflow.core.quality.Quality;
 import io.quantflow.core.source.ModelLocation;
+import io.quantflow.core.source.HubSettings;
+import io.quantflow.core.target.HubTarget;
 import io.quantflow.core.target.IfExists;
 import io.quantflow.core.target.S3Target;
+import io.quantflow.core.target.UploadListener;
 import io.quantflow.core.util.Digests;
 
 import java.io.IOException;
@@ -37,6 +40,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
@@ -56,6 +60,7 @@ public final class PublishStage {
     private final WorkStore store;
     private final StageMetrics metrics;
     private final PublishSteps steps;
+    private final Supplier<HubSettings> hub;
 
     /**
      * {@code work/<id>/publishing.json}: the target's keys when the first attempt to publish began,
@@ -71,9 +76,22 @@ public final class PublishStage {
 
     /** @param steps told of each shard copied to the target and of each manifest before it is written */
     public PublishStage(WorkStore store, StageMetrics metrics, PublishSteps steps) {
+        this(store, metrics, steps, () -> HubSettings.from(null, System.getenv(), 4));
+    }
+
+    /** @param hub how to reach the Hub for hf:// targets (endpoint, HF_TOKEN with the write role) */
+    public PublishStage(WorkStore store, StageMetrics metrics, PublishSteps steps, Supplier<HubSettings> hub) {
         this.store = store;
         this.metrics = metrics;
         this.steps = steps;
+        this.hub = hub;
+    }
+
+    /** Where the publisher puts one output's files: a shard from the work bucket, and a file written locally. */
+    private interface Sink {
+        void shard(Plan.PlannedOutput o, ObjectRef from, String file, long bytes, Path dir) throws IOException;
+
+        void write(String path, Path file);
     }
 
     public void handle(String value, Bus bus) {
@@ -120,6 +138,10 @@ public final class PublishStage {
     }
 
     private void publish(Plan plan, Bus bus) throws IOException {
+        if (ModelLocation.parse(plan.target().uri()) instanceof ModelLocation.Hub h) {
+            publishToHub(plan, h, bus);
+            return;
+        }
         long t0 = System.currentTimeMillis();
         String rid = plan.requestId();
         ModelLocation.S3 location = (ModelLocation.S3) ModelLocation.parse(plan.target().uri());
@@ -157,7 +179,24 @@ public final class PublishStage {
             for (Plan.PlannedOutput o : plan.outputs()) {
                 Path dir = scratch.resolve("out-" + o.index());
                 Files.createDirectories(dir);
-                pending.add(assemble(plan, o, location, target, sourceConfig, sourceFiles, dir, stageMillis));
+                ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
+                if (!at.bucket().equals(location.bucket()) || !at.keyPrefix().startsWith(location.keyPrefix())) {
+                    throw QuantflowException.of(Reason.UNEXPECTED, "the output " + o.uri() + " is not inside the target " + location.uri());
+                }
+                String folder = at.keyPrefix().substring(location.keyPrefix().length());
+                Sink sink = new Sink() {
+                    @Override
+                    public void shard(Plan.PlannedOutput out, ObjectRef from, String file, long bytes, Path d) {
+                        target.copy(store.objects(), from.key(), folder + file, bytes);
+                        steps.shardCopied(out.index(), at.keyPrefix() + file);
+                    }
+
+                    @Override
+                    public void write(String path, Path file) {
+                        target.write(path, file);
+                    }
+                };
+                pending.add(assemble(plan, o, folder, sink, sourceConfig, sourceFiles, dir, stageMillis));
             }
             stageMillis.put(Stage.PUBLISH.wire(), System.currentTimeMillis() - t0);
             long total = System.currentTimeMillis() - plan.receivedAt();
@@ -182,6 +221,137 @@ public final class PublishStage {
         }
     }
 
+
+    /**
+     * Publishes to a Hub repository: every output's files uploaded (shards fetched from the work bucket one at
+     * a time), then one commit with the manifests. The request id names the commit: a redelivery whose commit
+     * landed answers with it, and the Hub keeps what was uploaded, so an interrupted attempt does not upload it
+     * again.
+     */
+    private void publishToHub(Plan plan, ModelLocation.Hub location, Bus bus) throws IOException {
+        long t0 = System.currentTimeMillis();
+        String rid = plan.requestId();
+        IfExists ifExists = "overwrite".equals(plan.target().ifExists()) ? IfExists.OVERWRITE : IfExists.FAIL;
+        long total = 0;
+        for (Plan.PlannedOutput o : plan.outputs()) {
+            OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
+            if (!spec.hasWeights()) {
+                continue;
+            }
+            Stage last = OutputOptions.itinerary(spec.format()).get(OutputOptions.itinerary(spec.format()).size() - 2);
+            for (String file : o.shardFiles()) {
+                ObjectRef shard = store.ref(rid, o.index() + "-" + spec.format().id() + "/" + last.wire() + "/" + file);
+                StageOutput out = store.read(new ObjectRef(shard.bucket(), StageOutput.key(shard.key())), StageOutput.class);
+                total += out == null ? 0 : out.result().bytes();
+            }
+            for (Plan.NamedObject other : plan.otherFiles()) {
+                total += other.bytes();
+            }
+        }
+        UploadProgress progress = new UploadProgress(rid, total, bus);
+        Path scratch = store.scratch(rid + "-publish");
+        try (HubTarget target = new HubTarget(hub.get(), location, ifExists, FetchStage.hubOptions(plan.target(), rid), progress)) {
+            target.stage();
+            Path sourceFiles = Files.createDirectories(scratch.resolve("source"));
+            Path config = sourceFiles.resolve(Checkpoint.CONFIG_FILE);
+            store.download(plan.config(), config);
+            ObjectNode sourceConfig = (ObjectNode) JSON.readTree(config.toFile());
+            if (plan.outputs().stream().anyMatch(o -> !o.shardFiles().isEmpty())) {
+                for (Plan.NamedObject other : plan.otherFiles()) {
+                    store.download(other.object(), sourceFiles.resolve(other.name()));
+                }
+            }
+            Map<String, Long> stageMillis = new LinkedHashMap<>();
+            stageMillis.put(Stage.FETCH.wire(), plan.fetchMillis());
+            List<PendingOutput> pending = new ArrayList<>();
+            for (Plan.PlannedOutput o : plan.outputs()) {
+                Path dir = Files.createDirectories(scratch.resolve("out-" + o.index()));
+                String folder = plan.outputs().size() == 1 ? "" : o.options().format() + "/";
+                Sink sink = new Sink() {
+                    @Override
+                    public void shard(Plan.PlannedOutput out, ObjectRef from, String file, long bytes, Path d) throws IOException {
+                        Path local = Files.createDirectories(d.resolve(".shards")).resolve(file);
+                        store.download(from, local);
+                        target.write(folder + file, local);
+                        steps.shardCopied(out.index(), folder + file);
+                        Files.deleteIfExists(local);
+                    }
+
+                    @Override
+                    public void write(String path, Path file) {
+                        target.write(path, file);
+                    }
+                };
+                pending.add(assemble(plan, o, folder, sink, sourceConfig, sourceFiles, dir, stageMillis));
+            }
+            stageMillis.put(Stage.PUBLISH.wire(), System.currentTimeMillis() - t0);
+            long totalMillis = System.currentTimeMillis() - plan.receivedAt();
+            List<Answers.CompletedOutput> outputs = new ArrayList<>();
+            for (PendingOutput p : pending) {
+                Manifest m = p.manifest(new Manifest.Timings(totalMillis, Map.copyOf(stageMillis)));
+                String path = p.folder() + Manifest.FILE_NAME;
+                steps.beforeManifest(p.output().index());
+                target.writeManifest(path, Json.bytes(m));
+                outputs.add(new Answers.CompletedOutput(p.output().options().format(), p.output().uri(), m));
+            }
+            target.commit();
+            progress.finished();
+            HubTarget.Published pub = target.published();
+            CloudEvent done = CloudEvent.of(EventTypes.COMPLETED, SOURCE, "completed/" + rid, rid,
+                    new Answers.Completed(rid, false, outputs, new Answers.HubCommit(pub.repo(), pub.branch(), pub.commit(),
+                            pub.pullRequestUrl())));
+            if (store.answer(rid, Topics.COMPLETED, done, bus)) {
+                metrics.completed(totalMillis);
+                LOG.info(() -> "request " + rid + " completed in " + totalMillis + " ms: " + plan.target().uri() + " commit " + pub.commit()
+                        + (pub.reused() ? " (it had landed already)" : ""));
+            }
+            store.deleteIntermediates(rid);
+        } finally {
+            store.release(scratch);
+        }
+    }
+
+    /** conversion-progress events of the upload to a Hub target: bytes sent of the bytes to send, at most one a second. */
+    private static final class UploadProgress implements UploadListener {
+        private final String rid;
+        private final Bus bus;
+        private final java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+        private volatile long total;
+        private long lastNanos;
+        private int n;
+
+        UploadProgress(String rid, long total, Bus bus) {
+            this.rid = rid;
+            this.total = total;
+            this.bus = bus;
+            emit(0);
+        }
+
+        @Override
+        public void uploaded(long bytes) {
+            long done = sent.addAndGet(bytes);
+            long now = System.nanoTime();
+            synchronized (this) {
+                if (now - lastNanos < 1_000_000_000L) {
+                    return;
+                }
+                lastNanos = now;
+            }
+            emit(done);
+        }
+
+        void finished() {
+            total = Math.max(total, sent.get());
+            emit(total);
+        }
+
+        private synchronized void emit(long done) {
+            long t = Math.max(total, done);
+            bus.progress(rid, CloudEvent.of(EventTypes.PROGRESS, SOURCE, "publish-upload/" + rid + "/" + n++, rid,
+                    new Answers.Progress(rid, Stage.PUBLISH, null, null, Math.min(done, t), t)));
+        }
+    }
+
     /**
      * An output whose files are at the target; its manifest is written once all outputs are there.
      *
@@ -201,13 +371,8 @@ public final class PublishStage {
         }
     }
 
-    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, ModelLocation.S3 location, S3Target target,
+    private PendingOutput assemble(Plan plan, Plan.PlannedOutput o, String folder, Sink target,
                                    ObjectNode sourceConfig, Path sourceFiles, Path dir, Map<String, Long> stageMillis) throws IOException {
-        ModelLocation.S3 at = (ModelLocation.S3) ModelLocation.parse(o.uri());
-        if (!at.bucket().equals(location.bucket()) || !at.keyPrefix().startsWith(location.keyPrefix())) {
-            throw QuantflowException.of(Reason.UNEXPECTED, "the output " + o.uri() + " is not inside the target " + location.uri());
-        }
-        String folder = at.keyPrefix().substring(location.keyPrefix().length());
         OutputSpec spec = OutputOptions.spec(o.options(), plan.outputs().size());
         List<Manifest.FileEntry> files = new ArrayList<>();
         String engine = null;
@@ -231,8 +396,7 @@ public final class PublishStage {
                 if (out == null) {
                     throw QuantflowException.of(Reason.STORE_OBJECT_MISSING, "the " + last + " result of " + file + " is missing from the work bucket");
                 }
-                target.copy(store.objects(), shard.key(), folder + file, out.result().bytes());
-                steps.shardCopied(o.index(), at.keyPrefix() + file);
+                target.shard(o, shard, file, out.result().bytes(), dir);
                 files.add(new Manifest.FileEntry(file, out.result().bytes(), out.result().sha256()));
                 results.add(out.result());
                 stageMillis.merge(last.wire(), out.millis(), Long::sum);

@@ -47,17 +47,24 @@ final class PipelineStack {
     final LocalBus bus = new LocalBus();
 
     PipelineStack(PipelineServers servers, Path tmp) {
+        this(servers, tmp, null);
+    }
+
+    /** @param hfToken the HF_TOKEN of the fetcher and the publisher (hf:// sources and targets), or null */
+    PipelineStack(PipelineServers servers, Path tmp, String hfToken) {
         this.servers = servers;
         this.tmp = tmp;
         this.work = servers.bucket();
         this.models = servers.bucket();
         WorkStore store = new WorkStore(servers.s3, work, tmp.resolve("scratch"));
-        FetchStage fetch = new FetchStage(store, cache -> new SourceResolver(cache, HubSettings.from(servers.hub.endpoint(), Map.of(), 1),
-                () -> servers.s3.settings()), StageMetrics.NONE);
+        Map<String, String> env = hfToken == null ? Map.of() : Map.of("HF_TOKEN", hfToken);
+        HubSettings hub = hfToken == null ? HubSettings.from(servers.hub.endpoint(), env, 1) : HubSettings.from(servers.hub.endpoint(), env, 1)
+                .withBackoff(new io.quantflow.core.transfer.Backoff(3, java.time.Duration.ofMillis(1), java.time.Duration.ofMillis(5)));
+        FetchStage fetch = new FetchStage(store, cache -> new SourceResolver(cache, hub, () -> servers.s3.settings()), StageMetrics.NONE);
         bus.subscribe(Topics.REQUESTED, fetch::handle);
         bus.subscribe(Stage.MERGE.topic(), new ShardStage(Stage.MERGE, store, servers.pool, StageMetrics.NONE)::handle);
         bus.subscribe(Stage.QUANTIZE.topic(), new ShardStage(Stage.QUANTIZE, store, servers.pool, StageMetrics.NONE)::handle);
-        bus.subscribe(Stage.PUBLISH.topic(), new PublishStage(store, StageMetrics.NONE)::handle);
+        bus.subscribe(Stage.PUBLISH.topic(), new PublishStage(store, StageMetrics.NONE, PublishSteps.NONE, () -> hub)::handle);
     }
 
     /** The publisher replaced by one that reports its steps to {@code steps} (and has scratch space of its own). */
