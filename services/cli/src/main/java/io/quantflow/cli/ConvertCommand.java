@@ -28,8 +28,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
-@Command(name = "convert", sortOptions = false,
-        description = {"Converts a model into a bitsandbytes 4-bit checkpoint that transformers loads as is.",
+@Command(name = "convert", sortOptions = false, mixinStandardHelpOptions = true, versionProvider = QuantflowCommand.Version.class,
+        description = {"Converts a model into the artifacts people deploy: bitsandbytes 4- or 8-bit, merged 16-bit, a LoRA adapter, GGUF, compressed-tensors.",
                 "SOURCE is a model directory, hf://org/name[@revision], s3://bucket/prefix or file:///dir.",
                 "The output is written beside TARGET (or staged, for s3://) and appears only when complete; it holds quantflow-manifest.json."})
 final class ConvertCommand implements Callable<Integer> {

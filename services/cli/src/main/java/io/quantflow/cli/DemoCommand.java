@@ -23,8 +23,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-@Command(name = "demo", description = {"Writes a small synthetic Llama-shaped checkpoint, converts it to nf4 and fp4,",
-        "and prints the sizes per format, measured here and projected for real model sizes."})
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = QuantflowCommand.Version.class, description = {"Converts a small synthetic Llama-shaped checkpoint to nf4 and fp4 and prints the sizes per format.",
+        "The sizes are measured here and projected for real model sizes."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, defaultValue = "demo-output", paramLabel = "DIR", description = "Where to put the demo's files (default: ${DEFAULT-VALUE}; replaced on each run).")
     Path dir;

@@ -24,7 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "inspect", description = "Lists a model's tensors and the size each output format would take.")
+@Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = QuantflowCommand.Version.class, description = "Lists a model's tensors and the size each output format would take.")
 final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOURCE", description = "Model directory.")
     Path source;

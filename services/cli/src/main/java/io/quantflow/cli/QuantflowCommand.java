@@ -15,7 +15,7 @@ import java.util.Map;
 @Command(name = "quantflow",
         mixinStandardHelpOptions = true,
         versionProvider = QuantflowCommand.Version.class,
-        description = "Turns safetensors checkpoints into bitsandbytes 4-bit checkpoints, on this machine.",
+        description = "Turns safetensors checkpoints into the artifacts people deploy, on this machine or through the pipeline.",
         subcommands = {ConvertCommand.class, SubmitCommand.class, InspectCommand.class, ReportCommand.class, SynthCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class QuantflowCommand implements Runnable {
@@ -42,7 +42,7 @@ public final class QuantflowCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, inspect, report, synth or demo");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: convert, submit, inspect, report, synth or demo");
     }
 
     public static void main(String[] args) {

@@ -18,8 +18,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 
-@Command(name = "report", description = {"Shows what 4 bits cost a converted model: a per-layer table here, and a heat map",
-        "of the error per layer and module as a PNG and a self-contained HTML page."})
+@Command(name = "report", mixinStandardHelpOptions = true, versionProvider = QuantflowCommand.Version.class, description = {"Shows what quantization cost a converted model, layer by layer.",
+        "A table here, and a heat map of the error per layer and module as a PNG and a self-contained HTML page."})
 final class ReportCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "OUTPUT_DIR", description = "A 4-bit output of quantflow convert (it holds quantflow-manifest.json).")
     Path dir;

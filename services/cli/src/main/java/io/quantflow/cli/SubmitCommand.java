@@ -46,9 +46,10 @@ import java.util.stream.Stream;
  * conversion-requested event, shows progress, waits for the one answer and exits like convert (0,
  * or 3 with {@code error: CODE: message}).
  */
-@Command(name = "submit", sortOptions = false,
-        description = {"Has the pipeline (scripts/stack up, or a deployment) convert a model: publishes conversion-requested on Kafka,",
-                "shows progress, waits for conversion-completed or conversion-failed and exits like convert.",
+@Command(name = "submit", sortOptions = false, mixinStandardHelpOptions = true, versionProvider = QuantflowCommand.Version.class,
+        description = {"Has the pipeline (scripts/stack up, or a deployment) convert a model, as convert does here.",
+                "Publishes conversion-requested on Kafka, shows progress, waits for conversion-completed or conversion-failed",
+                "and exits like convert.",
                 "SOURCE is s3://bucket/prefix, hf://org/name[@revision], or a local directory (uploaded to the work bucket first)."})
 final class SubmitCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SOURCE", description = "The model: s3://bucket/prefix, hf://org/name[@revision] or a local directory.")

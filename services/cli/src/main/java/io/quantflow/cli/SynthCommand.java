@@ -18,7 +18,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 
-@Command(name = "synth", description = {"Writes a synthetic checkpoint with a real architecture's shapes and random weights.",
+@Command(name = "synth", mixinStandardHelpOptions = true, versionProvider = QuantflowCommand.Version.class, description = {"Writes a synthetic checkpoint with a real architecture's shapes and random weights.",
         "--plant-outliers N gives the attention output projection of N layers outlier columns (values 32 std out)."})
 final class SynthCommand implements Callable<Integer> {
     @Option(names = "--shape", required = true, description = "tiny-llama, llama-160m, byte-llama, llama-1b, llama-8b or llama-70b.")
