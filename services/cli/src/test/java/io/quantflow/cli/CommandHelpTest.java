@@ -37,7 +37,9 @@ class CommandHelpTest {
     @Test
     void everyCommandsFirstDescriptionLineIsAWholeSentence() {
         for (Map.Entry<String, CommandLine> e : commands().entrySet()) {
-            String[] description = e.getValue().getCommandSpec().usageMessage().description();
+            // the line the command list shows: the header where there is one (picocli's help command), else the description
+            CommandLine.Model.UsageMessageSpec usage = e.getValue().getCommandSpec().usageMessage();
+            String[] description = usage.header().length > 0 ? usage.header() : usage.description();
             assertFalse(description.length == 0, e.getKey() + " has no description");
             String first = description[0].strip();
             assertTrue(Character.isUpperCase(first.charAt(0)) && first.endsWith("."), e.getKey() + ": '" + first + "'");
