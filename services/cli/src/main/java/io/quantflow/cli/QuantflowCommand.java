@@ -2,6 +2,7 @@ package io.quantflow.cli;
 
 import io.quantflow.core.error.QuantflowException;
 import io.quantflow.core.error.Reason;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -17,7 +18,7 @@ import java.util.Map;
         versionProvider = QuantflowCommand.Version.class,
         description = "Turns safetensors checkpoints into the artifacts people deploy, on this machine or through the pipeline.",
         subcommands = {ConvertCommand.class, SubmitCommand.class, InspectCommand.class, ReportCommand.class, SynthCommand.class, DemoCommand.class,
-                CommandLine.HelpCommand.class})
+                CommandLine.HelpCommand.class, AutoComplete.GenerateCompletion.class})
 public final class QuantflowCommand implements Runnable {
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_FAILURE = 3;
@@ -60,6 +61,8 @@ public final class QuantflowCommand implements Runnable {
             System.setProperty("java.awt.headless", "true"); // the report draws its chart without a display
         }
         CommandLine cl = new CommandLine(new QuantflowCommand(env));
+        // picocli's completion script generator: `source <(quantflow generate-completion)` in bash or zsh
+        cl.getSubcommands().get("generate-completion").getCommandSpec().versionProvider(new Version());
         cl.setExecutionExceptionHandler(QuantflowCommand::handle);
         cl.setParameterExceptionHandler(QuantflowCommand::usageError);
         return cl.execute(args);
